@@ -1,0 +1,92 @@
+//! What the runtime tells the sentry about the sandbox it must boot.
+
+use std::os::fd::{OwnedFd, RawFd};
+
+/// Everything the sentry needs to boot a sandbox. Built by the runtime from config.json.
+#[derive(Debug)]
+pub struct SandboxSpec {
+    /// `O_PATH | O_DIRECTORY` fd of the bundle's rootfs, opened by the runtime.
+    pub rootfs: OwnedFd,
+    /// `root.readonly` from the spec.
+    pub readonly_root: bool,
+    /// `process.args`; `args[0]` is resolved against `PATH` from `env` like execvp.
+    pub args: Vec<String>,
+    /// `process.env` as `KEY=VALUE` strings.
+    pub env: Vec<String>,
+    /// `process.cwd` (absolute, inside the sandbox).
+    pub cwd: String,
+    pub hostname: String,
+    pub domainname: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    /// `mounts` from the spec, in order.
+    pub mounts: Vec<MountSpec>,
+    pub rlimits: Vec<Rlimit>,
+    /// Host fds that become the workload's fds 0, 1 and 2.
+    pub stdio: [RawFd; 3],
+    pub options: SentryOptions,
+}
+
+#[derive(Debug)]
+pub struct MountSpec {
+    /// Absolute path inside the sandbox.
+    pub destination: String,
+    pub kind: MountKind,
+    /// Mount options from the spec (`ro`, `nosuid`, `mode=755`, ...).
+    pub options: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum MountKind {
+    Proc,
+    Sysfs,
+    Tmpfs,
+    Devpts,
+    Mqueue,
+    /// A host file or directory, opened `O_PATH` by the runtime.
+    Bind { source: OwnedFd, readonly: bool },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rlimit {
+    /// `RLIMIT_*` number.
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Tunables that do not come from the OCI spec.
+#[derive(Debug, Clone)]
+pub struct SentryOptions {
+    /// Release string the workload's `uname` reports.
+    pub uname_release: String,
+    /// Writes to the rootfs land in sentry memory (true, the default) or in the bundle.
+    pub overlay: bool,
+    /// Keep the sentry and its stubs on one CPU (cheaper hand-offs on small VMs).
+    pub pin_cpu: bool,
+}
+
+impl Default for SentryOptions {
+    fn default() -> Self {
+        SentryOptions { uname_release: "6.1.0-moat".into(), overlay: true, pin_cpu: true }
+    }
+}
+
+/// How the workload's init process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadExit {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl WorkloadExit {
+    /// The status `runc run` exits with: the code, or 128 + signal.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            WorkloadExit::Exited(c) => c,
+            WorkloadExit::Signaled(s) => 128 + s,
+        }
+    }
+}

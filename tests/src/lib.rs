@@ -1,0 +1,1 @@
+//! Integration tests live in tests/tests/*.rs; this crate holds shared helpers.
