@@ -1,0 +1,570 @@
+//! The OCI bundle: loading and checking config.json, and turning it into the sentry's
+//! [`SandboxSpec`].
+//!
+//! [`Bundle::load`] runs in `moat create` before anything is created, so every error it can find
+//! is reported before the container exists. [`Bundle::sandbox_spec`] runs in `moat boot`, where
+//! it also opens the rootfs and bind-mount sources.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Spec};
+use sentry::{MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions};
+
+use crate::error::{Error, Result};
+
+/// A bundle whose config.json passed [`Bundle::load`]'s checks.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute bundle directory.
+    pub dir: PathBuf,
+    pub spec: Spec,
+    /// Absolute rootfs path (`root.path` resolved against the bundle).
+    pub rootfs: PathBuf,
+}
+
+/// How an OCI mount is served, before its source is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountClass {
+    Proc,
+    Sysfs,
+    Tmpfs,
+    Devpts,
+    Mqueue,
+    Bind {
+        source: PathBuf,
+        readonly: bool,
+    },
+    /// Accepted but not provided yet (cgroup filesystems).
+    Skip,
+}
+
+/// The namespaces of the sandbox process, from `linux.namespaces`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespacePlan {
+    /// `CLONE_NEW*` flags for the sandbox process.
+    pub clone_flags: libc::c_int,
+    /// A fresh network namespace (bring up `lo` in it).
+    pub new_net: bool,
+    /// An existing network namespace to join (`setns`).
+    pub join_net: Option<PathBuf>,
+    /// Namespace entries moat accepts but does not act on, for a warning.
+    pub ignored: Vec<String>,
+}
+
+impl Bundle {
+    /// Reads and checks `<dir>/config.json`.
+    pub fn load(dir: &Path) -> Result<Bundle> {
+        let abs = std::path::absolute(dir).map_err(|e| Error::Bundle {
+            path: dir.into(),
+            reason: e.to_string(),
+        })?;
+        match fs::metadata(&abs) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Bundle {
+                    path: abs,
+                    reason: "not a directory".into(),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::Bundle {
+                    path: abs,
+                    reason: "no such directory".into(),
+                })
+            }
+            Err(e) => {
+                return Err(Error::Bundle {
+                    path: abs,
+                    reason: e.to_string(),
+                })
+            }
+        }
+        let config = abs.join("config.json");
+        let data = match fs::read(&config) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::Bundle {
+                    path: abs,
+                    reason: "config.json not found".into(),
+                })
+            }
+            Err(e) => {
+                return Err(Error::Bundle {
+                    path: abs,
+                    reason: format!("read config.json: {e}"),
+                })
+            }
+        };
+        let spec: Spec = serde_json::from_slice(&data).map_err(|e| Error::Config(e.to_string()))?;
+        Bundle::from_spec(abs, spec)
+    }
+
+    /// Checks an already parsed spec against bundle directory `dir` (absolute).
+    pub fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle> {
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::Config("root.path is missing".into()))?;
+        if root.path().as_os_str().is_empty() {
+            return Err(Error::Config("root.path is missing".into()));
+        }
+        let rootfs = dir.join(root.path());
+        match fs::metadata(&rootfs) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Config(format!(
+                    "root.path {} is not a directory",
+                    rootfs.display()
+                )))
+            }
+            Err(e) => {
+                return Err(Error::Config(format!(
+                    "root.path {}: {e}",
+                    rootfs.display()
+                )))
+            }
+        }
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::Config("process is missing".into()))?;
+        match process.args() {
+            Some(args) if !args.is_empty() => {
+                if args[0].is_empty() {
+                    return Err(Error::Config("process.args[0] is empty".into()));
+                }
+            }
+            _ => return Err(Error::Config("process.args must not be empty".into())),
+        }
+        if !process.cwd().is_absolute() {
+            return Err(Error::Config(format!(
+                "process.cwd {:?} is not an absolute path",
+                process.cwd()
+            )));
+        }
+        for s in process.env().iter().flatten() {
+            if !s.contains('=') {
+                return Err(Error::Config(format!(
+                    "process.env entry {s:?} is not KEY=VALUE"
+                )));
+            }
+        }
+        let bundle = Bundle { dir, spec, rootfs };
+        for m in bundle.spec.mounts().iter().flatten() {
+            bundle.classify_mount(m)?;
+        }
+        bundle.namespaces()?;
+        Ok(bundle)
+    }
+
+    /// Maps one OCI mount to the filesystem the sentry provides.
+    pub fn classify_mount(&self, m: &Mount) -> Result<MountClass> {
+        let dest = m.destination();
+        if !dest.is_absolute() {
+            return Err(Error::Config(format!(
+                "mount destination {:?} is not an absolute path",
+                dest
+            )));
+        }
+        let options = m.options().as_deref().unwrap_or_default();
+        let has = |o: &str| options.iter().any(|x| x == o);
+        let typ = m.typ().as_deref().unwrap_or("");
+        if has("bind") || has("rbind") || typ == "bind" {
+            let source = m.source().as_ref().ok_or_else(|| {
+                Error::Config(format!("bind mount {} has no source", dest.display()))
+            })?;
+            return Ok(MountClass::Bind {
+                source: self.dir.join(source),
+                readonly: has("ro") || has("rro"),
+            });
+        }
+        Ok(match typ {
+            "proc" => MountClass::Proc,
+            "sysfs" => MountClass::Sysfs,
+            "tmpfs" => MountClass::Tmpfs,
+            "devpts" => MountClass::Devpts,
+            "mqueue" => MountClass::Mqueue,
+            "cgroup" | "cgroup2" => MountClass::Skip,
+            "" => return Err(Error::Config(format!("mount {} has no type", dest.display()))),
+            other => {
+                return Err(Error::Config(format!(
+                    "mount {}: unsupported type {other:?} (moat provides proc, sysfs, tmpfs, devpts, mqueue and bind)",
+                    dest.display()
+                )))
+            }
+        })
+    }
+
+    /// Which namespaces the sandbox process gets. Its own pid, mount, ipc and uts namespaces are
+    /// always new: they isolate the sentry itself (the workload's are the sentry's own).
+    pub fn namespaces(&self) -> Result<NamespacePlan> {
+        let mut plan = NamespacePlan {
+            clone_flags: libc::CLONE_NEWPID
+                | libc::CLONE_NEWNS
+                | libc::CLONE_NEWIPC
+                | libc::CLONE_NEWUTS,
+            new_net: false,
+            join_net: None,
+            ignored: Vec::new(),
+        };
+        let namespaces = self
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
+        let mut seen = Vec::new();
+        for ns in &namespaces {
+            let typ = ns.typ();
+            if seen.contains(&typ) {
+                return Err(Error::Config(format!("namespace {typ} is listed twice")));
+            }
+            seen.push(typ);
+            match (typ, ns.path()) {
+                (LinuxNamespaceType::Network, None) => {
+                    plan.clone_flags |= libc::CLONE_NEWNET;
+                    plan.new_net = true;
+                }
+                (LinuxNamespaceType::Network, Some(p)) => {
+                    if !p.is_absolute() {
+                        return Err(Error::Config(format!(
+                            "namespace path {} is not absolute",
+                            p.display()
+                        )));
+                    }
+                    plan.join_net = Some(p.clone());
+                }
+                (LinuxNamespaceType::Cgroup, None) => plan.clone_flags |= libc::CLONE_NEWCGROUP,
+                (
+                    LinuxNamespaceType::Pid | LinuxNamespaceType::Mount | LinuxNamespaceType::Ipc,
+                    None,
+                )
+                | (LinuxNamespaceType::Uts, None) => {}
+                (t, Some(p)) => plan
+                    .ignored
+                    .push(format!("{t} namespace path {}", p.display())),
+                (t, None) => plan.ignored.push(format!("{t} namespace")),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Builds the sentry's spec, opening the rootfs and bind-mount sources. `stdio` are the host
+    /// fds that become the workload's 0, 1 and 2.
+    pub fn sandbox_spec(&self, options: SentryOptions, stdio: [i32; 3]) -> Result<SandboxSpec> {
+        let spec = &self.spec;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::Config("root.path is missing".into()))?;
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::Config("process is missing".into()))?;
+        let rootfs = open_path(&self.rootfs, true)
+            .map_err(|e| Error::Config(format!("open rootfs {}: {e}", self.rootfs.display())))?;
+        let mut mounts = Vec::new();
+        for m in spec.mounts().iter().flatten() {
+            let kind = match self.classify_mount(m)? {
+                MountClass::Proc => MountKind::Proc,
+                MountClass::Sysfs => MountKind::Sysfs,
+                MountClass::Tmpfs => MountKind::Tmpfs,
+                MountClass::Devpts => MountKind::Devpts,
+                MountClass::Mqueue => MountKind::Mqueue,
+                MountClass::Bind { source, readonly } => {
+                    let fd = open_path(&source, false).map_err(|e| {
+                        Error::Config(format!(
+                            "mount {}: open source {}: {e}",
+                            m.destination().display(),
+                            source.display()
+                        ))
+                    })?;
+                    MountKind::Bind {
+                        source: fd,
+                        readonly,
+                    }
+                }
+                MountClass::Skip => {
+                    tracing::warn!(destination = %m.destination().display(), typ = ?m.typ(), "mount not provided yet; skipped");
+                    continue;
+                }
+            };
+            mounts.push(MountSpec {
+                destination: m.destination().to_string_lossy().into_owned(),
+                kind,
+                options: m.options().clone().unwrap_or_default(),
+            });
+        }
+        let rlimits = process
+            .rlimits()
+            .iter()
+            .flatten()
+            .map(|r| Rlimit {
+                resource: rlimit_number(r.typ()),
+                soft: r.soft(),
+                hard: r.hard(),
+            })
+            .collect();
+        let user = process.user();
+        let (host_name, host_domain) = host_names();
+        Ok(SandboxSpec {
+            rootfs,
+            readonly_root: root.readonly().unwrap_or(false),
+            args: process.args().clone().unwrap_or_default(),
+            env: process.env().clone().unwrap_or_default(),
+            cwd: process.cwd().to_string_lossy().into_owned(),
+            hostname: spec.hostname().clone().unwrap_or(host_name),
+            domainname: spec.domainname().clone().unwrap_or(host_domain),
+            uid: user.uid(),
+            gid: user.gid(),
+            additional_gids: user.additional_gids().clone().unwrap_or_default(),
+            umask: user.umask(),
+            mounts,
+            rlimits,
+            stdio,
+            options,
+        })
+    }
+}
+
+/// Opens `path` with `O_PATH | O_CLOEXEC` (and `O_DIRECTORY` when `dir`).
+fn open_path(path: &Path, dir: bool) -> io::Result<OwnedFd> {
+    let mut flags = libc::O_PATH | libc::O_CLOEXEC;
+    if dir {
+        flags |= libc::O_DIRECTORY;
+    }
+    let f = File::options().read(true).custom_flags(flags).open(path)?;
+    Ok(f.into())
+}
+
+/// `RLIMIT_*` resource numbers (the same on every Linux architecture moat targets).
+#[allow(clippy::unnecessary_cast)] // c_int on some libcs
+pub fn rlimit_number(t: PosixRlimitType) -> u32 {
+    (match t {
+        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as u32
+}
+
+/// The host's node and domain names (what a container without `hostname` sees).
+fn host_names() -> (String, String) {
+    // SAFETY: utsname is plain old data; all-zero is a valid value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname writes into the struct we pass and nothing else.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return (String::new(), String::new());
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let domain = field(&u.domainname);
+    (
+        field(&u.nodename),
+        if domain == "(none)" {
+            String::new()
+        } else {
+            domain
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct TmpBundle(PathBuf);
+    impl Drop for TmpBundle {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn bundle(tag: &str, config: &serde_json::Value) -> TmpBundle {
+        let d = std::env::temp_dir().join(format!("moat-bundle-test-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("rootfs")).unwrap();
+        fs::create_dir_all(d.join("data")).unwrap();
+        fs::write(d.join("config.json"), serde_json::to_vec(config).unwrap()).unwrap();
+        TmpBundle(d)
+    }
+
+    fn base() -> serde_json::Value {
+        json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs", "readonly": true},
+            "process": {"args": ["/bin/sh", "-c", "true"], "cwd": "/", "env": ["PATH=/bin"],
+                        "user": {"uid": 1000, "gid": 1000, "additionalGids": [5], "umask": 18},
+                        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 512}]},
+            "hostname": "box",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]},
+                {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"},
+                {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind", "ro"]}
+            ],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "mount"}]}
+        })
+    }
+
+    fn load_err(tag: &str, cfg: serde_json::Value) -> String {
+        let b = bundle(tag, &cfg);
+        let e = Bundle::load(&b.0).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{e}");
+        e
+    }
+
+    #[test]
+    fn maps_a_full_spec() {
+        let b = bundle("full", &base());
+        let bundle = Bundle::load(&b.0).unwrap();
+        let s = bundle
+            .sandbox_spec(SentryOptions::default(), [0, 1, 2])
+            .unwrap();
+        assert_eq!(s.args, ["/bin/sh", "-c", "true"]);
+        assert_eq!((s.uid, s.gid, s.umask), (1000, 1000, Some(18)));
+        assert_eq!(s.additional_gids, [5]);
+        assert_eq!(s.hostname, "box");
+        assert!(s.readonly_root);
+        assert_eq!(s.mounts.len(), 3, "cgroup is skipped");
+        assert!(matches!(s.mounts[0].kind, MountKind::Proc));
+        assert!(matches!(s.mounts[1].kind, MountKind::Tmpfs));
+        assert!(matches!(
+            s.mounts[2].kind,
+            MountKind::Bind { readonly: true, .. }
+        ));
+        assert_eq!(s.rlimits.len(), 1);
+        assert_eq!(s.rlimits[0].resource, libc::RLIMIT_NOFILE as u32);
+        assert_eq!((s.rlimits[0].soft, s.rlimits[0].hard), (512, 1024));
+        let plan = bundle.namespaces().unwrap();
+        assert!(plan.new_net);
+        assert_ne!(plan.clone_flags & libc::CLONE_NEWNET, 0);
+        assert_ne!(plan.clone_flags & libc::CLONE_NEWPID, 0);
+    }
+
+    #[test]
+    fn missing_bundle_and_config() {
+        let e = Bundle::load(Path::new("/nonexistent/moat-bundle"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "bundle /nonexistent/moat-bundle: no such directory");
+        let b = bundle("noconfig", &base());
+        fs::remove_file(b.0.join("config.json")).unwrap();
+        assert!(Bundle::load(&b.0)
+            .unwrap_err()
+            .to_string()
+            .ends_with("config.json not found"));
+        fs::write(b.0.join("config.json"), "{").unwrap();
+        assert!(Bundle::load(&b.0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid config.json: "));
+    }
+
+    #[test]
+    fn config_errors() {
+        let mut c = base();
+        c.as_object_mut().unwrap().remove("root");
+        assert_eq!(
+            load_err("noroot", c),
+            "invalid config.json: root.path is missing"
+        );
+        let mut c = base();
+        c["root"]["path"] = json!("");
+        assert_eq!(
+            load_err("emptyroot", c),
+            "invalid config.json: root.path is missing"
+        );
+        let mut c = base();
+        c["root"]["path"] = json!("nope");
+        assert!(load_err("badroot", c).contains("root.path"));
+        let mut c = base();
+        c["process"]["args"] = json!([]);
+        assert_eq!(
+            load_err("noargs", c),
+            "invalid config.json: process.args must not be empty"
+        );
+        let mut c = base();
+        c["process"].as_object_mut().unwrap().remove("args");
+        assert_eq!(
+            load_err("noargs2", c),
+            "invalid config.json: process.args must not be empty"
+        );
+        let mut c = base();
+        c.as_object_mut().unwrap().remove("process");
+        assert_eq!(
+            load_err("noproc", c),
+            "invalid config.json: process is missing"
+        );
+        let mut c = base();
+        c["process"]["cwd"] = json!("rel");
+        assert!(load_err("cwd", c).contains("process.cwd"));
+        let mut c = base();
+        c["mounts"] = json!([{"destination": "/x", "type": "nfs", "source": "srv:/x"}]);
+        assert!(load_err("nfs", c).contains("unsupported type \"nfs\""));
+        let mut c = base();
+        c["mounts"] = json!([{"destination": "x", "type": "tmpfs"}]);
+        assert!(load_err("reldest", c).contains("not an absolute path"));
+        let mut c = base();
+        c["mounts"] = json!([{"destination": "/x", "options": ["bind"]}]);
+        assert!(load_err("nosrc", c).contains("has no source"));
+        let mut c = base();
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}]);
+        assert!(load_err("rlimit", c).starts_with("invalid config.json"));
+        let mut c = base();
+        c["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "pid"}]);
+        assert!(load_err("dupns", c).contains("listed twice"));
+    }
+
+    #[test]
+    fn bind_source_must_exist_at_boot() {
+        let mut c = base();
+        c["mounts"] = json!([{"destination": "/x", "type": "bind", "source": "/nonexistent/src", "options": ["bind"]}]);
+        let b = bundle("bindsrc", &c);
+        let bundle = Bundle::load(&b.0).unwrap();
+        let e = bundle
+            .sandbox_spec(SentryOptions::default(), [0, 1, 2])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("open source /nonexistent/src"), "{e}");
+    }
+
+    #[test]
+    fn namespace_plan() {
+        let mut c = base();
+        c["linux"]["namespaces"] = json!([{"type": "network", "path": "/var/run/netns/x"}, {"type": "user"}, {"type": "cgroup"}]);
+        let b = bundle("ns", &c);
+        let plan = Bundle::load(&b.0).unwrap().namespaces().unwrap();
+        assert!(!plan.new_net);
+        assert_eq!(
+            plan.join_net.as_deref(),
+            Some(Path::new("/var/run/netns/x"))
+        );
+        assert_eq!(plan.clone_flags & libc::CLONE_NEWNET, 0);
+        assert_ne!(plan.clone_flags & libc::CLONE_NEWCGROUP, 0);
+        assert_eq!(plan.ignored, ["user namespace"]);
+    }
+}

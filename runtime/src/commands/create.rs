@@ -1,0 +1,178 @@
+//! `moat create`: check the bundle, boot the sandbox, record the state. On any failure nothing
+//! is left behind: no state directory, no process.
+
+use std::fs;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::bundle::Bundle;
+use crate::cli::CreateArgs;
+use crate::commands::Ctx;
+use crate::container_id;
+use crate::error::{Error, Result};
+use crate::spawn::{self, kill_and_reap};
+use crate::state::{self, Container, Lock, State, Status};
+use crate::time::rfc3339_nano;
+
+/// A container `create` made. The lock is still held, so `run` can start it before anyone else
+/// sees it.
+#[derive(Debug)]
+pub struct Created {
+    pub container: Container,
+    pub lock: Lock,
+    /// Host pid of the sandbox process: our child.
+    pub pid: i32,
+}
+
+pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<()> {
+    create(ctx, args).map(|_| ())
+}
+
+/// Removes a half-created container (and its sandbox process) unless disarmed.
+struct Cleanup {
+    dir: PathBuf,
+    child: Option<i32>,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.child {
+            kill_and_reap(pid);
+        }
+        if let Err(e) = fs::remove_dir_all(&self.dir) {
+            tracing::warn!("remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+pub fn create(ctx: &Ctx, args: &CreateArgs) -> Result<Created> {
+    container_id::validate(&args.id)?;
+    let bundle = Bundle::load(&args.bundle)?;
+    let plan = bundle.namespaces()?;
+    for what in &plan.ignored {
+        tracing::warn!("{what}: not supported yet, ignored");
+    }
+    let process = bundle
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Config("process is missing".into()))?;
+    if process.terminal() == Some(true) {
+        if args.console_socket.is_some() {
+            return Err(Error::Other(
+                "process.terminal with --console-socket is not supported yet; set process.terminal to false".into(),
+            ));
+        }
+        tracing::warn!("process.terminal is not supported yet: the container uses moat's stdio");
+    }
+    if args.preserve_fds > 0 {
+        tracing::warn!(
+            "--preserve-fds is not supported yet: only stdio is passed to the container"
+        );
+    }
+    let pid_file = match &args.pid_file {
+        Some(p) => Some(
+            std::path::absolute(p)
+                .map_err(|e| Error::io(format!("--pid-file {}", p.display()), e))?,
+        ),
+        None => None,
+    };
+
+    state::ensure_root(&ctx.root)?;
+    let dir = state::container_dir(&ctx.root, &args.id);
+    let sock = state::control_socket_path(&dir)?;
+    match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(args.id.clone()))
+        }
+        Err(e) => return Err(Error::io(format!("create {}", dir.display()), e)),
+    }
+    let mut cleanup = Cleanup {
+        dir: dir.clone(),
+        child: None,
+        armed: true,
+    };
+    let lock = Lock::exclusive(&dir)?;
+
+    let mut container = Container {
+        dir: dir.clone(),
+        state: State {
+            oci_version: oci_spec::runtime::version(),
+            id: args.id.clone(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: rfc3339_nano(SystemTime::now()),
+            annotations: bundle
+                .spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            sandbox_start_time: 0,
+            moat_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    };
+    container.save()?;
+
+    let listener =
+        UnixListener::bind(&sock).map_err(|e| Error::io(format!("bind {}", sock.display()), e))?;
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("chmod {}", sock.display()), e))?;
+    let control_fd = listener.as_raw_fd();
+    let globals = ctx.boot_global_args();
+    let bundle_dir = bundle.dir.to_string_lossy().into_owned();
+    let mut child = spawn::spawn_boot(plan.clone_flags, &[control_fd], |ready_fd| {
+        let mut v = vec!["moat".to_string()];
+        v.extend(globals);
+        v.extend([
+            "boot".into(),
+            "--id".into(),
+            args.id.clone(),
+            "--bundle".into(),
+            bundle_dir,
+            "--ready-fd".into(),
+            ready_fd.to_string(),
+            "--control-fd".into(),
+            control_fd.to_string(),
+        ]);
+        v
+    })?;
+    cleanup.child = Some(child.pid);
+    drop(listener);
+
+    container.state.pid = child.pid;
+    container.state.sandbox_start_time = state::process_start_time(child.pid).unwrap_or(0);
+    container.save()?;
+    tracing::debug!(id = %args.id, pid = child.pid, "sandbox process started");
+
+    child.wait_ready()?;
+    container.state.status = Status::Created;
+    container.save()?;
+    if let Some(p) = &pid_file {
+        write_pid_file(p, child.pid)?;
+    }
+    cleanup.armed = false;
+    tracing::debug!(id = %args.id, pid = child.pid, "container created");
+    Ok(Created {
+        container,
+        lock,
+        pid: child.pid,
+    })
+}
+
+/// Writes the pid (no newline, as runc does) atomically.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    state::write_atomic(path, pid.to_string().as_bytes(), 0o644)
+}

@@ -1,0 +1,198 @@
+//! Starting the sandbox process: a fork-style `clone` into new namespaces, then an `exec` of
+//! this binary's hidden `boot` command, which reports over a "ready pipe" whether the sentry
+//! booted.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// What the boot process writes on the ready pipe when the sentry is booted. Anything else is
+/// the (one-line) reason it failed.
+pub const READY_OK: &str = "ok";
+
+/// How long `create` waits for the sandbox to boot.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A sandbox process that was started and has not yet said whether it booted.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: i32,
+    ready: File,
+}
+
+/// Creates a pipe whose ends are both close-on-exec.
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two fds into the array we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::last_os("create ready pipe"));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Clones a child with `clone_flags` (new namespaces) that execs `/proc/self/exe` with `args`
+/// (`args[0]` is argv[0]). The child starts a new session and keeps `keep_fds` open across the
+/// exec; `args` should name the ready pipe fd given to `make_args`.
+///
+/// The caller must be single-threaded: the child runs between `clone` and `exec` on a copy of
+/// the caller's memory.
+pub fn spawn_boot(
+    clone_flags: libc::c_int,
+    keep_fds: &[RawFd],
+    make_args: impl FnOnce(RawFd) -> Vec<String>,
+) -> Result<Spawned> {
+    let (r, w) = pipe()?;
+    let args = make_args(w.as_raw_fd());
+    // Everything the child needs is prepared here: it must not allocate.
+    let path = CString::new("/proc/self/exe").map_err(|e| Error::Other(e.to_string()))?;
+    let cargs: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_str()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::Other("argument contains a NUL byte".into()))?;
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut fds: Vec<RawFd> = keep_fds.to_vec();
+    fds.push(w.as_raw_fd());
+    let exec_failed = b"cannot exec the sandbox process (/proc/self/exe)";
+
+    // SAFETY: a fork-style clone (no new stack, SIGCHLD on exit). The caller is single-threaded,
+    // so the child's copy of memory is consistent; the child only makes async-signal-safe system
+    // calls on data prepared above and then execs or exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (clone_flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(Error::last_os("clone the sandbox process"));
+    }
+    if pid == 0 {
+        // SAFETY: in the child; only async-signal-safe calls on pre-built data, then exec/_exit.
+        unsafe {
+            libc::setsid();
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            for &fd in &fds {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+            }
+            libc::execv(path.as_ptr(), argv.as_ptr());
+            libc::write(
+                fds[fds.len() - 1],
+                exec_failed.as_ptr().cast(),
+                exec_failed.len(),
+            );
+            libc::_exit(127);
+        }
+    }
+    drop(w);
+    Ok(Spawned {
+        pid: pid as i32,
+        ready: File::from(r),
+    })
+}
+
+impl Spawned {
+    /// Waits until the sandbox reports on the ready pipe. On failure the error carries the
+    /// sandbox's message; the caller must still kill and reap it ([`kill_and_reap`]).
+    pub fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut buf = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Sandbox(format!(
+                    "sandbox process did not boot within {}s",
+                    READY_TIMEOUT.as_secs()
+                )));
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.ready.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one pollfd we own.
+            let n =
+                unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::io("wait for the sandbox", e));
+            }
+            if n == 0 {
+                continue;
+            }
+            let mut chunk = [0u8; 4096];
+            match self.ready.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(k) => {
+                    buf.extend_from_slice(&chunk[..k]);
+                    if buf.len() > 64 * 1024 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("read the ready pipe", e)),
+            }
+        }
+        let msg = crate::logging::one_line(&String::from_utf8_lossy(&buf));
+        if msg == READY_OK {
+            return Ok(());
+        }
+        if msg.is_empty() {
+            return Err(Error::Sandbox(
+                "sandbox process exited before it was ready".into(),
+            ));
+        }
+        Err(Error::Sandbox(msg))
+    }
+}
+
+/// Kills (SIGKILL) and reaps our child `pid`.
+pub fn kill_and_reap(pid: i32) {
+    // SAFETY: signalling our own unreaped child: the pid cannot have been reused.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let _ = wait_child(pid);
+}
+
+/// Waits for our child `pid` and returns its status as a shell would: the exit code, or
+/// 128 + the signal that killed it.
+pub fn wait_child(pid: i32) -> Result<i32> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes the status into our local.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(Error::io("wait for the sandbox process", e));
+        }
+    }
+    Ok(exit_code(status))
+}
+
+/// A wait status as an exit code (128 + signal for a signal death).
+pub fn exit_code(status: libc::c_int) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
