@@ -1,0 +1,96 @@
+# moat: build, demo, tests and benchmarks.
+#
+#   make deps     install the Debian 12 packages the build, tests and bench need (as root)
+#   make build    cargo build --release  ->  target/release/moat
+#   make rootfs   build/rootfs: busybox-static rootfs + static test programs
+#   make demo     run a container that shows it is sandboxed
+#   make test     every unit and integration test (needs root)
+#   make bench    runtime comparison: native, runc, runsc, moat  ->  build/bench-report.md
+#   make install  copy moat to $(PREFIX)/bin
+#   make clean
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+CARGO     ?= cargo
+PREFIX    ?= /usr/local
+BUILD     := $(CURDIR)/build
+ROOTFS    := $(BUILD)/rootfs
+MOAT      := $(CURDIR)/target/release/moat
+DEMO      := $(BUILD)/demo-bundle
+DEMO_ID   := moat-demo-$(shell echo $$$$)
+DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file
+
+# bench: everything is overridable, e.g. `make bench REPS=5 OUT=/tmp/report.md`
+REPS      ?= 3
+OUT       ?= $(BUILD)/bench-report.md
+BENCH_RUNTIMES ?= native; runc; runsc; moat=$(MOAT)
+BENCH_BUNDLE   ?= $(BUILD)/bench-bundle
+BENCH_OUTDIR   ?= $(BUILD)/bench-results/$(shell date +%Y%m%d-%H%M%S)
+WITH_PYTHON    ?= 0
+
+.PHONY: all deps build rootfs demo test bench install clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    [ "$$(id -u)" = 0 ] || { echo "make deps: missing packages:$$missing (run as root)" >&2; exit 1; }; \
+	    echo "make deps: installing$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq >/dev/null; \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build:
+	$(CARGO) build --release
+
+rootfs: $(BUILD)/.rootfs.stamp
+
+$(BUILD)/.rootfs.stamp: tests/mkrootfs.sh $(wildcard tests/programs/*.c)
+	@mkdir -p $(BUILD)
+	tests/mkrootfs.sh $(ROOTFS)
+	@touch $@
+
+demo: deps build rootfs
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	cp -a --reflink=auto $(ROOTFS) $(DEMO)/rootfs
+	@if $(MOAT) spec --help >/dev/null 2>&1 && (cd $(DEMO) && $(MOAT) spec) >/dev/null 2>&1 && [ -s $(DEMO)/config.json ]; then \
+	    echo "config.json from: moat spec"; \
+	else \
+	    rm -f $(DEMO)/config.json; runc spec --bundle $(DEMO); echo "config.json from: runc spec"; \
+	fi
+	@jq --arg script "$$(cat tests/demo.sh)" \
+	    '.process.terminal = false | .root.path = "rootfs" | .root.readonly = false | .hostname = "moat-demo" | .process.args = ["/bin/sh", "-c", $$script]' \
+	    $(DEMO)/config.json > $(DEMO)/config.json.tmp && mv $(DEMO)/config.json.tmp $(DEMO)/config.json
+	@echo "host: uname -r = $$(uname -r)"
+	@echo "----- moat run --bundle $(DEMO) $(DEMO_ID) -----"
+	$(MOAT) run --bundle $(DEMO) $(DEMO_ID) | tee $(BUILD)/demo.out
+	@echo "----- back on the host -----"
+	@grep -q '^inside: wrote /moat-demo-file: written inside the sandbox$$' $(BUILD)/demo.out || \
+	    { echo "host: FAIL: the demo container did not run its script" >&2; exit 1; }
+	@if [ -e $(DEMO)/rootfs/moat-demo-file ]; then \
+	    echo "host: FAIL: $(DEMO)/rootfs/moat-demo-file exists: the write reached the bundle" >&2; exit 1; \
+	else \
+	    echo "host: $(DEMO)/rootfs/moat-demo-file does not exist: the container's write never reached the bundle"; \
+	fi
+
+test: deps build rootfs
+	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) $(CARGO) test --release --workspace
+
+bench: deps build
+	@mkdir -p $(BUILD) $(dir $(OUT))
+	RUNTIMES='$(BENCH_RUNTIMES)' REPS='$(REPS)' OUT='$(OUT)' BUNDLE='$(BENCH_BUNDLE)' \
+	    OUTDIR='$(BENCH_OUTDIR)' WITH_PYTHON='$(WITH_PYTHON)' ./bench/run.sh
+	@echo "report: $(OUT)"
+
+install: build
+	install -D -m 0755 $(MOAT) $(DESTDIR)$(PREFIX)/bin/moat
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
