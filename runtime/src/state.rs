@@ -66,7 +66,7 @@ pub struct State {
     /// Start time of the sandbox process (field 22 of `/proc/<pid>/stat`), to detect pid reuse.
     #[serde(default)]
     pub sandbox_start_time: u64,
-    /// Whether the control socket's listener is still served (until `start`).
+    /// Version of the moat that created the container (its sandbox speaks that protocol).
     #[serde(default)]
     pub moat_version: String,
 }

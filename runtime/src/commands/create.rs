@@ -29,7 +29,30 @@ pub struct Created {
 }
 
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<()> {
-    create(ctx, args).map(|_| ())
+    create(ctx, args, true).map(|_| ())
+}
+
+/// runc's checks on `process.terminal` and `--console-socket` (`detach`: create, or run -d).
+fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<()> {
+    if detach && terminal && !console_socket {
+        return Err(Error::Other(
+            "cannot allocate tty if moat will detach without setting console socket".into(),
+        ));
+    }
+    if (!detach || !terminal) && console_socket {
+        return Err(Error::Other(
+            "cannot use console socket if moat will not detach or allocate tty".into(),
+        ));
+    }
+    if terminal && console_socket {
+        return Err(Error::Other(
+            "process.terminal is not supported yet; set it to false".into(),
+        ));
+    }
+    if terminal {
+        tracing::warn!("process.terminal is not supported yet: the container uses moat's stdio");
+    }
+    Ok(())
 }
 
 /// Removes a half-created container (and its sandbox process) unless disarmed.
@@ -53,7 +76,8 @@ impl Drop for Cleanup {
     }
 }
 
-pub fn create(ctx: &Ctx, args: &CreateArgs) -> Result<Created> {
+/// Creates the container. `detach`: the caller will not wait for it (create, run --detach).
+pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     container_id::validate(&args.id)?;
     let bundle = Bundle::load(&args.bundle)?;
     let plan = bundle.namespaces()?;
@@ -65,14 +89,11 @@ pub fn create(ctx: &Ctx, args: &CreateArgs) -> Result<Created> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::Config("process is missing".into()))?;
-    if process.terminal() == Some(true) {
-        if args.console_socket.is_some() {
-            return Err(Error::Other(
-                "process.terminal with --console-socket is not supported yet; set process.terminal to false".into(),
-            ));
-        }
-        tracing::warn!("process.terminal is not supported yet: the container uses moat's stdio");
-    }
+    check_terminal(
+        process.terminal() == Some(true),
+        detach,
+        args.console_socket.is_some(),
+    )?;
     if args.preserve_fds > 0 {
         tracing::warn!(
             "--preserve-fds is not supported yet: only stdio is passed to the container"
@@ -86,9 +107,9 @@ pub fn create(ctx: &Ctx, args: &CreateArgs) -> Result<Created> {
         None => None,
     };
 
-    state::ensure_root(&ctx.root)?;
     let dir = state::container_dir(&ctx.root, &args.id);
     let sock = state::control_socket_path(&dir)?;
+    state::ensure_root(&ctx.root)?;
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -175,4 +196,31 @@ pub fn create(ctx: &Ctx, args: &CreateArgs) -> Result<Created> {
 /// Writes the pid (no newline, as runc does) atomically.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     state::write_atomic(path, pid.to_string().as_bytes(), 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_checks_like_runc() {
+        assert!(check_terminal(false, true, false).is_ok());
+        assert!(check_terminal(false, false, false).is_ok());
+        assert!(
+            check_terminal(true, false, false).is_ok(),
+            "run without -d uses moat's stdio"
+        );
+        assert!(check_terminal(true, true, false)
+            .unwrap_err()
+            .to_string()
+            .starts_with("cannot allocate tty"));
+        assert!(check_terminal(false, true, true)
+            .unwrap_err()
+            .to_string()
+            .starts_with("cannot use console socket"));
+        assert!(check_terminal(true, false, true)
+            .unwrap_err()
+            .to_string()
+            .starts_with("cannot use console socket"));
+    }
 }

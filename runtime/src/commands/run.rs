@@ -52,7 +52,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
         mut container,
         lock,
         pid,
-    } = create::create(ctx, &args.create)?;
+    } = create::create(ctx, &args.create, args.detach)?;
     if !args.detach {
         install_forwarding(pid);
     }
