@@ -9,7 +9,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::Duration;
@@ -91,6 +91,7 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
 /// Takes ownership of the ready pipe and the control listener that `create` passed down, and
 /// makes them close-on-exec so nothing the sentry starts inherits them.
 fn take_fds(args: &BootArgs) -> Result<(File, UnixListener)> {
+    close_inherited_fds(&[args.ready_fd, args.control_fd]);
     for fd in [args.ready_fd, args.control_fd] {
         // SAFETY: fcntl on an integer fd; F_SETFD fails harmlessly (EBADF) if it is not open.
         if fd <= 2 || unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
@@ -109,6 +110,25 @@ fn take_fds(args: &BootArgs) -> Result<(File, UnixListener)> {
         )
     };
     Ok((ready, listener))
+}
+
+/// Closes every fd above 2 except `keep`: whatever `create`'s caller leaked to it must not
+/// stay open in the sentry.
+fn close_inherited_fds(keep: &[RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: nothing in this process owns these fds yet (the read_dir fd is already
+            // closed, so closing its number fails harmlessly).
+            unsafe { libc::close(fd) };
+        }
+    }
 }
 
 /// The host-side setup and the sentry's boot. Everything that can fail for a bad bundle fails
