@@ -80,7 +80,7 @@ demo: deps build rootfs
 	fi
 
 test: deps build rootfs
-	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) $(CARGO) test --release --workspace
+	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) $(CARGO) test --release --workspace --no-fail-fast
 
 bench: deps build
 	@mkdir -p $(BUILD) $(dir $(OUT))
