@@ -83,6 +83,11 @@ impl Bundle {
                 })
             }
         }
+        // Canonical, as the state reports it and as boot reopens it.
+        let abs = fs::canonicalize(&abs).map_err(|e| Error::Bundle {
+            path: abs.clone(),
+            reason: e.to_string(),
+        })?;
         let config = abs.join("config.json");
         let data = match fs::read(&config) {
             Ok(d) => d,

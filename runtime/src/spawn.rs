@@ -81,6 +81,14 @@ pub fn spawn_boot(
         // SAFETY: in the child; only async-signal-safe calls on pre-built data, then exec/_exit.
         unsafe {
             libc::setsid();
+            // Until it reports ready, the sandbox dies with its creator (boot clears this).
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());

@@ -60,6 +60,9 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
             return 1;
         }
     };
+    // From now on the sandbox outlives `create` (spawn set a parent-death signal for the boot).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong, 0, 0, 0) };
     if ready.write_all(READY_OK.as_bytes()).is_err() {
         tracing::error!(id = %args.id, "create went away before the sandbox was ready");
         return 1;
