@@ -4,8 +4,23 @@
 //! [`Sentry::new`] (which creates the init task's stub and loads its program, but does not run
 //! it), and later [`Sentry::run`], which confines the sentry and serves the workload until its
 //! init process exits.
+//!
+//! Rooms: `platform` (ptrace stubs), `mm` (address spaces), `kernel` (tasks, signals, the event
+//! loop), `vfs` + `fs` (files), `syscalls` (the table and handlers), `loader` (ELF), `arch`.
 
+pub mod arch;
+pub mod confine;
+pub mod errno;
+pub mod fs;
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+pub mod platform;
 pub mod spec;
+pub mod syscalls;
+pub mod vfs;
+
+mod boot;
 
 pub use spec::{MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions, WorkloadExit};
 
@@ -14,29 +29,45 @@ pub use spec::{MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions, Workloa
 pub enum SentryError {
     #[error("{0}")]
     Setup(String),
-    #[error("executable file not found: {0}")]
+    #[error("exec: \"{0}\": executable file not found in $PATH")]
     ExecNotFound(String),
     #[error("cannot load {path}: {reason}")]
     Load { path: String, reason: String },
     #[error("host {op} failed: {err}")]
-    Host { op: &'static str, err: std::io::Error },
+    Host {
+        op: &'static str,
+        err: std::io::Error,
+    },
 }
 
 /// A booted sandbox whose init task is loaded but not yet running.
 pub struct Sentry {
-    _private: (),
+    kernel: kernel::Kernel,
 }
 
 impl Sentry {
     /// Builds the kernel, the filesystems and the init task. Errors here (missing executable,
     /// bad mounts) are reported by `moat create` before the container exists.
-    pub fn new(_spec: SandboxSpec) -> Result<Sentry, SentryError> {
-        Err(SentryError::Setup("sentry not implemented yet".into()))
+    pub fn new(spec: SandboxSpec) -> Result<Sentry, SentryError> {
+        let kernel = boot::boot(spec)?;
+        Ok(Sentry { kernel })
     }
 
     /// Confines the sentry (seccomp, capabilities), starts the init task and serves the
     /// workload until init exits. Returns how init ended.
-    pub fn run(self) -> Result<WorkloadExit, SentryError> {
-        Err(SentryError::Setup("sentry not implemented yet".into()))
+    pub fn run(mut self) -> Result<WorkloadExit, SentryError> {
+        confine::seal()?;
+        let st = self.kernel.run(1);
+        let s = st.0;
+        Ok(if s & 0x7f == 0 {
+            WorkloadExit::Exited((s >> 8) & 0xff)
+        } else {
+            WorkloadExit::Signaled(s & 0x7f)
+        })
     }
+}
+
+/// The syscall table as text (number, name, support, note), for `moat syscalls`.
+pub fn syscall_table() -> String {
+    syscalls::table::render()
 }

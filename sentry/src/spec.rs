@@ -46,7 +46,10 @@ pub enum MountKind {
     Devpts,
     Mqueue,
     /// A host file or directory, opened `O_PATH` by the runtime.
-    Bind { source: OwnedFd, readonly: bool },
+    Bind {
+        source: OwnedFd,
+        readonly: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +73,11 @@ pub struct SentryOptions {
 
 impl Default for SentryOptions {
     fn default() -> Self {
-        SentryOptions { uname_release: "6.1.0-moat".into(), overlay: true, pin_cpu: true }
+        SentryOptions {
+            uname_release: "6.1.0-moat".into(),
+            overlay: true,
+            pin_cpu: true,
+        }
     }
 }
 

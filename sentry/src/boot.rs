@@ -1,0 +1,398 @@
+//! Booting a sandbox: filesystems and mounts, stdio, the init process.
+
+use crate::errno::Errno;
+use crate::fs::{devfs, hostfd::HostFile, overlay, procfs};
+use crate::kernel::{Kernel, Process, RunState, Task, Uts};
+use crate::platform::ptrace::Stub;
+use crate::spec::{MountKind, SandboxSpec};
+use crate::vfs::file::{FdTable, OpenFile};
+use crate::vfs::inode::{FileData, Inode, InodeKind, Meta};
+use crate::vfs::{Creds, PathCtx};
+use crate::SentryError;
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+
+fn setup(msg: impl Into<String>) -> SentryError {
+    SentryError::Setup(msg.into())
+}
+
+/// Creates (mkdir -p) `path` below `root` in sentry memory and returns the directory.
+fn ensure_dir(root: &Rc<Inode>, path: &[u8]) -> Result<Rc<Inode>, Errno> {
+    let mut cur = root.clone();
+    for comp in path
+        .split(|&c| c == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+    {
+        if comp == b".." {
+            cur = cur.parent_dir();
+            continue;
+        }
+        overlay::populate(&cur)?;
+        let next = match &cur.kind {
+            InodeKind::Dir(d) => d.borrow().entries.get(comp).cloned(),
+            _ => return Err(Errno::ENOTDIR),
+        };
+        cur = match next {
+            Some(n) if n.is_dir() => n,
+            Some(_) => return Err(Errno::ENOTDIR),
+            None => {
+                let d = Inode::new_dir(cur.dev, 0o755, 0, 0);
+                cur.link_child(comp, d.clone())?;
+                d
+            }
+        };
+    }
+    Ok(cur)
+}
+
+/// Attaches `node` at absolute `dest`, replacing whatever the rootfs had there.
+fn mount_at(root: &Rc<Inode>, dest: &str, node: Rc<Inode>) -> Result<(), Errno> {
+    let d = dest.trim_end_matches('/');
+    let (parent, name) = match d.rfind('/') {
+        Some(i) => (&d[..i], &d[i + 1..]),
+        None => ("", d),
+    };
+    if name.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    let dir = ensure_dir(root, parent.as_bytes())?;
+    overlay::populate(&dir)?;
+    dir.link_child(name.as_bytes(), node)
+}
+
+fn parse_mode(options: &[String]) -> Option<u32> {
+    options
+        .iter()
+        .find_map(|o| o.strip_prefix("mode="))
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+}
+
+fn new_sysfs(ncpu: usize) -> Result<Rc<Inode>, Errno> {
+    let root = Inode::new_dir(crate::fs::DEV_TMPFS, 0o555, 0, 0);
+    let cpu = ensure_dir(&root, b"devices/system/cpu")?;
+    let range = if ncpu > 1 {
+        format!("0-{}\n", ncpu - 1)
+    } else {
+        "0\n".to_string()
+    };
+    for f in ["online", "possible", "present"] {
+        let node = overlay::new_mem_file(crate::fs::DEV_TMPFS, 0o444, 0, 0);
+        overlay::write_file(&node, 0, range.as_bytes())?;
+        cpu.link_child(f.as_bytes(), node)?;
+    }
+    ensure_dir(&root, b"fs/cgroup")?;
+    ensure_dir(&root, b"kernel")?;
+    ensure_dir(&root, b"class/net")?;
+    Ok(root)
+}
+
+/// Reads a (small) host file given as an O_PATH fd into a sentry-memory file.
+fn copy_host_file(src: &OwnedFd, readonly: bool) -> Result<Rc<Inode>, SentryError> {
+    let p = format!("/proc/self/fd/{}", src.as_raw_fd());
+    let data = std::fs::read(&p).map_err(|e| SentryError::Host {
+        op: "read bind mount source",
+        err: e,
+    })?;
+    if data.len() > 64 << 20 {
+        return Err(setup("bind-mounted file larger than 64 MiB"));
+    }
+    let node = Inode::new(
+        crate::fs::DEV_TMPFS,
+        {
+            let mut m = Meta::new(libc::S_IFREG | 0o644, 0, 0);
+            m.size = data.len() as u64;
+            m
+        },
+        InodeKind::File(RefCell::new(FileData::Mem(data))),
+    );
+    node.readonly.set(readonly);
+    Ok(node)
+}
+
+fn is_dir_fd(fd: &OwnedFd) -> bool {
+    // SAFETY: POD out buffer for fstat on our own fd.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    unsafe {
+        libc::fstat(fd.as_raw_fd(), &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+    }
+}
+
+fn default_rlimits() -> [(u64, u64); 16] {
+    let inf = u64::MAX;
+    let mut r = [(inf, inf); 16];
+    r[libc::RLIMIT_STACK as usize] = (8 << 20, inf);
+    r[libc::RLIMIT_CORE as usize] = (0, inf);
+    r[libc::RLIMIT_NOFILE as usize] = (1024, 1024 * 1024);
+    r[libc::RLIMIT_NPROC as usize] = (63_000, 63_000);
+    r[libc::RLIMIT_MEMLOCK as usize] = (8 << 20, 8 << 20);
+    r[libc::RLIMIT_SIGPENDING as usize] = (63_000, 63_000);
+    r[libc::RLIMIT_MSGQUEUE as usize] = (819_200, 819_200);
+    r[libc::RLIMIT_NICE as usize] = (0, 0);
+    r[libc::RLIMIT_RTPRIO as usize] = (0, 0);
+    r
+}
+
+/// Finds args[0] like execvp: as given when it has a '/', else along PATH.
+fn find_executable(k: &Kernel, ctx: &PathCtx, arg0: &str, env: &[String]) -> Option<Vec<u8>> {
+    if arg0.contains('/') {
+        return Some(arg0.as_bytes().to_vec());
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let cand = format!("{}/{}", dir.trim_end_matches('/'), arg0);
+        if let Ok(i) = crate::vfs::resolve(k, ctx, None, cand.as_bytes(), true) {
+            if matches!(i.kind, InodeKind::File(_)) && i.mode() & 0o111 != 0 {
+                return Some(cand.into_bytes());
+            }
+        }
+    }
+    None
+}
+
+pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
+    if spec.args.is_empty() {
+        return Err(setup("process.args must not be empty"));
+    }
+    if spec.options.pin_cpu {
+        // Keep the sentry and every stub (they inherit affinity) on the CPU we boot on:
+        // ptrace hand-offs between CPUs are expensive on small VMs.
+        // SAFETY: sched_getcpu has no arguments; CPU_SET on a local set.
+        unsafe {
+            let cpu = libc::sched_getcpu();
+            if cpu >= 0 {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu as usize, &mut set);
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            }
+        }
+    }
+    let uts = Uts {
+        hostname: spec.hostname.as_bytes().to_vec(),
+        domainname: spec.domainname.as_bytes().to_vec(),
+        release: spec.options.uname_release.as_bytes().to_vec(),
+    };
+    let mut k = Kernel::new(uts).map_err(|e| SentryError::Host {
+        op: "kernel init",
+        err: std::io::Error::from_raw_os_error(e.0),
+    })?;
+
+    // Filesystems.
+    let root = overlay::new_root(spec.rootfs, spec.readonly_root).map_err(|e| {
+        setup(format!(
+            "cannot open rootfs: {}",
+            std::io::Error::from_raw_os_error(e.0)
+        ))
+    })?;
+    let mnt_err = |dest: &str, e: Errno| {
+        setup(format!(
+            "mount {dest}: {}",
+            std::io::Error::from_raw_os_error(e.0)
+        ))
+    };
+    k.mounts.push((
+        b"/".to_vec(),
+        "overlay",
+        if spec.readonly_root {
+            b"ro".to_vec()
+        } else {
+            b"rw".to_vec()
+        },
+    ));
+    let devfs = devfs::new_devfs().map_err(|e| mnt_err("/dev", e))?;
+    mount_at(&root, "/dev", devfs).map_err(|e| mnt_err("/dev", e))?;
+    k.mounts
+        .push((b"/dev".to_vec(), "tmpfs", b"rw,nosuid".to_vec()));
+    for m in spec.mounts {
+        let dest = m.destination.clone();
+        if !dest.starts_with('/') {
+            return Err(setup(format!(
+                "mount destination {dest:?} must be absolute"
+            )));
+        }
+        let ro = m.options.iter().any(|o| o == "ro");
+        let (node, fstype): (Rc<Inode>, &'static str) = match m.kind {
+            MountKind::Proc => (procfs::new_root(), "proc"),
+            MountKind::Sysfs => (new_sysfs(k.ncpu).map_err(|e| mnt_err(&dest, e))?, "sysfs"),
+            MountKind::Tmpfs | MountKind::Mqueue => {
+                if dest == "/dev" {
+                    continue; // the sentry's devfs already serves /dev
+                }
+                let mode = parse_mode(&m.options).unwrap_or(0o1777);
+                (Inode::new_dir(crate::fs::DEV_TMPFS, mode, 0, 0), "tmpfs")
+            }
+            MountKind::Devpts => continue,
+            MountKind::Bind { source, readonly } => {
+                if is_dir_fd(&source) {
+                    let n =
+                        overlay::new_root(source, readonly || ro).map_err(|e| mnt_err(&dest, e))?;
+                    (n, "bind")
+                } else {
+                    (copy_host_file(&source, readonly || ro)?, "bind")
+                }
+            }
+        };
+        if ro {
+            node.readonly.set(true);
+        }
+        mount_at(&root, &dest, node).map_err(|e| mnt_err(&dest, e))?;
+        k.mounts.push((
+            dest.into_bytes(),
+            fstype,
+            if ro { b"ro".to_vec() } else { b"rw".to_vec() },
+        ));
+    }
+
+    // Credentials.
+    let mut creds = Creds::root();
+    creds.uid = spec.uid;
+    creds.euid = spec.uid;
+    creds.suid = spec.uid;
+    creds.fsuid = spec.uid;
+    creds.gid = spec.gid;
+    creds.egid = spec.gid;
+    creds.sgid = spec.gid;
+    creds.fsgid = spec.gid;
+    creds.groups = spec.additional_gids.clone();
+    if spec.uid != 0 {
+        creds.cap_effective = 0;
+        creds.cap_permitted = 0;
+    }
+
+    // stdio: the workload gets sentry files wrapping the host fds; it never holds them.
+    let mut fds = FdTable::new(1024);
+    for (i, host) in spec.stdio.iter().enumerate() {
+        // SAFETY: F_DUPFD_CLOEXEC on an fd the runtime handed us; result is a fresh fd.
+        let dup = unsafe { libc::fcntl(*host, libc::F_DUPFD_CLOEXEC, 100) };
+        if dup < 0 {
+            continue; // closed stdio stays closed
+        }
+        // SAFETY: fresh fd from fcntl.
+        let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+        // SAFETY: F_GETFL only reads flags.
+        let fl = unsafe { libc::fcntl(dup, libc::F_GETFL) };
+        let acc = if fl < 0 {
+            libc::O_RDWR as u32
+        } else {
+            fl as u32 & libc::O_ACCMODE as u32
+        };
+        let name = format!("host:[{i}]").into_bytes();
+        let f = OpenFile::new(acc, None, name, Box::new(HostFile::new(owned)));
+        let _ = fds.install_at(i as i32, f, false);
+    }
+    let mut rlimits = default_rlimits();
+    for r in &spec.rlimits {
+        if (r.resource as usize) < rlimits.len() {
+            rlimits[r.resource as usize] = (r.soft, r.hard);
+        }
+    }
+    fds.limit = rlimits[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as usize;
+
+    // The init process.
+    let cwd = {
+        let ctx = PathCtx {
+            root: root.clone(),
+            cwd: root.clone(),
+            creds: creds.clone(),
+            pid: 1,
+            tid: 1,
+        };
+        crate::vfs::resolve(&k, &ctx, None, spec.cwd.as_bytes(), true)
+            .ok()
+            .filter(|c| c.is_dir())
+            .unwrap_or_else(|| {
+                ensure_dir(&root, spec.cwd.as_bytes()).unwrap_or_else(|_| root.clone())
+            })
+    };
+    let stub = Stub::spawn().map_err(|e| SentryError::Host {
+        op: "spawn stub",
+        err: e,
+    })?;
+    let regs = stub.get_regs().map_err(|e| SentryError::Host {
+        op: "ptrace",
+        err: e,
+    })?;
+    let pid = k.alloc_pid().map_err(|_| setup("no pid"))?;
+    let host_tid = stub.tid;
+    k.procs.insert(
+        pid,
+        Process {
+            pid,
+            ppid: 0,
+            pgid: pid,
+            sid: pid,
+            threads: vec![pid],
+            children: vec![],
+            zombie: None,
+            stub_pid: stub.pid,
+            mm: Default::default(),
+            fds: Rc::new(RefCell::new(fds)),
+            cwd,
+            root: root.clone(),
+            umask: spec.umask.unwrap_or(0o022),
+            sigactions: Kernel::new_sigactions(),
+            shared_pending: Default::default(),
+            creds: creds.clone(),
+            comm: vec![],
+            cmdline: vec![],
+            environ: vec![],
+            exe: vec![],
+            exit_signal: libc::SIGCHLD,
+            vfork_parent: None,
+            start_ticks: 0,
+            rlimits,
+            exiting: None,
+            stop_report: None,
+            cont_report: false,
+            stop_waited: false,
+            no_new_privs: false,
+            keep_caps: false,
+            utime_ticks: 0,
+            children_ticks: 0,
+            subreaper: false,
+            pdeath_signal: 0,
+        },
+    );
+    k.tasks.insert(
+        pid,
+        Task {
+            tid: pid,
+            tgid: pid,
+            stub,
+            regs,
+            state: RunState::InSentry,
+            sigmask: 0,
+            pending: Default::default(),
+            saved_mask: None,
+            altstack: (0, libc::SS_DISABLE, 0),
+            clear_child_tid: 0,
+            blocked: None,
+            deadline: None,
+            vfork_wait: None,
+            robust_list: (0, 0),
+        },
+    );
+    k.by_host.insert(host_tid, pid);
+
+    let ctx = crate::syscalls::path_ctx(&k, pid);
+    let exe = find_executable(&k, &ctx, &spec.args[0], &spec.env)
+        .ok_or_else(|| SentryError::ExecNotFound(spec.args[0].clone()))?;
+    let argv: Vec<Vec<u8>> = spec.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = spec.env.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let img = crate::loader::prepare(&k, &ctx, None, &exe, argv).map_err(|e| match e {
+        Errno::ENOENT => SentryError::ExecNotFound(spec.args[0].clone()),
+        e => SentryError::Load {
+            path: String::from_utf8_lossy(&exe).into_owned(),
+            reason: std::io::Error::from_raw_os_error(e.0).to_string(),
+        },
+    })?;
+    crate::loader::load(&mut k, pid, &img, &envp).map_err(|e| SentryError::Load {
+        path: String::from_utf8_lossy(&exe).into_owned(),
+        reason: std::io::Error::from_raw_os_error(e.0).to_string(),
+    })?;
+    Ok(k)
+}

@@ -1,0 +1,99 @@
+//! /dev: the character devices the sentry implements, and the devfs tree mounted at /dev.
+
+use crate::errno::Errno;
+use crate::fs::overlay;
+use crate::vfs::file::{FileOps, OpenFile};
+use crate::vfs::inode::{makedev, DevKind, Inode, InodeKind, Meta};
+use std::any::Any;
+use std::rc::Rc;
+
+#[derive(Debug)]
+pub struct DevFile {
+    pub kind: DevKind,
+}
+
+pub fn fill_random(buf: &mut [u8]) {
+    let mut off = 0;
+    while off < buf.len() {
+        // SAFETY: writes into buf[off..], valid for the given length.
+        let n = unsafe { libc::getrandom(buf[off..].as_mut_ptr() as *mut _, buf.len() - off, 0) };
+        if n <= 0 {
+            break;
+        }
+        off += n as usize;
+    }
+}
+
+impl FileOps for DevFile {
+    fn read(&self, _f: &OpenFile, buf: &mut [u8], _off: Option<u64>) -> Result<usize, Errno> {
+        match self.kind {
+            DevKind::Null => Ok(0),
+            DevKind::Zero | DevKind::Full => {
+                buf.fill(0);
+                Ok(buf.len())
+            }
+            DevKind::Random | DevKind::Urandom => {
+                fill_random(buf);
+                Ok(buf.len())
+            }
+            DevKind::Tty => Err(Errno::ENXIO),
+        }
+    }
+
+    fn write(&self, _f: &OpenFile, buf: &[u8], _off: Option<u64>) -> Result<usize, Errno> {
+        match self.kind {
+            DevKind::Full => Err(Errno::ENOSPC),
+            DevKind::Tty => Err(Errno::ENXIO),
+            _ => Ok(buf.len()),
+        }
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn dev_node(kind: DevKind) -> Rc<Inode> {
+    let (ma, mi) = kind.rdev();
+    let mut m = Meta::new(libc::S_IFCHR | 0o666, 0, 0);
+    m.rdev = makedev(ma, mi);
+    Inode::new(crate::fs::DEV_DEVFS, m, InodeKind::Device(kind))
+}
+
+/// Builds the /dev tree: devices, /dev/pts, /dev/shm and the usual symlinks.
+pub fn new_devfs() -> Result<Rc<Inode>, Errno> {
+    let root = Inode::new_dir(crate::fs::DEV_DEVFS, 0o755, 0, 0);
+    for (name, kind) in [
+        ("null", DevKind::Null),
+        ("zero", DevKind::Zero),
+        ("full", DevKind::Full),
+        ("random", DevKind::Random),
+        ("urandom", DevKind::Urandom),
+        ("tty", DevKind::Tty),
+    ] {
+        root.link_child(name.as_bytes(), dev_node(kind))?;
+    }
+    root.link_child(b"pts", Inode::new_dir(crate::fs::DEV_DEVFS, 0o755, 0, 0))?;
+    root.link_child(b"shm", Inode::new_dir(crate::fs::DEV_TMPFS, 0o1777, 0, 0))?;
+    root.link_child(
+        b"mqueue",
+        Inode::new_dir(crate::fs::DEV_TMPFS, 0o1777, 0, 0),
+    )?;
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        root.link_child(
+            name.as_bytes(),
+            overlay::new_symlink(crate::fs::DEV_DEVFS, target.as_bytes(), 0, 0),
+        )?;
+    }
+    Ok(root)
+}

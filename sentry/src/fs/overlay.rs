@@ -1,0 +1,389 @@
+//! The rootfs overlay: a read-only host directory tree (the bundle's rootfs, reached only
+//! through directory fds) under an in-memory upper layer.
+//!
+//! A directory imports its host entries the first time it is looked into; after that the
+//! in-memory entry map is the truth, so deletions and renames need no whiteouts. A regular
+//! file reads from the host until it is first written, when it is copied up into memory.
+//! Every host open uses O_NOFOLLOW relative to a directory fd; no host path string is opened.
+
+use crate::errno::Errno;
+use crate::vfs::inode::{makedev, DirData, FileData, Inode, InodeKind, Meta, SymlinkData};
+use crate::vfs::Time;
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+/// A name inside a host directory, reached through that directory's fd.
+#[derive(Debug, Clone)]
+pub struct HostLink {
+    pub dir: Rc<OwnedFd>,
+    pub name: CString,
+}
+
+impl HostLink {
+    fn open(&self, flags: i32) -> Result<OwnedFd, Errno> {
+        // SAFETY: openat on a directory fd we own with a NUL-terminated name.
+        let fd = unsafe {
+            libc::openat(
+                self.dir.as_raw_fd(),
+                self.name.as_ptr(),
+                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: fd was just returned by openat and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+fn time(sec: i64, nsec: i64) -> Time {
+    Time { sec, nsec }
+}
+
+pub fn meta_from_stat(st: &libc::stat) -> Meta {
+    Meta {
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        nlink: st.st_nlink,
+        size: st.st_size as u64,
+        rdev: st.st_rdev,
+        atime: time(st.st_atime, st.st_atime_nsec),
+        mtime: time(st.st_mtime, st.st_mtime_nsec),
+        ctime: time(st.st_ctime, st.st_ctime_nsec),
+    }
+}
+
+fn fstat(fd: RawFd) -> Result<libc::stat, Errno> {
+    // SAFETY: st is a valid out buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat on an fd we own.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(st)
+}
+
+/// Makes the root inode of an overlay whose lower layer is the host directory `root`.
+pub fn new_root(root: OwnedFd, readonly: bool) -> Result<Rc<Inode>, Errno> {
+    let st = fstat(root.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    let root = Rc::new(root);
+    let inode = Inode::new(
+        crate::fs::DEV_ROOT,
+        meta_from_stat(&st),
+        InodeKind::Dir(RefCell::new(DirData {
+            entries: Default::default(),
+            lower: Some(HostLink {
+                dir: root,
+                name: CString::new(".").unwrap_or_default(),
+            }),
+        })),
+    );
+    inode.readonly.set(readonly);
+    Ok(inode)
+}
+
+/// Imports the host entries of `dir` if that has not happened yet.
+pub fn populate(dir: &Rc<Inode>) -> Result<(), Errno> {
+    let InodeKind::Dir(d) = &dir.kind else {
+        return Ok(());
+    };
+    let Some(link) = d.borrow_mut().lower.take() else {
+        return Ok(());
+    };
+    let dfd = Rc::new(link.open(libc::O_PATH | libc::O_DIRECTORY)?);
+    let names = list_host_dir(&dfd)?;
+    let ro = dir.readonly.get();
+    let mut children = Vec::with_capacity(names.len());
+    for name in names {
+        let Ok(cname) = CString::new(name.clone()) else {
+            continue;
+        };
+        // SAFETY: st is a valid out buffer, cname NUL-terminated, dfd a directory fd we own.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: see above.
+        let rc = unsafe {
+            libc::fstatat(
+                dfd.as_raw_fd(),
+                cname.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            continue;
+        }
+        let hl = HostLink {
+            dir: dfd.clone(),
+            name: cname,
+        };
+        let meta = meta_from_stat(&st);
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => InodeKind::Dir(RefCell::new(DirData {
+                entries: Default::default(),
+                lower: Some(hl),
+            })),
+            libc::S_IFREG => InodeKind::File(RefCell::new(FileData::Host(hl))),
+            libc::S_IFLNK => InodeKind::Symlink(RefCell::new(SymlinkData::Host(hl))),
+            libc::S_IFCHR => {
+                let (ma, mi) = (
+                    crate::vfs::inode::major(st.st_rdev),
+                    crate::vfs::inode::minor(st.st_rdev),
+                );
+                match crate::vfs::DevKind::from_rdev(ma, mi) {
+                    Some(k) => InodeKind::Device(k),
+                    None => InodeKind::Socket, // unknown devices cannot be opened
+                }
+            }
+            libc::S_IFIFO => InodeKind::Fifo(RefCell::new(None)),
+            _ => InodeKind::Socket,
+        };
+        let child = Inode::new(crate::fs::DEV_ROOT, meta, kind);
+        child.readonly.set(ro);
+        children.push((name, child));
+    }
+    for (name, child) in children {
+        let is_dir = child.is_dir();
+        *child.parent.borrow_mut() = Rc::downgrade(dir);
+        *child.name.borrow_mut() = name.clone();
+        if let InodeKind::Dir(d) = &dir.kind {
+            // Entries mounted over (inserted before population) win over host entries.
+            d.borrow_mut().entries.entry(name).or_insert(child);
+        }
+        let _ = is_dir;
+    }
+    Ok(())
+}
+
+fn list_host_dir(dfd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
+    // SAFETY: openat with a constant NUL-terminated path relative to our O_PATH dir fd.
+    let fd = unsafe {
+        libc::openat(
+            dfd.as_raw_fd(),
+            c".".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: fresh fd from openat.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut names = Vec::new();
+    let mut buf = vec![0u8; 32768];
+    loop {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        if n == 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off + 19 <= n as usize {
+            let reclen = u16::from_le_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 {
+                break;
+            }
+            let name = &buf[off + 19..off + reclen];
+            let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+            let name = &name[..end];
+            if name != b"." && name != b".." {
+                names.push(name.to_vec());
+            }
+            off += reclen;
+        }
+    }
+    Ok(names)
+}
+
+/// Reads file data at `off`.
+pub fn read_file(inode: &Inode, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let InodeKind::File(f) = &inode.kind else {
+        return Err(Errno::EINVAL);
+    };
+    match &*f.borrow() {
+        FileData::Mem(v) => {
+            if off >= v.len() as u64 {
+                return Ok(0);
+            }
+            let start = off as usize;
+            let n = buf.len().min(v.len() - start);
+            buf[..n].copy_from_slice(&v[start..start + n]);
+            Ok(n)
+        }
+        FileData::Host(link) => {
+            let fd = host_read_fd(inode, link)?;
+            // SAFETY: buf valid for its length; fd is a host fd we own.
+            let n = unsafe { libc::pread(fd, buf.as_mut_ptr() as *mut _, buf.len(), off as i64) };
+            if n < 0 {
+                return Err(Errno::last());
+            }
+            Ok(n as usize)
+        }
+    }
+}
+
+thread_local! {
+    /// Cache of read-only host fds for lower files, keyed by inode number; bounded.
+    static HOST_FDS: RefCell<std::collections::HashMap<u64, OwnedFd>> = RefCell::new(Default::default());
+}
+
+fn host_read_fd(inode: &Inode, link: &HostLink) -> Result<RawFd, Errno> {
+    HOST_FDS.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(fd) = c.get(&inode.ino) {
+            return Ok(fd.as_raw_fd());
+        }
+        if c.len() > 256 {
+            c.clear();
+        }
+        let fd = link.open(libc::O_RDONLY)?;
+        let raw = fd.as_raw_fd();
+        c.insert(inode.ino, fd);
+        Ok(raw)
+    })
+}
+
+/// Drops the cached host fd of an inode (after copy-up).
+fn forget_host_fd(ino: u64) {
+    HOST_FDS.with(|c| {
+        c.borrow_mut().remove(&ino);
+    });
+}
+
+/// Copies a lower file into memory so it can be written.
+pub fn copy_up(inode: &Inode) -> Result<(), Errno> {
+    let InodeKind::File(f) = &inode.kind else {
+        return Err(Errno::EINVAL);
+    };
+    if matches!(&*f.borrow(), FileData::Mem(_)) {
+        return Ok(());
+    }
+    let size = inode.meta.borrow().size as usize;
+    let mut data = vec![0u8; size];
+    let mut off = 0;
+    while off < size {
+        let n = read_file(inode, off as u64, &mut data[off..])?;
+        if n == 0 {
+            break;
+        }
+        off += n;
+    }
+    data.truncate(off);
+    *f.borrow_mut() = FileData::Mem(data);
+    forget_host_fd(inode.ino);
+    Ok(())
+}
+
+/// Writes file data at `off`, copying the file up first.
+pub fn write_file(inode: &Inode, off: u64, data: &[u8]) -> Result<usize, Errno> {
+    copy_up(inode)?;
+    let InodeKind::File(f) = &inode.kind else {
+        return Err(Errno::EINVAL);
+    };
+    let mut f = f.borrow_mut();
+    let FileData::Mem(v) = &mut *f else {
+        return Err(Errno::EIO);
+    };
+    let end = off.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
+    if end > (1 << 34) {
+        return Err(Errno::EFBIG);
+    }
+    if v.len() < end as usize {
+        v.resize(end as usize, 0);
+    }
+    v[off as usize..end as usize].copy_from_slice(data);
+    let len = v.len() as u64;
+    drop(f);
+    let mut m = inode.meta.borrow_mut();
+    m.size = len;
+    let now = Time::now();
+    m.mtime = now;
+    m.ctime = now;
+    Ok(data.len())
+}
+
+pub fn truncate(inode: &Inode, len: u64) -> Result<(), Errno> {
+    if len > (1 << 34) {
+        return Err(Errno::EFBIG);
+    }
+    copy_up(inode)?;
+    let InodeKind::File(f) = &inode.kind else {
+        return Err(Errno::EINVAL);
+    };
+    if let FileData::Mem(v) = &mut *f.borrow_mut() {
+        v.resize(len as usize, 0);
+    }
+    let mut m = inode.meta.borrow_mut();
+    m.size = len;
+    let now = Time::now();
+    m.mtime = now;
+    m.ctime = now;
+    Ok(())
+}
+
+pub fn read_link(inode: &Inode) -> Result<Vec<u8>, Errno> {
+    let InodeKind::Symlink(s) = &inode.kind else {
+        return Err(Errno::EINVAL);
+    };
+    let target = match &*s.borrow() {
+        SymlinkData::Mem(v) => return Ok(v.clone()),
+        SymlinkData::Host(link) => {
+            let mut buf = vec![0u8; 4096];
+            // SAFETY: buf valid for its length; link.dir is a directory fd we own.
+            let n = unsafe {
+                libc::readlinkat(
+                    link.dir.as_raw_fd(),
+                    link.name.as_ptr(),
+                    buf.as_mut_ptr() as *mut _,
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(Errno::last());
+            }
+            buf.truncate(n as usize);
+            buf
+        }
+    };
+    *s.borrow_mut() = SymlinkData::Mem(target.clone());
+    Ok(target)
+}
+
+pub fn new_mem_file(dev: u64, mode: u32, uid: u32, gid: u32) -> Rc<Inode> {
+    Inode::new(
+        dev,
+        Meta::new(libc::S_IFREG | (mode & 0o7777), uid, gid),
+        InodeKind::File(RefCell::new(FileData::Mem(Vec::new()))),
+    )
+}
+
+pub fn new_symlink(dev: u64, target: &[u8], uid: u32, gid: u32) -> Rc<Inode> {
+    let mut m = Meta::new(libc::S_IFLNK | 0o777, uid, gid);
+    m.size = target.len() as u64;
+    Inode::new(
+        dev,
+        m,
+        InodeKind::Symlink(RefCell::new(SymlinkData::Mem(target.to_vec()))),
+    )
+}
+
+/// Device number encoding used for st_rdev of sentry devices.
+pub fn rdev(major: u64, minor: u64) -> u64 {
+    makedev(major, minor)
+}

@@ -1,0 +1,137 @@
+//! Pipes and FIFOs: a byte queue shared by a read end and a write end.
+
+use crate::errno::Errno;
+use crate::vfs::file::{FileOps, OpenFile, POLLERR, POLLHUP, POLLIN, POLLOUT};
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+pub const PIPE_BUF: usize = 4096;
+pub const PIPE_CAPACITY: usize = 65536;
+
+#[derive(Debug, Default)]
+pub struct PipeBuf {
+    pub data: VecDeque<u8>,
+    pub readers: usize,
+    pub writers: usize,
+    /// Ever had a writer (FIFO readers opened before any writer see no EOF yet).
+    pub had_writer: bool,
+    pub ino: u64,
+}
+
+pub fn new_pipe() -> Rc<RefCell<PipeBuf>> {
+    Rc::new(RefCell::new(PipeBuf {
+        ino: crate::vfs::inode::next_ino(),
+        ..Default::default()
+    }))
+}
+
+#[derive(Debug)]
+pub struct PipeEnd {
+    pub buf: Rc<RefCell<PipeBuf>>,
+    pub write_end: bool,
+}
+
+impl PipeEnd {
+    pub fn new(buf: Rc<RefCell<PipeBuf>>, write_end: bool) -> PipeEnd {
+        {
+            let mut b = buf.borrow_mut();
+            if write_end {
+                b.writers += 1;
+                b.had_writer = true;
+            } else {
+                b.readers += 1;
+            }
+        }
+        PipeEnd { buf, write_end }
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        let mut b = self.buf.borrow_mut();
+        if self.write_end {
+            b.writers -= 1;
+        } else {
+            b.readers -= 1;
+        }
+    }
+}
+
+impl FileOps for PipeEnd {
+    fn read(&self, _f: &OpenFile, buf: &mut [u8], _off: Option<u64>) -> Result<usize, Errno> {
+        if self.write_end {
+            return Err(Errno::EBADF);
+        }
+        let mut b = self.buf.borrow_mut();
+        if b.data.is_empty() {
+            if b.writers == 0 && b.had_writer {
+                return Ok(0);
+            }
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            return Err(Errno::EAGAIN);
+        }
+        let n = buf.len().min(b.data.len());
+        for (i, byte) in b.data.drain(..n).enumerate() {
+            buf[i] = byte;
+        }
+        Ok(n)
+    }
+
+    fn write(&self, _f: &OpenFile, buf: &[u8], _off: Option<u64>) -> Result<usize, Errno> {
+        if !self.write_end {
+            return Err(Errno::EBADF);
+        }
+        let mut b = self.buf.borrow_mut();
+        if b.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        let room = PIPE_CAPACITY.saturating_sub(b.data.len());
+        // Writes of up to PIPE_BUF bytes are atomic: all or nothing.
+        if room == 0 || (buf.len() <= PIPE_BUF && room < buf.len()) {
+            return Err(Errno::EAGAIN);
+        }
+        let n = buf.len().min(room);
+        b.data.extend(&buf[..n]);
+        Ok(n)
+    }
+
+    fn poll(&self) -> u32 {
+        let b = self.buf.borrow();
+        if self.write_end {
+            let mut m = 0;
+            if b.readers == 0 {
+                m |= POLLERR;
+            }
+            if PIPE_CAPACITY - b.data.len() >= PIPE_BUF {
+                m |= POLLOUT;
+            }
+            m
+        } else {
+            let mut m = 0;
+            if !b.data.is_empty() {
+                m |= POLLIN;
+            }
+            if b.writers == 0 && b.had_writer {
+                m |= POLLHUP;
+            }
+            m
+        }
+    }
+
+    fn ioctl(&self, _f: &OpenFile, req: u64, arg: u64, mem: &crate::mm::Mem) -> Result<i64, Errno> {
+        if req == libc::FIONREAD {
+            let n = self.buf.borrow().data.len() as i32;
+            mem.write_i32(arg, n)?;
+            return Ok(0);
+        }
+        Err(Errno::ENOTTY)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

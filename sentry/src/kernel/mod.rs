@@ -1,0 +1,773 @@
+//! The kernel proper: the task table, the event loop that runs tasks in their stubs, and
+//! process lifecycle (fork, exit, wait, job control).
+
+pub mod signal;
+pub mod task;
+
+use crate::errno::Errno;
+use crate::mm::Mem;
+use crate::platform::{ptrace, Exit};
+use crate::syscalls;
+use signal::{SigAction, SigInfo, SIGCHLD};
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+pub use task::{Blocked, Pid, Process, RunState, Task, Tid, WaitStatus};
+
+/// Sandbox-wide settings visible to the workload.
+#[derive(Debug, Clone)]
+pub struct Uts {
+    pub hostname: Vec<u8>,
+    pub domainname: Vec<u8>,
+    pub release: Vec<u8>,
+}
+
+pub struct Kernel {
+    pub tasks: HashMap<Tid, Task>,
+    pub procs: HashMap<Pid, Process>,
+    /// Host tid of a stub thread -> task.
+    pub by_host: HashMap<i32, Tid>,
+    pub next_pid: Pid,
+    pub uts: Uts,
+    pub boot_time: Instant,
+    /// Something changed that blocked tasks may be waiting for.
+    pub dirty: bool,
+    /// Tasks we sent a host SIGSTOP to interrupt them.
+    pub interrupted: HashSet<Tid>,
+    /// Set when init exits: the sandbox is over.
+    pub init_exit: Option<WaitStatus>,
+    /// Unimplemented syscalls already logged.
+    pub logged_enosys: HashSet<u64>,
+    pub mounts: Vec<(Vec<u8>, &'static str, Vec<u8>)>,
+    /// alarm(2) deadlines per process.
+    pub alarms: HashMap<Pid, Instant>,
+    /// CPUs the workload sees (fixed at boot).
+    pub ncpu: usize,
+    /// Log every syscall (MOAT_STRACE=1 in the sandbox's environment), like runsc --strace.
+    pub strace: bool,
+    epoll: OwnedFd,
+    sigfd: OwnedFd,
+    watched: HashSet<i32>,
+}
+
+/// Host signals the sentry turns into workload signals for init.
+const FORWARDED: [i32; 8] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+];
+
+impl Kernel {
+    pub fn new(uts: Uts) -> Result<Kernel, Errno> {
+        // SAFETY: sigset manipulation on a local set; sigprocmask on our own thread.
+        let sigfd = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            for s in FORWARDED {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+        };
+        if sigfd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: fresh fd.
+        let sigfd = unsafe { OwnedFd::from_raw_fd(sigfd) };
+        // SAFETY: plain epoll_create1.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: fresh fd.
+        let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: u64::MAX,
+        };
+        // SAFETY: valid epoll and signalfd fds, valid event pointer.
+        unsafe {
+            libc::epoll_ctl(
+                epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                sigfd.as_raw_fd(),
+                &mut ev,
+            )
+        };
+        Ok(Kernel {
+            tasks: HashMap::new(),
+            procs: HashMap::new(),
+            by_host: HashMap::new(),
+            next_pid: 1,
+            uts,
+            boot_time: Instant::now(),
+            dirty: false,
+            interrupted: HashSet::new(),
+            init_exit: None,
+            logged_enosys: HashSet::new(),
+            mounts: Vec::new(),
+            alarms: HashMap::new(),
+            strace: std::env::var_os("MOAT_STRACE").is_some_and(|v| v == "1"),
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            epoll,
+            sigfd,
+            watched: HashSet::new(),
+        })
+    }
+
+    pub fn alloc_pid(&mut self) -> Result<Pid, Errno> {
+        for _ in 0..(1 << 22) {
+            let p = self.next_pid;
+            self.next_pid = if p >= (1 << 22) { 2 } else { p + 1 };
+            if !self.procs.contains_key(&p) && !self.tasks.contains_key(&p) {
+                return Ok(p);
+            }
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    pub fn mem_of(&self, tid: Tid) -> Result<Mem, Errno> {
+        let t = self.tasks.get(&tid).ok_or(Errno::ESRCH)?;
+        let p = self.procs.get(&t.tgid).ok_or(Errno::ESRCH)?;
+        Ok(Mem { pid: p.stub_pid })
+    }
+
+    pub fn task(&self, tid: Tid) -> &Task {
+        self.tasks.get(&tid).expect("current task exists")
+    }
+    pub fn task_mut(&mut self, tid: Tid) -> &mut Task {
+        self.tasks.get_mut(&tid).expect("current task exists")
+    }
+    pub fn proc_of(&self, tid: Tid) -> &Process {
+        let pid = self.task(tid).tgid;
+        self.procs.get(&pid).expect("current process exists")
+    }
+    pub fn proc_of_mut(&mut self, tid: Tid) -> &mut Process {
+        let pid = self.task(tid).tgid;
+        self.procs.get_mut(&pid).expect("current process exists")
+    }
+
+    pub fn ticks(&self) -> u64 {
+        (self.boot_time.elapsed().as_millis() / 10) as u64
+    }
+
+    /// Runs the workload until init exits.
+    pub fn run(&mut self, init: Tid) -> WaitStatus {
+        self.resume(init);
+        loop {
+            if let Some(st) = self.init_exit {
+                return st;
+            }
+            let mut progressed = false;
+            // Drain every pending ptrace stop.
+            while let Ok(Some((host, status))) = ptrace::waitpid(-1, libc::WNOHANG) {
+                progressed = true;
+                self.handle_stop(host, status);
+                if self.init_exit.is_some() {
+                    break;
+                }
+            }
+            if self.init_exit.is_some() {
+                continue;
+            }
+            self.fire_alarms();
+            if self.dirty || self.any_deadline_passed() {
+                self.dirty = false;
+                self.retry_blocked();
+                progressed = true;
+            }
+            if progressed {
+                continue;
+            }
+            self.wait_events();
+        }
+    }
+
+    fn any_deadline_passed(&self) -> bool {
+        let now = Instant::now();
+        self.tasks.values().any(|t| {
+            t.state == RunState::Blocked
+                && t.blocked
+                    .as_ref()
+                    .and_then(|b| b.deadline)
+                    .is_some_and(|d| d <= now)
+        })
+    }
+
+    /// Sleeps until a stub stops, a host signal arrives, a watched host fd is ready, or the
+    /// earliest deadline passes.
+    fn wait_events(&mut self) {
+        let mut deadline: Option<Instant> = self.alarms.values().min().copied();
+        let mut want: HashSet<i32> = HashSet::new();
+        for t in self.tasks.values() {
+            if t.state != RunState::Blocked {
+                continue;
+            }
+            if let Some(b) = &t.blocked {
+                if let Some(d) = b.deadline {
+                    deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
+                }
+                for (fd, _) in &b.host_fds {
+                    want.insert(*fd);
+                }
+            }
+        }
+        // Keep the epoll set equal to the fds blocked tasks wait on (level-triggered).
+        for fd in self.watched.clone() {
+            if !want.contains(&fd) {
+                // SAFETY: removing an fd from our epoll set.
+                unsafe {
+                    libc::epoll_ctl(
+                        self.epoll.as_raw_fd(),
+                        libc::EPOLL_CTL_DEL,
+                        fd,
+                        std::ptr::null_mut(),
+                    )
+                };
+                self.watched.remove(&fd);
+            }
+        }
+        for fd in &want {
+            if self.watched.insert(*fd) {
+                let mut ev = libc::epoll_event {
+                    events: (libc::EPOLLIN | libc::EPOLLOUT) as u32,
+                    u64: *fd as u64,
+                };
+                // SAFETY: adding a host fd the sentry owns to our epoll set.
+                unsafe {
+                    libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, *fd, &mut ev)
+                };
+            }
+        }
+        let timeout = match deadline {
+            None => -1,
+            Some(d) => {
+                let now = Instant::now();
+                if d <= now {
+                    0
+                } else {
+                    ((d - now).as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32
+                }
+            }
+        };
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 16];
+        // SAFETY: evs is a valid buffer of 16 events.
+        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), evs.as_mut_ptr(), 16, timeout) };
+        if n > 0 {
+            for ev in &evs[..n as usize] {
+                if ev.u64 == u64::MAX {
+                    self.read_host_signals();
+                } else {
+                    self.dirty = true;
+                }
+            }
+        }
+        if deadline.is_some() {
+            self.dirty = true;
+        }
+    }
+
+    fn read_host_signals(&mut self) {
+        loop {
+            // SAFETY: signalfd_siginfo is POD.
+            let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let sz = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: reading into a properly sized buffer.
+            let n = unsafe { libc::read(self.sigfd.as_raw_fd(), &mut si as *mut _ as *mut _, sz) };
+            if n != sz as isize {
+                break;
+            }
+            let sig = si.ssi_signo as i32;
+            if sig != SIGCHLD {
+                tracing::debug!(signal = sig, "forwarding host signal to init");
+                self.send_to_process(
+                    1,
+                    SigInfo {
+                        signo: sig,
+                        code: signal::SI_USER,
+                        pid: 0,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+    }
+
+    /// Processes one ptrace stop of a stub thread.
+    fn handle_stop(&mut self, host: i32, status: i32) {
+        let Some(&tid) = self.by_host.get(&host) else {
+            return; // a stub we already forgot (killed group) or a fresh child we wait for explicitly
+        };
+        let Some(exit) = ptrace::decode_status(host, status) else {
+            if libc::WIFSTOPPED(status) {
+                let _ = self.task(tid).stub.resume(None);
+            }
+            return;
+        };
+        match exit {
+            Exit::Gone { status } => {
+                self.by_host.remove(&host);
+                let pid = self.task(tid).tgid;
+                let ws = if libc::WIFSIGNALED(status) {
+                    WaitStatus::signaled(libc::WTERMSIG(status), false)
+                } else {
+                    WaitStatus::exited(libc::WEXITSTATUS(status))
+                };
+                if self
+                    .tasks
+                    .get(&tid)
+                    .is_some_and(|t| t.state != RunState::Dead)
+                {
+                    self.kill_group(pid, ws);
+                }
+            }
+            Exit::Syscall => {
+                let t = self.task_mut(tid);
+                t.state = RunState::InSentry;
+                match t.stub.get_regs() {
+                    Ok(r) => t.regs = r,
+                    Err(_) => return,
+                }
+                self.do_syscall(tid);
+            }
+            Exit::Fault { signal, code, addr } => {
+                let t = self.task_mut(tid);
+                t.state = RunState::InSentry;
+                if let Ok(r) = t.stub.get_regs() {
+                    t.regs = r;
+                }
+                let info = SigInfo {
+                    signo: signal,
+                    code,
+                    addr,
+                    ..Default::default()
+                };
+                self.force_signal(tid, info);
+                self.resume(tid);
+            }
+            Exit::Interrupted { signal: _ } => {
+                self.interrupted.remove(&tid);
+                let t = self.task_mut(tid);
+                if t.state == RunState::InApp {
+                    t.state = RunState::InSentry;
+                    if let Ok(r) = t.stub.get_regs() {
+                        t.regs = r;
+                    }
+                    self.resume(tid);
+                } else {
+                    let _ = t.stub.resume(None);
+                }
+            }
+        }
+    }
+
+    /// A synchronous fault: deliver it even if blocked or ignored (like force_sig_info).
+    fn force_signal(&mut self, tid: Tid, info: SigInfo) {
+        let sig = info.signo;
+        let t = self.task_mut(tid);
+        let blocked = t.sigmask & signal::bit(sig) != 0;
+        t.sigmask &= !signal::bit(sig);
+        let pid = t.tgid;
+        if let Some(p) = self.procs.get(&pid) {
+            let mut acts = p.sigactions.borrow_mut();
+            if blocked || acts[sig as usize].handler == signal::SIG_IGN {
+                acts[sig as usize] = SigAction::default();
+            }
+        }
+        self.task_mut(tid).pending.push(info);
+    }
+
+    /// Runs one syscall for a task that stopped at it.
+    fn do_syscall(&mut self, tid: Tid) {
+        let regs = self.task(tid).regs;
+        let nr = crate::arch::syscall_nr(&regs);
+        let args = crate::arch::syscall_args(&regs);
+        let res = syscalls::dispatch(self, tid, nr, args);
+        self.finish_syscall(tid, nr, args, res);
+    }
+
+    fn finish_syscall(&mut self, tid: Tid, nr: u64, args: [u64; 6], res: syscalls::SysResult) {
+        use syscalls::SysErr;
+        match res {
+            Ok(v) => {
+                if let Some(t) = self.tasks.get_mut(&tid) {
+                    t.deadline = None;
+                    crate::arch::set_return(&mut t.regs, v);
+                    self.resume(tid);
+                }
+            }
+            Err(SysErr::Errno(e)) => {
+                if let Some(t) = self.tasks.get_mut(&tid) {
+                    t.deadline = None;
+                    crate::arch::set_return(&mut t.regs, -(e.0 as i64));
+                    self.resume(tid);
+                }
+            }
+            Err(SysErr::Block(mut b)) => {
+                b.nr = nr;
+                b.args = args;
+                let Some(t) = self.tasks.get_mut(&tid) else {
+                    return;
+                };
+                if b.deadline.is_none() {
+                    b.deadline = t.deadline;
+                }
+                t.blocked = Some(b);
+                t.state = RunState::Blocked;
+                // A signal may already be waiting.
+                if self.has_deliverable(tid) {
+                    self.dirty = true;
+                }
+            }
+            Err(SysErr::Restart) => {
+                if let Some(t) = self.tasks.get_mut(&tid) {
+                    t.deadline = None;
+                    self.resume_interrupted(tid, true);
+                }
+            }
+            Err(SysErr::Interrupted) => {
+                if self.tasks.contains_key(&tid) {
+                    self.task_mut(tid).deadline = None;
+                    self.resume_interrupted(tid, false);
+                }
+            }
+            Err(SysErr::NoReturn) => {
+                if self
+                    .tasks
+                    .get(&tid)
+                    .is_some_and(|t| t.state != RunState::Dead && t.state != RunState::Blocked)
+                {
+                    self.resume(tid);
+                }
+            }
+            Err(SysErr::Gone) => {}
+        }
+    }
+
+    /// Retries every blocked syscall once; those that can finish do.
+    fn retry_blocked(&mut self) {
+        let mut blocked: Vec<Tid> = self
+            .tasks
+            .values()
+            .filter(|t| t.state == RunState::Blocked)
+            .map(|t| t.tid)
+            .collect();
+        blocked.sort_unstable();
+        for tid in blocked {
+            let Some(t) = self.tasks.get(&tid) else {
+                continue;
+            };
+            if t.state != RunState::Blocked {
+                continue;
+            }
+            let Some(b) = t.blocked.clone() else { continue };
+            if self.has_deliverable(tid) {
+                let t = self.task_mut(tid);
+                t.blocked = None;
+                t.state = RunState::InSentry;
+                // Let the syscall observe the interruption (e.g. nanosleep writes the
+                // remaining time) through the Interrupted path.
+                let res = syscalls::interrupted(self, tid, b.nr, b.args);
+                match res {
+                    Some(r) => self.finish_syscall(tid, b.nr, b.args, r),
+                    None => self.resume_interrupted(tid, !b.no_restart),
+                }
+                continue;
+            }
+            let t = self.task_mut(tid);
+            t.blocked = None;
+            t.state = RunState::InSentry;
+            t.deadline = b.deadline;
+            let res = syscalls::dispatch(self, tid, b.nr, b.args);
+            self.finish_syscall(tid, b.nr, b.args, res);
+        }
+    }
+
+    /// Ends a syscall that a signal interrupted: deliver the signal (restarting or failing
+    /// with EINTR as the handler's SA_RESTART says) and resume.
+    fn resume_interrupted(&mut self, tid: Tid, restartable: bool) {
+        if !self.deliver_signals(tid, Some(restartable)) {
+            return;
+        }
+        self.resume_raw(tid);
+    }
+
+    /// Delivers pending signals, then lets the task run application code.
+    pub fn resume(&mut self, tid: Tid) {
+        if self.has_deliverable(tid) && !self.deliver_signals(tid, None) {
+            return;
+        }
+        self.resume_raw(tid);
+    }
+
+    fn resume_raw(&mut self, tid: Tid) {
+        let Some(t) = self.tasks.get_mut(&tid) else {
+            return;
+        };
+        if t.state == RunState::Stopped || t.state == RunState::Dead {
+            return;
+        }
+        if let Some(pid) = self.procs.get(&t.tgid) {
+            if pid.stop_report.is_some() && pid.zombie.is_none() {
+                t.state = RunState::Stopped;
+                return;
+            }
+        }
+        t.state = RunState::InApp;
+        if t.stub.resume(Some(&t.regs)).is_err() {
+            // The stub vanished; its exit status arrives through waitpid.
+            t.state = RunState::InSentry;
+        }
+    }
+
+    /// Ends every thread of a process with `status` and makes it a zombie.
+    pub fn kill_group(&mut self, pid: Pid, status: WaitStatus) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if p.zombie.is_some() {
+            return;
+        }
+        let threads = std::mem::take(&mut p.threads);
+        let stub_pid = p.stub_pid;
+        for tid in threads {
+            if let Some(mut t) = self.tasks.remove(&tid) {
+                t.state = RunState::Dead;
+                self.by_host.remove(&t.stub.tid);
+                self.interrupted.remove(&tid);
+                if t.clear_child_tid != 0 {
+                    let _ = Mem { pid: stub_pid }.write_u32(t.clear_child_tid, 0);
+                }
+            }
+        }
+        // SAFETY: kill our own stub process.
+        unsafe { libc::kill(stub_pid, libc::SIGKILL) };
+        self.exit_process(pid, status);
+    }
+
+    /// Turns a process whose threads are gone into a zombie and tells its parent.
+    fn exit_process(&mut self, pid: Pid, status: WaitStatus) {
+        self.dirty = true;
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        p.zombie = Some(status);
+        // Close its files now: pipe ends must see EOF while the zombie waits to be reaped.
+        let fds = std::mem::take(&mut *p.fds.borrow_mut());
+        drop(fds);
+        let children = std::mem::take(&mut p.children);
+        let ppid = p.ppid;
+        let vfork_parent = p.vfork_parent.take();
+        let exit_signal = p.exit_signal;
+        if let Some(vp) = vfork_parent {
+            self.wake_vfork_parent(vp);
+        }
+        if pid == 1 {
+            // The sandbox ends with its init; every other process dies with it.
+            self.init_exit = Some(status);
+            let all: Vec<Pid> = self.procs.keys().copied().filter(|&p| p != 1).collect();
+            for other in all {
+                self.kill_group(other, WaitStatus::signaled(libc::SIGKILL, false));
+            }
+            return;
+        }
+        // Reparent children to the nearest subreaper or init.
+        let reaper = self.find_reaper(ppid);
+        for c in children {
+            if let Some(cp) = self.procs.get_mut(&c) {
+                cp.ppid = reaper;
+            }
+            if let Some(r) = self.procs.get_mut(&reaper) {
+                r.children.push(c);
+            }
+        }
+        // Tell the parent.
+        let Some(parent) = self.procs.get(&ppid) else {
+            return;
+        };
+        let act = parent.sigactions.borrow()[SIGCHLD as usize];
+        let autoreap = exit_signal == SIGCHLD
+            && (act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0);
+        if autoreap {
+            self.reap(pid);
+            return;
+        }
+        if exit_signal > 0 {
+            let (code, st) = if status.0 & 0x7f == 0 {
+                (signal::CLD_EXITED, (status.0 >> 8) & 0xff)
+            } else if status.0 & 0x80 != 0 {
+                (signal::CLD_DUMPED, status.0 & 0x7f)
+            } else {
+                (signal::CLD_KILLED, status.0 & 0x7f)
+            };
+            let info = SigInfo {
+                signo: exit_signal,
+                code,
+                pid,
+                status: st,
+                ..Default::default()
+            };
+            self.send_to_process(ppid, info);
+        }
+    }
+
+    fn find_reaper(&self, mut ppid: Pid) -> Pid {
+        for _ in 0..1024 {
+            match self.procs.get(&ppid) {
+                Some(p) if p.subreaper && p.zombie.is_none() => return ppid,
+                Some(p) if p.pid != 1 => ppid = p.ppid,
+                _ => break,
+            }
+        }
+        1
+    }
+
+    /// Removes a zombie for good.
+    pub fn reap(&mut self, pid: Pid) {
+        if let Some(p) = self.procs.remove(&pid) {
+            if let Some(parent) = self.procs.get_mut(&p.ppid) {
+                parent.children.retain(|&c| c != pid);
+                parent.children_ticks += p.utime_ticks + p.children_ticks;
+            }
+        }
+    }
+
+    fn wake_vfork_parent(&mut self, tid: Tid) {
+        if let Some(t) = self.tasks.get_mut(&tid) {
+            if let Some(b) = &t.blocked {
+                if b.nr == libc::SYS_vfork as u64
+                    || b.nr == libc::SYS_clone as u64
+                    || b.nr == libc::SYS_clone3 as u64
+                {
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// Default action of a stop signal: stop every thread and tell the parent.
+    pub fn stop_group(&mut self, pid: Pid, sig: i32) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if p.stop_report.is_some() {
+            return;
+        }
+        p.stop_report = Some(sig);
+        p.cont_report = false;
+        let threads = p.threads.clone();
+        let ppid = p.ppid;
+        for t in threads {
+            if let Some(task) = self.tasks.get_mut(&t) {
+                if task.state == RunState::InApp {
+                    task.stub.interrupt();
+                    self.interrupted.insert(t);
+                }
+            }
+        }
+        self.dirty = true;
+        let nocldstop = self.procs.get(&ppid).is_some_and(|pp| {
+            pp.sigactions.borrow()[SIGCHLD as usize].flags & signal::SA_NOCLDSTOP != 0
+        });
+        if !nocldstop {
+            let info = SigInfo {
+                signo: SIGCHLD,
+                code: 5, /* CLD_STOPPED */
+                pid,
+                status: sig,
+                ..Default::default()
+            };
+            self.send_to_process(ppid, info);
+        }
+    }
+
+    /// SIGCONT: resume a stopped group.
+    pub fn continue_group(&mut self, pid: Pid) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        // Pending stop signals are discarded by SIGCONT.
+        for s in [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+            p.shared_pending.remove_sig(s);
+        }
+        if p.stop_report.take().is_none() {
+            return;
+        }
+        p.cont_report = true;
+        let threads = p.threads.clone();
+        let ppid = p.ppid;
+        for t in threads {
+            if self
+                .tasks
+                .get(&t)
+                .is_some_and(|x| x.state == RunState::Stopped)
+            {
+                self.task_mut(t).state = RunState::InSentry;
+                self.resume(t);
+            }
+        }
+        self.dirty = true;
+        let info = SigInfo {
+            signo: SIGCHLD,
+            code: 6, /* CLD_CONTINUED */
+            pid,
+            status: libc::SIGCONT,
+            ..Default::default()
+        };
+        self.send_to_process(ppid, info);
+    }
+
+    /// Arms (or disarms) a process's alarm; returns the time that was left.
+    pub fn set_alarm(&mut self, pid: Pid, after: Option<Duration>) -> Option<Duration> {
+        let now = Instant::now();
+        let prev = self
+            .alarms
+            .remove(&pid)
+            .map(|d| d.saturating_duration_since(now));
+        if let Some(a) = after {
+            self.alarms.insert(pid, now + a);
+        }
+        prev
+    }
+
+    fn fire_alarms(&mut self) {
+        if self.alarms.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let due: Vec<Pid> = self
+            .alarms
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for pid in due {
+            self.alarms.remove(&pid);
+            self.send_to_process(pid, SigInfo::kernel(libc::SIGALRM));
+        }
+    }
+
+    /// Logs an unimplemented syscall, once per sandbox.
+    pub fn log_enosys(&mut self, nr: u64, name: &str) {
+        if self.logged_enosys.insert(nr) {
+            tracing::warn!(syscall = name, nr, "unsupported syscall: returning ENOSYS");
+        }
+    }
+
+    pub fn new_sigactions() -> Rc<std::cell::RefCell<[SigAction; 65]>> {
+        Rc::new(std::cell::RefCell::new([SigAction::default(); 65]))
+    }
+
+    pub fn now_deadline(timeout: Duration) -> Instant {
+        Instant::now() + timeout
+    }
+}

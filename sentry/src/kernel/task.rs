@@ -1,0 +1,118 @@
+//! Tasks (threads) and thread groups (processes).
+
+use super::signal::{SigAction, SigQueue, SigSet};
+use crate::arch::Regs;
+use crate::mm::MmState;
+use crate::platform::ptrace::Stub;
+use crate::vfs::{Creds, FdTable, Inode};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+pub type Tid = i32;
+pub type Pid = i32;
+
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Executing application code in its stub.
+    InApp,
+    /// Stopped in the sentry; about to be resumed.
+    InSentry,
+    /// Waiting in a blocking syscall.
+    Blocked,
+    /// Stopped by a job-control signal.
+    Stopped,
+    /// Gone; only kept until removed from the table.
+    Dead,
+}
+
+/// A syscall that could not complete yet. It is retried when anything changes.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub deadline: Option<Instant>,
+    /// Host fds to watch while waiting (stdio pipes), with POLL* events.
+    pub host_fds: Vec<(i32, u32)>,
+    /// A signal interrupting this wait makes the syscall fail with EINTR even under SA_RESTART.
+    pub no_restart: bool,
+}
+
+#[derive(Debug)]
+pub struct Task {
+    pub tid: Tid,
+    pub tgid: Pid,
+    pub stub: Stub,
+    pub regs: Regs,
+    pub state: RunState,
+    pub sigmask: SigSet,
+    pub pending: SigQueue,
+    /// Mask to restore after a handler runs when the syscall swapped it (sigsuspend, pselect).
+    pub saved_mask: Option<SigSet>,
+    pub altstack: (u64, i32, u64),
+    pub clear_child_tid: u64,
+    pub blocked: Option<Blocked>,
+    /// Deadline of the syscall currently blocked, kept across retries.
+    pub deadline: Option<Instant>,
+    /// vfork: the child this task waits for (until it execs or exits).
+    pub vfork_wait: Option<Pid>,
+    pub robust_list: (u64, u64),
+}
+
+/// Exit status as wait(2) encodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitStatus(pub i32);
+
+impl WaitStatus {
+    pub fn exited(code: i32) -> WaitStatus {
+        WaitStatus((code & 0xff) << 8)
+    }
+    pub fn signaled(sig: i32, core: bool) -> WaitStatus {
+        WaitStatus((sig & 0x7f) | if core { 0x80 } else { 0 })
+    }
+}
+
+#[derive(Debug)]
+pub struct Process {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub sid: Pid,
+    pub threads: Vec<Tid>,
+    pub children: Vec<Pid>,
+    /// Set once the last thread exited: the status a waiting parent collects.
+    pub zombie: Option<WaitStatus>,
+    /// Host pid of the stub process that holds this address space.
+    pub stub_pid: i32,
+    pub mm: MmState,
+    pub fds: Rc<RefCell<FdTable>>,
+    pub cwd: Rc<Inode>,
+    pub root: Rc<Inode>,
+    pub umask: u32,
+    pub sigactions: Rc<RefCell<[SigAction; 65]>>,
+    pub shared_pending: SigQueue,
+    pub creds: Creds,
+    pub comm: Vec<u8>,
+    pub cmdline: Vec<u8>,
+    pub environ: Vec<u8>,
+    pub exe: Vec<u8>,
+    pub exit_signal: i32,
+    /// A vfork parent waiting for this child to exec or exit.
+    pub vfork_parent: Option<Tid>,
+    pub start_ticks: u64,
+    pub rlimits: [(u64, u64); 16],
+    /// Exit code the group is exiting with (exit_group in progress).
+    pub exiting: Option<WaitStatus>,
+    /// Times this process was stopped / continued, for WUNTRACED / WCONTINUED reporting.
+    pub stop_report: Option<i32>,
+    pub cont_report: bool,
+    /// The current stop was already reported to a WUNTRACED waiter.
+    pub stop_waited: bool,
+    pub no_new_privs: bool,
+    pub keep_caps: bool,
+    pub utime_ticks: u64,
+    pub children_ticks: u64,
+    pub subreaper: bool,
+    pub pdeath_signal: i32,
+}

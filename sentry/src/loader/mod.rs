@@ -1,0 +1,505 @@
+//! Program loading: ELF (static, static-pie, dynamic with PT_INTERP), `#!` scripts, and the
+//! initial stack with argv, envp and auxv.
+
+pub mod elf;
+
+use crate::errno::Errno;
+use crate::fs::overlay;
+use crate::kernel::{Kernel, Tid};
+use crate::mm::{page_down, page_up, Mem, MmState, Vma, PAGE};
+use crate::platform::ptrace;
+use crate::vfs::{self, Inode, InodeKind};
+use elf::{Elf, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD};
+use std::rc::Rc;
+
+/// Where the main program's stack ends.
+pub const STACK_TOP: u64 = 0x7fff_ffff_e000;
+pub const STACK_SIZE: u64 = 8 << 20;
+/// Load address of position-independent executables and of the dynamic linker.
+const PIE_BASE: u64 = 0x5555_5555_4000;
+const INTERP_BASE: u64 = 0x7fff_f7fc_0000 - (64 << 20);
+const MAX_FILE: u64 = 1 << 30;
+
+/// Reads a whole regular file.
+pub fn read_whole(inode: &Inode) -> Result<Vec<u8>, Errno> {
+    if !matches!(inode.kind, InodeKind::File(_)) {
+        return Err(Errno::EACCES);
+    }
+    let size = inode.size();
+    if size > MAX_FILE {
+        return Err(Errno::EFBIG);
+    }
+    let mut data = vec![0u8; size as usize];
+    let mut off = 0usize;
+    while off < data.len() {
+        let n = overlay::read_file(inode, off as u64, &mut data[off..])?;
+        if n == 0 {
+            break;
+        }
+        off += n;
+    }
+    data.truncate(off);
+    Ok(data)
+}
+
+/// The image to start: what execve resolved after following `#!` lines.
+pub struct Image {
+    pub elf_data: Vec<u8>,
+    pub interp: Option<Vec<u8>>,
+    pub argv: Vec<Vec<u8>>,
+    /// Path given to execve (AT_EXECFN) and the resolved executable path (/proc/pid/exe).
+    pub execfn: Vec<u8>,
+    pub exe_path: Vec<u8>,
+}
+
+/// Resolves `path` to an executable image, following up to 4 levels of `#!` interpreters.
+/// Nothing of the caller's address space is touched, so errors can still be returned.
+pub fn prepare(
+    k: &Kernel,
+    ctx: &vfs::PathCtx,
+    start: Option<Rc<Inode>>,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+) -> Result<Image, Errno> {
+    let execfn = path.to_vec();
+    let mut path = path.to_vec();
+    let mut start = start;
+    for _ in 0..5 {
+        let inode = vfs::resolve(k, ctx, start.clone(), &path, true)?;
+        if inode.is_dir() {
+            return Err(Errno::EACCES);
+        }
+        if !matches!(inode.kind, InodeKind::File(_)) {
+            return Err(Errno::EACCES);
+        }
+        if !vfs::may_access(&inode.meta.borrow(), &ctx.creds, vfs::MAY_EXEC) {
+            return Err(Errno::EACCES);
+        }
+        let data = read_whole(&inode)?;
+        if data.starts_with(b"#!") {
+            let line_end = data
+                .iter()
+                .position(|&c| c == b'\n')
+                .unwrap_or(data.len())
+                .min(256);
+            let line = &data[2..line_end];
+            let line: Vec<u8> = line
+                .iter()
+                .copied()
+                .skip_while(|c| *c == b' ' || *c == b'\t')
+                .collect();
+            let mut parts = line.splitn(2, |c| *c == b' ' || *c == b'\t');
+            let interp = parts.next().unwrap_or(&[]).to_vec();
+            let arg = parts
+                .next()
+                .map(|a| a.trim_ascii().to_vec())
+                .filter(|a| !a.is_empty());
+            if interp.is_empty() {
+                return Err(Errno::ENOEXEC);
+            }
+            let mut new_argv = vec![interp.clone()];
+            if let Some(a) = arg {
+                new_argv.push(a);
+            }
+            new_argv.push(path.clone());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            path = interp;
+            start = None;
+            continue;
+        }
+        let elf = Elf::parse(&data)?;
+        let interp = match elf.phdrs.iter().find(|p| p.kind == PT_INTERP) {
+            Some(ph) => {
+                let raw = data
+                    .get(ph.offset as usize..(ph.offset + ph.filesz) as usize)
+                    .ok_or(Errno::ENOEXEC)?;
+                let name: Vec<u8> = raw.iter().copied().take_while(|&c| c != 0).collect();
+                let ii = vfs::resolve(k, ctx, None, &name, true)?;
+                let idata = read_whole(&ii)?;
+                Elf::parse(&idata)?;
+                Some(idata)
+            }
+            None => None,
+        };
+        let exe_path = if path.starts_with(b"/") {
+            path.clone()
+        } else {
+            let mut p = ctx.cwd.path();
+            if p != b"/" {
+                p.push(b'/');
+            }
+            p.extend_from_slice(&path);
+            p
+        };
+        return Ok(Image {
+            elf_data: data,
+            interp,
+            argv,
+            execfn,
+            exe_path,
+        });
+    }
+    Err(Errno::ELOOP)
+}
+
+fn inject(k: &Kernel, tid: Tid, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
+    let t = k.task(tid);
+    let mut scratch = t.regs;
+    let r = t
+        .stub
+        .inject(&mut scratch, nr, args)
+        .map_err(|_| Errno::EFAULT)?;
+    if (-4095..0).contains(&r) {
+        return Err(Errno(-r as i32));
+    }
+    Ok(r as u64)
+}
+
+/// Maps anonymous memory in the task's stub.
+pub fn stub_mmap(
+    k: &Kernel,
+    tid: Tid,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+) -> Result<u64, Errno> {
+    inject(
+        k,
+        tid,
+        libc::SYS_mmap,
+        [addr, len, prot as u64, flags as u64, u64::MAX, 0],
+    )
+}
+
+pub fn stub_munmap(k: &Kernel, tid: Tid, addr: u64, len: u64) -> Result<u64, Errno> {
+    inject(k, tid, libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+}
+
+pub fn stub_mprotect(k: &Kernel, tid: Tid, addr: u64, len: u64, prot: u32) -> Result<u64, Errno> {
+    inject(
+        k,
+        tid,
+        libc::SYS_mprotect,
+        [addr, len, prot as u64, 0, 0, 0],
+    )
+}
+
+pub fn stub_syscall(k: &Kernel, tid: Tid, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
+    inject(k, tid, nr, args)
+}
+
+fn prot_of(flags: u32) -> u32 {
+    let mut p = 0;
+    if flags & PF_R != 0 {
+        p |= libc::PROT_READ as u32;
+    }
+    if flags & PF_W != 0 {
+        p |= libc::PROT_WRITE as u32;
+    }
+    if flags & PF_X != 0 {
+        p |= libc::PROT_EXEC as u32;
+    }
+    p
+}
+
+/// True if [start, end) overlaps the stub page.
+pub fn overlaps_stub(start: u64, end: u64) -> bool {
+    let (s, e) = ptrace::stub_region();
+    start < e && end > s
+}
+
+struct Loaded {
+    bias: u64,
+    entry: u64,
+    phdr: u64,
+    phnum: u64,
+    end: u64,
+}
+
+/// Maps an ELF image's PT_LOAD segments at `base` (ignored for ET_EXEC).
+fn load_elf(
+    k: &Kernel,
+    tid: Tid,
+    mm: &mut MmState,
+    data: &[u8],
+    base: u64,
+    name: &str,
+) -> Result<Loaded, Errno> {
+    let elf = Elf::parse(data)?;
+    let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.kind == PT_LOAD).collect();
+    if loads.is_empty() {
+        return Err(Errno::ENOEXEC);
+    }
+    let min_vaddr = loads.iter().map(|p| page_down(p.vaddr)).min().unwrap_or(0);
+    let mut bias = if elf.is_dyn { base - min_vaddr } else { 0 };
+    let max_end = loads
+        .iter()
+        .filter_map(|p| p.vaddr.checked_add(p.memsz))
+        .max()
+        .ok_or(Errno::ENOEXEC)?;
+    let span = page_up(max_end - min_vaddr).ok_or(Errno::ENOEXEC)?;
+    if elf.is_dyn && overlaps_stub(min_vaddr + bias, min_vaddr + bias + span) {
+        bias += 0x1000_0000_0000;
+    }
+    let mem = Mem {
+        pid: k.proc_of(tid).stub_pid,
+    };
+    let fixed = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u32;
+    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
+    // Map every segment writable first, then fill, then apply the final protections: two
+    // segments may share a page.
+    for ph in &loads {
+        let start = page_down(ph.vaddr + bias);
+        let end = page_up(ph.vaddr.checked_add(ph.memsz).ok_or(Errno::ENOEXEC)? + bias)
+            .ok_or(Errno::ENOEXEC)?;
+        if end > ptrace::TASK_SIZE || overlaps_stub(start, end) || ph.filesz > ph.memsz {
+            return Err(Errno::ENOEXEC);
+        }
+        stub_mmap(k, tid, start, end - start, rw, fixed)?;
+    }
+    for ph in &loads {
+        let file = data
+            .get(
+                ph.offset as usize
+                    ..(ph.offset.checked_add(ph.filesz).ok_or(Errno::ENOEXEC)?) as usize,
+            )
+            .ok_or(Errno::ENOEXEC)?;
+        mem.write(ph.vaddr + bias, file)?;
+    }
+    for ph in &loads {
+        let start = page_down(ph.vaddr + bias);
+        let end = page_up(ph.vaddr + ph.memsz + bias).ok_or(Errno::ENOEXEC)?;
+        let prot = prot_of(ph.flags);
+        if prot != rw {
+            stub_mprotect(k, tid, start, end - start, prot)?;
+        }
+        mm.add(Vma {
+            start,
+            end,
+            prot,
+            shared: false,
+            name: name.to_string(),
+        });
+    }
+    let phdr = match elf.phdr_vaddr() {
+        Some(v) => v + bias,
+        None => 0,
+    };
+    Ok(Loaded {
+        bias,
+        entry: elf.entry + bias,
+        phdr,
+        phnum: elf.phdrs.len() as u64,
+        end: page_up(max_end + bias).ok_or(Errno::ENOEXEC)?,
+    })
+}
+
+/// Replaces the task's address space with `img` and sets up its registers. Past the first
+/// unmap there is no way back: errors after it must kill the process.
+pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(), Errno> {
+    // Empty the address space except the stub page.
+    let (s, e) = ptrace::stub_region();
+    stub_munmap(k, tid, 0, s)?;
+    stub_munmap(k, tid, e, ptrace::TASK_SIZE - e)?;
+    let mut mm = MmState::default();
+    let exe_name = String::from_utf8_lossy(&img.exe_path).into_owned();
+    let main = load_elf(k, tid, &mut mm, &img.elf_data, PIE_BASE, &exe_name)?;
+    let mut at_base = 0;
+    let mut entry = main.entry;
+    if let Some(idata) = &img.interp {
+        let li = load_elf(k, tid, &mut mm, idata, INTERP_BASE, "ld.so")?;
+        at_base = li.bias;
+        entry = li.entry;
+    }
+    mm.brk_start = main.end;
+    mm.brk = main.end;
+    // Stack.
+    let stack_lo = STACK_TOP - STACK_SIZE;
+    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
+    stub_mmap(
+        k,
+        tid,
+        stack_lo,
+        STACK_SIZE,
+        rw,
+        (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u32,
+    )?;
+    mm.add(Vma {
+        start: stack_lo,
+        end: STACK_TOP,
+        prot: rw,
+        shared: false,
+        name: "[stack]".into(),
+    });
+    mm.stack_top = STACK_TOP;
+    let creds = k.proc_of(tid).creds.clone();
+    let mem = Mem {
+        pid: k.proc_of(tid).stub_pid,
+    };
+    let sp = build_stack(
+        &mem,
+        &mut mm,
+        &img.argv,
+        envp,
+        &img.execfn,
+        &main,
+        at_base,
+        entry_of_main(&main),
+        &creds,
+    )?;
+    let t = k.task_mut(tid);
+    let template = t.regs;
+    t.regs = crate::arch::initial_regs(&template, entry, sp);
+    let mut fp = crate::arch::zeroed_fpregs();
+    fp.cwd = 0x37f;
+    fp.mxcsr = 0x1f80;
+    let _ = t.stub.set_fpregs(&fp);
+    let p = k.proc_of_mut(tid);
+    p.mm = mm;
+    p.exe = img.exe_path.clone();
+    let comm = img
+        .exe_path
+        .rsplit(|&c| c == b'/')
+        .next()
+        .unwrap_or(b"")
+        .to_vec();
+    p.comm = comm.into_iter().take(15).collect();
+    let mut cmdline = Vec::new();
+    for a in &img.argv {
+        cmdline.extend_from_slice(a);
+        cmdline.push(0);
+    }
+    p.cmdline = cmdline;
+    let mut env = Vec::new();
+    for a in envp {
+        env.extend_from_slice(a);
+        env.push(0);
+    }
+    p.environ = env;
+    Ok(())
+}
+
+fn entry_of_main(l: &Loaded) -> u64 {
+    l.entry
+}
+
+const AT_NULL: u64 = 0;
+const AT_PHDR: u64 = 3;
+const AT_PHENT: u64 = 4;
+const AT_PHNUM: u64 = 5;
+const AT_PAGESZ: u64 = 6;
+const AT_BASE: u64 = 7;
+const AT_FLAGS: u64 = 8;
+const AT_ENTRY: u64 = 9;
+const AT_UID: u64 = 11;
+const AT_EUID: u64 = 12;
+const AT_GID: u64 = 13;
+const AT_EGID: u64 = 14;
+const AT_PLATFORM: u64 = 15;
+const AT_HWCAP: u64 = 16;
+const AT_CLKTCK: u64 = 17;
+const AT_SECURE: u64 = 23;
+const AT_RANDOM: u64 = 25;
+const AT_HWCAP2: u64 = 26;
+const AT_EXECFN: u64 = 31;
+const AT_MINSIGSTKSZ: u64 = 51;
+
+#[allow(clippy::too_many_arguments)]
+fn build_stack(
+    mem: &Mem,
+    mm: &mut MmState,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    execfn: &[u8],
+    main: &Loaded,
+    at_base: u64,
+    main_entry: u64,
+    creds: &vfs::Creds,
+) -> Result<u64, Errno> {
+    let mut sp = STACK_TOP;
+    let push_bytes = |sp: &mut u64, b: &[u8]| -> Result<u64, Errno> {
+        *sp -= b.len() as u64;
+        mem.write(*sp, b)?;
+        Ok(*sp)
+    };
+    let with_nul = |s: &[u8]| {
+        let mut v = s.to_vec();
+        v.push(0);
+        v
+    };
+    let execfn_addr = push_bytes(&mut sp, &with_nul(execfn))?;
+    let env_end = sp;
+    let mut env_ptrs = Vec::with_capacity(envp.len());
+    for e in envp.iter().rev() {
+        env_ptrs.push(push_bytes(&mut sp, &with_nul(e))?);
+    }
+    env_ptrs.reverse();
+    let env_start = sp;
+    let arg_end = sp;
+    let mut arg_ptrs = Vec::with_capacity(argv.len());
+    for a in argv.iter().rev() {
+        arg_ptrs.push(push_bytes(&mut sp, &with_nul(a))?);
+    }
+    arg_ptrs.reverse();
+    let arg_start = sp;
+    let platform = push_bytes(&mut sp, b"x86_64\0")?;
+    let mut rnd = [0u8; 16];
+    crate::fs::devfs::fill_random(&mut rnd);
+    let random = push_bytes(&mut sp, &rnd)?;
+    sp &= !15;
+    // SAFETY: getauxval only reads the sentry's own auxv.
+    let (hwcap, hwcap2, minsig) = unsafe {
+        (
+            libc::getauxval(AT_HWCAP),
+            libc::getauxval(AT_HWCAP2),
+            libc::getauxval(AT_MINSIGSTKSZ),
+        )
+    };
+    let auxv: Vec<(u64, u64)> = vec![
+        (AT_HWCAP, hwcap),
+        (AT_PAGESZ, PAGE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, main.phdr),
+        (AT_PHENT, 56),
+        (AT_PHNUM, main.phnum),
+        (AT_BASE, at_base),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, main_entry),
+        (AT_UID, creds.uid as u64),
+        (AT_EUID, creds.euid as u64),
+        (AT_GID, creds.gid as u64),
+        (AT_EGID, creds.egid as u64),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random),
+        (AT_HWCAP2, hwcap2),
+        (AT_EXECFN, execfn_addr),
+        (AT_PLATFORM, platform),
+        (AT_MINSIGSTKSZ, minsig.max(crate::arch::MINSIGSTKSZ)),
+        (AT_NULL, 0),
+    ];
+    let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + auxv.len() * 2;
+    sp -= (words * 8) as u64;
+    sp &= !15;
+    let mut buf = Vec::with_capacity(words * 8);
+    buf.extend_from_slice(&(argv.len() as u64).to_le_bytes());
+    for p in &arg_ptrs {
+        buf.extend_from_slice(&p.to_le_bytes());
+    }
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    for p in &env_ptrs {
+        buf.extend_from_slice(&p.to_le_bytes());
+    }
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    for (a, v) in &auxv {
+        buf.extend_from_slice(&a.to_le_bytes());
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    mem.write(sp, &buf)?;
+    mm.arg_start = arg_start;
+    mm.arg_end = arg_end;
+    mm.env_start = env_start;
+    mm.env_end = env_end;
+    Ok(sp)
+}

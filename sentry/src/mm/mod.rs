@@ -1,0 +1,236 @@
+//! The workload's address spaces. Today workload memory lives in the stub process itself:
+//! the sentry chooses and validates mappings, has the stub execute them (injection), and
+//! copies data with process_vm_readv/writev.
+
+use crate::errno::Errno;
+use crate::platform::ptrace;
+
+pub const PAGE: u64 = 4096;
+
+pub fn page_down(a: u64) -> u64 {
+    a & !(PAGE - 1)
+}
+pub fn page_up(a: u64) -> Option<u64> {
+    a.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
+}
+
+/// A handle to copy data in and out of one address space.
+#[derive(Debug, Clone, Copy)]
+pub struct Mem {
+    pub pid: i32,
+}
+
+impl Mem {
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        if addr
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > ptrace::TASK_SIZE)
+        {
+            return Err(Errno::EFAULT);
+        }
+        ptrace::read_mem(self.pid, addr, buf).map_err(|_| Errno::EFAULT)
+    }
+
+    pub fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        let mut v = vec![0u8; len];
+        self.read(addr, &mut v)?;
+        Ok(v)
+    }
+
+    pub fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        if addr
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > ptrace::TASK_SIZE)
+        {
+            return Err(Errno::EFAULT);
+        }
+        ptrace::write_mem(self.pid, addr, buf).map_err(|_| Errno::EFAULT)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    pub fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    pub fn write_u64(&self, addr: u64, v: u64) -> Result<(), Errno> {
+        self.write(addr, &v.to_le_bytes())
+    }
+    pub fn write_u32(&self, addr: u64, v: u32) -> Result<(), Errno> {
+        self.write(addr, &v.to_le_bytes())
+    }
+    pub fn write_i32(&self, addr: u64, v: i32) -> Result<(), Errno> {
+        self.write(addr, &v.to_le_bytes())
+    }
+
+    /// Writes a plain-old-data value.
+    pub fn write_pod<T: Copy>(&self, addr: u64, v: &T) -> Result<(), Errno> {
+        // SAFETY: T is Copy plain data; we view its bytes only for the duration of the copy.
+        let b = unsafe {
+            std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>())
+        };
+        self.write(addr, b)
+    }
+
+    /// Reads a plain-old-data value. T must be valid for any bit pattern.
+    pub fn read_pod<T: Copy>(&self, addr: u64) -> Result<T, Errno> {
+        let mut v = std::mem::MaybeUninit::<T>::zeroed();
+        // SAFETY: the buffer covers exactly the storage of v.
+        let b = unsafe {
+            std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of::<T>())
+        };
+        self.read(addr, b)?;
+        // SAFETY: callers only use integer-only structs, valid for any bytes.
+        Ok(unsafe { v.assume_init() })
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut a = addr;
+        loop {
+            let chunk = (PAGE - (a % PAGE)) as usize;
+            let mut buf = vec![0u8; chunk];
+            let n = ptrace::read_mem_partial(self.pid, a, &mut buf);
+            if n == 0 {
+                return Err(Errno::EFAULT);
+            }
+            if let Some(z) = buf[..n].iter().position(|&c| c == 0) {
+                out.extend_from_slice(&buf[..z]);
+                if out.len() > max {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            a += n as u64;
+        }
+    }
+
+    /// Reads a NULL-terminated array of string pointers (argv, envp).
+    pub fn read_str_array(&self, addr: u64, max_total: usize) -> Result<Vec<Vec<u8>>, Errno> {
+        let mut out = Vec::new();
+        if addr == 0 {
+            return Ok(out);
+        }
+        let mut total = 0usize;
+        for i in 0.. {
+            let p = self.read_u64(addr + i * 8)?;
+            if p == 0 {
+                break;
+            }
+            let s = self.read_cstr(p, max_total)?;
+            total += s.len() + 1 + 8;
+            if total > max_total {
+                return Err(Errno::E2BIG);
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+}
+
+/// One mapping, as /proc/pid/maps shows it.
+#[derive(Debug, Clone)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: u32,
+    pub shared: bool,
+    pub name: String,
+}
+
+/// What the sentry knows about one address space.
+#[derive(Debug, Clone, Default)]
+pub struct MmState {
+    pub brk_start: u64,
+    pub brk: u64,
+    pub vmas: Vec<Vma>,
+    pub stack_top: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+impl MmState {
+    /// Records a new mapping, replacing whatever it overlaps.
+    pub fn add(&mut self, vma: Vma) {
+        self.remove(vma.start, vma.end);
+        let pos = self.vmas.partition_point(|v| v.start < vma.start);
+        self.vmas.insert(pos, vma);
+    }
+
+    /// Forgets [start, end), splitting mappings that straddle it.
+    pub fn remove(&mut self, start: u64, end: u64) {
+        let mut out = Vec::with_capacity(self.vmas.len() + 1);
+        for v in self.vmas.drain(..) {
+            if v.end <= start || v.start >= end {
+                out.push(v);
+                continue;
+            }
+            if v.start < start {
+                out.push(Vma {
+                    end: start,
+                    ..v.clone()
+                });
+            }
+            if v.end > end {
+                out.push(Vma { start: end, ..v });
+            }
+        }
+        self.vmas = out;
+    }
+
+    pub fn protect(&mut self, start: u64, end: u64, prot: u32) {
+        let affected: Vec<Vma> = self
+            .vmas
+            .iter()
+            .filter(|v| v.start < end && v.end > start)
+            .cloned()
+            .collect();
+        for v in affected {
+            let s = v.start.max(start);
+            let e = v.end.min(end);
+            self.add(Vma {
+                start: s,
+                end: e,
+                prot,
+                ..v
+            });
+        }
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.vmas.iter().map(|v| v.end - v.start).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vma_split_and_protect() {
+        let mut m = MmState::default();
+        m.add(Vma {
+            start: 0x1000,
+            end: 0x5000,
+            prot: 3,
+            shared: false,
+            name: String::new(),
+        });
+        m.remove(0x2000, 0x3000);
+        assert_eq!(m.vmas.len(), 2);
+        m.protect(0x3000, 0x4000, 1);
+        assert_eq!(m.vmas.len(), 3);
+        assert_eq!(m.total_size(), 0x3000);
+    }
+}

@@ -1,0 +1,513 @@
+//! The ptrace platform: each workload thread runs in a *stub* thread that the sentry traces
+//! with `PTRACE_SYSEMU`, so every syscall it makes stops before the host kernel runs it.
+//!
+//! A stub process is born by `fork` from the sentry, then it unmaps everything except one page
+//! of stub code (`int3; syscall; int3`). That page is how the sentry makes the stub execute a
+//! host syscall of the sentry's choosing ("injection"): mmap, munmap, mprotect and fork.
+//! Stubs also carry a seccomp filter that only allows those syscalls, and only from the stub
+//! page, so a stub whose tracer vanished can do nothing (and `PTRACE_O_EXITKILL` kills it).
+
+use crate::arch::{self, FpRegs, Regs};
+use crate::platform::Exit;
+use std::io;
+
+// The stub page: its own page-aligned section so unmapping everything around it leaves the
+// workload an address space with nothing of the sentry in it.
+std::arch::global_asm!(
+    ".pushsection .text.moat_stub, \"ax\"",
+    ".balign 4096",
+    ".globl moat_stub_start",
+    "moat_stub_start:",
+    "int3",
+    ".globl moat_stub_syscall",
+    "moat_stub_syscall:",
+    "syscall",
+    "int3",
+    "jmp moat_stub_syscall",
+    ".balign 4096",
+    ".globl moat_stub_end",
+    "moat_stub_end:",
+    ".popsection",
+);
+
+/// x86-64 glibc's rseq signature.
+const RSEQ_SIG: u32 = 0x5305_3053;
+
+extern "C" {
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+    fn moat_stub_start();
+    fn moat_stub_syscall();
+    fn moat_stub_end();
+}
+
+/// The address range of the stub page in every stub (identical, since stubs fork from us).
+pub fn stub_region() -> (u64, u64) {
+    (
+        moat_stub_start as *const () as usize as u64,
+        moat_stub_end as *const () as usize as u64,
+    )
+}
+
+fn stub_syscall_addr() -> u64 {
+    moat_stub_syscall as *const () as usize as u64
+}
+
+/// Highest user address + 1 on x86-64 with 4-level paging.
+pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
+const PTRACE_OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_EXITKILL
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACECLONE;
+
+fn errno() -> io::Error {
+    io::Error::last_os_error()
+}
+
+fn ptrace(req: libc::c_uint, tid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
+    // SAFETY: ptrace requests used here read or write only the buffers passed in by our callers,
+    // which are valid for the sizes the request implies.
+    let r = unsafe { libc::ptrace(req, tid, addr, data) };
+    if r == -1 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// Waits for one state change of `tid` (or any traced child with -1).
+pub fn waitpid(tid: i32, flags: i32) -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid out pointer.
+        let r = unsafe { libc::waitpid(tid, &mut status, flags | libc::__WALL) };
+        if r == -1 {
+            let e = errno();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        return Ok(Some((r, status)));
+    }
+}
+
+/// Builds the stub's seccomp filter: allow the injectable syscalls only when issued from the
+/// stub's syscall instruction; kill the process for anything else.
+fn stub_filter() -> Vec<libc::sock_filter> {
+    let ip = stub_syscall_addr() + 2; // seccomp reports the address after the syscall insn
+    let allowed: [i64; 9] = [
+        libc::SYS_mmap,
+        libc::SYS_munmap,
+        libc::SYS_mprotect,
+        libc::SYS_mremap,
+        libc::SYS_madvise,
+        libc::SYS_msync,
+        libc::SYS_clone,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+    ];
+    let stmt = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code: u16, k: u32, jt: u8, jf: u8| libc::sock_filter { code, jt, jf, k };
+    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let mut f = vec![
+        // arch must be x86-64
+        stmt(LD_W_ABS, 4),
+        jump(JEQ, 0xc000_003e, 1, 0),
+        stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
+        // instruction pointer low and high halves must be the stub's syscall insn
+        stmt(LD_W_ABS, 8),
+        jump(JEQ, ip as u32, 1, 0),
+        stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
+        stmt(LD_W_ABS, 12),
+        jump(JEQ, (ip >> 32) as u32, 1, 0),
+        stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
+        stmt(LD_W_ABS, 0),
+    ];
+    for nr in allowed {
+        f.push(jump(JEQ, nr as u32, 0, 1));
+        f.push(stmt(RET, libc::SECCOMP_RET_ALLOW));
+    }
+    f.push(stmt(RET, libc::SECCOMP_RET_KILL_PROCESS));
+    f
+}
+
+/// One traced stub thread. Threads of one workload process share their stub process.
+#[derive(Debug)]
+pub struct Stub {
+    /// Host tid of the stub thread.
+    pub tid: i32,
+    /// Host pid of the stub process (its address space).
+    pub pid: i32,
+}
+
+impl Stub {
+    /// Forks a fresh stub process from the sentry, with an empty address space except the
+    /// stub page. Must be called before the sentry seals itself.
+    pub fn spawn() -> io::Result<Stub> {
+        let filter = stub_filter();
+        let prog = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_ptr() as *mut _,
+        };
+        // SAFETY: fork in a single-threaded sentry; the child only makes raw syscalls below.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(errno());
+        }
+        if pid == 0 {
+            // SAFETY: child of fork: only async-signal-safe raw syscalls until the stub stops.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
+                    libc::_exit(120);
+                }
+                // Ignore nothing, block nothing: signal dispositions are the sentry's business,
+                // the stub only ever receives faults and our own stop requests.
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+                libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+                // glibc registered an rseq area in our TLS; once the stub unmaps it the kernel
+                // would raise SIGSEGV on every return to user mode. Unregister it first.
+                if __rseq_size > 0 {
+                    let tp: usize;
+                    std::arch::asm!("mov {}, fs:0", out(reg) tp);
+                    let area = (tp as isize + __rseq_offset) as usize;
+                    for len in [32u32, __rseq_size] {
+                        if libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0 {
+                            break;
+                        }
+                    }
+                }
+                // A stub needs no privilege at all. (It must also hold no capability the sealed
+                // sentry lacks, or the sentry could no longer read its memory.)
+                let hdr: [u32; 2] = [0x2008_0522, 0];
+                let data = [0u32; 6];
+                libc::syscall(libc::SYS_capset, hdr.as_ptr(), data.as_ptr());
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog) != 0 {
+                    libc::_exit(121);
+                }
+                // Traps into the sentry; never returns here.
+                let entry: extern "C" fn() =
+                    std::mem::transmute(moat_stub_start as *const () as usize);
+                entry();
+                libc::_exit(122);
+            }
+        }
+        let stub = Stub { tid: pid, pid };
+        match waitpid(pid, 0)? {
+            Some((_, st)) if libc::WIFSTOPPED(st) && libc::WSTOPSIG(st) == libc::SIGTRAP => {}
+            other => {
+                return Err(io::Error::other(format!(
+                    "stub did not stop as expected: {other:?}"
+                )));
+            }
+        }
+        ptrace(libc::PTRACE_SETOPTIONS, pid, 0, PTRACE_OPTIONS as usize)?;
+        let (start, end) = stub_region();
+        let mut regs = stub.get_regs()?;
+        stub.inject(&mut regs, libc::SYS_munmap, [0, start, 0, 0, 0, 0])?;
+        stub.inject(
+            &mut regs,
+            libc::SYS_munmap,
+            [end, TASK_SIZE - end, 0, 0, 0, 0],
+        )?;
+        Ok(stub)
+    }
+
+    pub fn get_regs(&self) -> io::Result<Regs> {
+        let mut r = arch::zeroed_regs();
+        ptrace(
+            libc::PTRACE_GETREGS,
+            self.tid,
+            0,
+            &mut r as *mut Regs as usize,
+        )?;
+        Ok(r)
+    }
+
+    pub fn set_regs(&self, r: &Regs) -> io::Result<()> {
+        ptrace(libc::PTRACE_SETREGS, self.tid, 0, r as *const Regs as usize).map(|_| ())
+    }
+
+    pub fn get_fpregs(&self) -> io::Result<FpRegs> {
+        let mut f = arch::zeroed_fpregs();
+        ptrace(
+            libc::PTRACE_GETFPREGS,
+            self.tid,
+            0,
+            &mut f as *mut FpRegs as usize,
+        )?;
+        Ok(f)
+    }
+
+    pub fn set_fpregs(&self, f: &FpRegs) -> io::Result<()> {
+        ptrace(
+            libc::PTRACE_SETFPREGS,
+            self.tid,
+            0,
+            f as *const FpRegs as usize,
+        )
+        .map(|_| ())
+    }
+
+    /// Lets the thread run application code until its next syscall, fault or signal.
+    /// `regs`, when given, are loaded first.
+    pub fn resume(&self, regs: Option<&Regs>) -> io::Result<()> {
+        if let Some(r) = regs {
+            self.set_regs(r)?;
+        }
+        ptrace(libc::PTRACE_SYSEMU, self.tid, 0, 0).map(|_| ())
+    }
+
+    /// Makes the stub execute one host syscall and returns its raw result. `scratch` is
+    /// clobbered (callers pass a copy of the task registers they will restore later).
+    pub fn inject(&self, scratch: &mut Regs, nr: i64, args: [u64; 6]) -> io::Result<i64> {
+        scratch.rax = nr as u64;
+        scratch.orig_rax = u64::MAX;
+        scratch.rdi = args[0];
+        scratch.rsi = args[1];
+        scratch.rdx = args[2];
+        scratch.r10 = args[3];
+        scratch.r8 = args[4];
+        scratch.r9 = args[5];
+        scratch.rip = stub_syscall_addr();
+        self.set_regs(scratch)?;
+        ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+        self.wait_trap()?;
+        let r = self.get_regs()?;
+        Ok(r.rax as i64)
+    }
+
+    /// Waits for the int3 after an injected syscall, swallowing unrelated signals.
+    fn wait_trap(&self) -> io::Result<()> {
+        loop {
+            match waitpid(self.tid, 0)? {
+                Some((_, st)) if libc::WIFSTOPPED(st) => {
+                    let sig = libc::WSTOPSIG(st);
+                    if sig == libc::SIGTRAP && (st >> 16) == 0 {
+                        return Ok(());
+                    }
+                    // Some other stop (a host signal sent to the stub): drop it and go on.
+                    if std::env::var_os("MOAT_DEBUG_STUB").is_some() {
+                        let r = self.get_regs()?;
+                        eprintln!(
+                            "stub stop status={st:#x} sig={sig} rip={:#x} rax={:#x}",
+                            r.rip, r.rax as i64
+                        );
+                    }
+                    ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+                }
+                other => {
+                    return Err(io::Error::other(format!(
+                        "stub died during injection: {other:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Forks the stub process (the new process gets a copy-on-write copy of the address
+    /// space) and returns the child stub, stopped and traced.
+    pub fn fork(&self, scratch: &mut Regs) -> io::Result<Stub> {
+        scratch.rax = libc::SYS_clone as u64;
+        scratch.orig_rax = u64::MAX;
+        // clone(CLONE_PARENT | SIGCHLD): the child is the sentry's child, so we reap it.
+        scratch.rdi = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
+        scratch.rsi = 0;
+        scratch.rdx = 0;
+        scratch.r10 = 0;
+        scratch.r8 = 0;
+        scratch.rip = stub_syscall_addr();
+        self.set_regs(scratch)?;
+        ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+        // First stop: PTRACE_EVENT_FORK in the parent.
+        let child;
+        loop {
+            match waitpid(self.tid, 0)? {
+                Some((_, st)) if libc::WIFSTOPPED(st) && (st >> 16) == libc::PTRACE_EVENT_FORK => {
+                    let mut msg: libc::c_ulong = 0;
+                    ptrace(
+                        libc::PTRACE_GETEVENTMSG,
+                        self.tid,
+                        0,
+                        &mut msg as *mut _ as usize,
+                    )?;
+                    child = msg as i32;
+                    break;
+                }
+                Some((_, st)) if libc::WIFSTOPPED(st) && libc::WSTOPSIG(st) == libc::SIGTRAP => {
+                    // int3 reached without a fork event: clone failed.
+                    let r = self.get_regs()?;
+                    return Err(io::Error::from_raw_os_error((-(r.rax as i64)) as i32));
+                }
+                Some((_, st)) if libc::WIFSTOPPED(st) => {
+                    ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+                }
+                other => {
+                    return Err(io::Error::other(format!(
+                        "stub died during fork: {other:?}"
+                    )))
+                }
+            }
+        }
+        ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+        self.wait_trap()?;
+        // The child starts with a SIGSTOP stop, already traced with our options.
+        loop {
+            match waitpid(child, 0)? {
+                Some((_, st)) if libc::WIFSTOPPED(st) => break,
+                other => {
+                    return Err(io::Error::other(format!(
+                        "forked stub did not stop: {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(Stub {
+            tid: child,
+            pid: child,
+        })
+    }
+
+    /// Kills the whole stub process (all its threads).
+    pub fn kill(&self) {
+        // SAFETY: plain kill(2) of a process we created.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+    }
+
+    /// Sends a host signal to the stub thread to make it stop (used to interrupt a thread
+    /// running application code).
+    pub fn interrupt(&self) {
+        // SAFETY: tgkill of our own traced thread.
+        unsafe { libc::syscall(libc::SYS_tgkill, self.pid, self.tid, libc::SIGSTOP) };
+    }
+
+    /// Resumes a thread stopped by a host signal without delivering it.
+    pub fn siginfo(&self) -> io::Result<libc::siginfo_t> {
+        // SAFETY: siginfo_t is POD; PTRACE_GETSIGINFO fills it.
+        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        ptrace(
+            libc::PTRACE_GETSIGINFO,
+            self.tid,
+            0,
+            &mut si as *mut _ as usize,
+        )?;
+        Ok(si)
+    }
+}
+
+/// Decodes a waitpid status of a stub thread into an [`Exit`]. Returns None for stops that
+/// need no kernel attention (group-stop noise, ptrace events).
+pub fn decode_status(stub_tid: i32, status: i32) -> Option<Exit> {
+    if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+        return Some(Exit::Gone { status });
+    }
+    if !libc::WIFSTOPPED(status) {
+        return None;
+    }
+    let sig = libc::WSTOPSIG(status);
+    if sig == (libc::SIGTRAP | 0x80) {
+        return Some(Exit::Syscall);
+    }
+    if status >> 16 != 0 {
+        // ptrace event stops (fork/clone in a thread we did not inject): ignore.
+        return None;
+    }
+    match sig {
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
+            let stub = Stub {
+                tid: stub_tid,
+                pid: stub_tid,
+            };
+            let (code, addr) = match stub.siginfo() {
+                // SAFETY: si_addr is valid to read for fault signals.
+                Ok(si) => (si.si_code, unsafe { si.si_addr() } as u64),
+                Err(_) => (0, 0),
+            };
+            std::mem::forget(stub);
+            Some(Exit::Fault {
+                signal: sig,
+                code,
+                addr,
+            })
+        }
+        _ => Some(Exit::Interrupted { signal: sig }),
+    }
+}
+
+/// Copies workload memory out of a stub process.
+pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut _,
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut _,
+        iov_len: buf.len(),
+    };
+    // SAFETY: local iovec covers our own buffer; the remote side is checked by the kernel.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if n == buf.len() as isize {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Like [`read_mem`] but returns how many bytes could be read (stops at the first fault).
+pub fn read_mem_partial(pid: i32, addr: u64, buf: &mut [u8]) -> usize {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut _,
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut _,
+        iov_len: buf.len(),
+    };
+    // SAFETY: as in read_mem.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        0
+    } else {
+        n as usize
+    }
+}
+
+/// Copies data into workload memory.
+pub fn write_mem(pid: i32, addr: u64, buf: &[u8]) -> Result<(), ()> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let local = libc::iovec {
+        iov_base: buf.as_ptr() as *mut _,
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut _,
+        iov_len: buf.len(),
+    };
+    // SAFETY: local iovec covers our own buffer; the remote side is checked by the kernel.
+    let n = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
+    if n == buf.len() as isize {
+        Ok(())
+    } else {
+        Err(())
+    }
+}

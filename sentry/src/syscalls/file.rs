@@ -1,0 +1,647 @@
+//! fd-based I/O: read/write and friends, dup, fcntl, ioctl, pipes, fstat, getdents64.
+
+use super::{block_on_host, SysErr, SysResult};
+use crate::errno::Errno;
+use crate::fs::pipe::{new_pipe, PipeEnd};
+use crate::fs::regular::{dtype_of_mode, DirEntry, DirFile};
+use crate::fs::{overlay, procfs};
+use crate::kernel::signal::{SigInfo, SIGPIPE};
+use crate::kernel::{Kernel, Tid};
+use crate::vfs::file::{OpenFile, POLLIN, POLLOUT};
+use crate::vfs::inode::{Inode, InodeKind};
+use std::rc::Rc;
+
+/// Largest single transfer we stage through sentry memory.
+const MAX_IO: usize = 8 << 20;
+
+pub fn get_file(k: &Kernel, tid: Tid, fd: u64) -> Result<Rc<OpenFile>, Errno> {
+    k.proc_of(tid).fds.borrow().get(fd as i32)
+}
+
+/// Reads from an open file honouring its position (when `off` is None).
+pub fn file_read(f: &OpenFile, buf: &mut [u8], off: Option<u64>) -> Result<usize, Errno> {
+    if !f.readable() {
+        return Err(Errno::EBADF);
+    }
+    if f.ops.seekable() {
+        let pos = off.unwrap_or(f.pos.get());
+        let n = f.ops.read(f, buf, Some(pos))?;
+        if off.is_none() {
+            f.pos.set(pos + n as u64);
+        }
+        Ok(n)
+    } else {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        f.ops.read(f, buf, None)
+    }
+}
+
+pub fn file_write(f: &OpenFile, buf: &[u8], off: Option<u64>) -> Result<usize, Errno> {
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    if f.ops.seekable() {
+        let append = f.flags.get() & libc::O_APPEND as u32 != 0;
+        let pos = match off {
+            Some(o) => o,
+            None if append => f.inode.as_ref().map(|i| i.size()).unwrap_or(0),
+            None => f.pos.get(),
+        };
+        let n = f.ops.write(f, buf, Some(pos))?;
+        if off.is_none() {
+            f.pos.set(pos + n as u64);
+        }
+        Ok(n)
+    } else {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        f.ops.write(f, buf, None)
+    }
+}
+
+/// Turns EAGAIN on a blocking file into a wait, EPIPE into SIGPIPE + EPIPE.
+fn io_outcome(
+    k: &mut Kernel,
+    tid: Tid,
+    f: &OpenFile,
+    r: Result<usize, Errno>,
+    events: u32,
+) -> Result<usize, SysErr> {
+    match r {
+        Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {
+            Err(block_on_host(f.ops.host_fd(), events))
+        }
+        Err(e) if e == Errno::EPIPE => {
+            let pid = k.task(tid).tgid;
+            k.send_to_thread(tid, SigInfo::user(SIGPIPE, pid, 0));
+            Err(Errno::EPIPE.into())
+        }
+        Err(e) => Err(e.into()),
+        Ok(n) => Ok(n),
+    }
+}
+
+fn do_read(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<u64>) -> SysResult {
+    let f = get_file(k, tid, fd)?;
+    if f.is_dir() {
+        return Err(Errno::EISDIR.into());
+    }
+    let len = (len as usize).min(MAX_IO);
+    let mut buf = vec![0u8; len];
+    let r = file_read(&f, &mut buf, off);
+    let n = io_outcome(k, tid, &f, r, POLLIN)?;
+    k.mem_of(tid)?.write(addr, &buf[..n])?;
+    Ok(n as i64)
+}
+
+fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<u64>) -> SysResult {
+    let f = get_file(k, tid, fd)?;
+    let len = (len as usize).min(MAX_IO);
+    let buf = k.mem_of(tid)?.read_vec(addr, len)?;
+    let r = file_write(&f, &buf, off);
+    let n = io_outcome(k, tid, &f, r, POLLOUT)?;
+    k.dirty = true;
+    Ok(n as i64)
+}
+
+pub fn sys_read(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    do_read(k, tid, a[0], a[1], a[2], None)
+}
+
+pub fn sys_write(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    do_write(k, tid, a[0], a[1], a[2], None)
+}
+
+pub fn sys_pread64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    do_read(k, tid, a[0], a[1], a[2], Some(a[3]))
+}
+
+pub fn sys_pwrite64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    do_write(k, tid, a[0], a[1], a[2], Some(a[3]))
+}
+
+fn read_iovecs(k: &Kernel, tid: Tid, addr: u64, cnt: u64) -> Result<Vec<(u64, usize)>, Errno> {
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mem = k.mem_of(tid)?;
+    let raw = mem.read_vec(addr, cnt as usize * 16)?;
+    let mut v = Vec::with_capacity(cnt as usize);
+    let mut total: usize = 0;
+    for c in raw.chunks_exact(16) {
+        let base = u64::from_le_bytes(c[0..8].try_into().unwrap_or([0; 8]));
+        let len = u64::from_le_bytes(c[8..16].try_into().unwrap_or([0; 8]));
+        if len > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        total = total.saturating_add(len as usize);
+        v.push((base, len as usize));
+    }
+    let _ = total;
+    Ok(v)
+}
+
+fn do_readv(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
+    let f = get_file(k, tid, fd)?;
+    let iovs = read_iovecs(k, tid, iov, cnt)?;
+    let total: usize = iovs.iter().map(|v| v.1).sum::<usize>().min(MAX_IO);
+    let mut buf = vec![0u8; total];
+    let r = file_read(&f, &mut buf, off);
+    let n = io_outcome(k, tid, &f, r, POLLIN)?;
+    let mem = k.mem_of(tid)?;
+    let mut done = 0;
+    for (base, len) in iovs {
+        if done >= n {
+            break;
+        }
+        let m = len.min(n - done);
+        mem.write(base, &buf[done..done + m])?;
+        done += m;
+    }
+    Ok(n as i64)
+}
+
+fn do_writev(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
+    let f = get_file(k, tid, fd)?;
+    let iovs = read_iovecs(k, tid, iov, cnt)?;
+    let mem = k.mem_of(tid)?;
+    let mut buf = Vec::new();
+    for (base, len) in iovs {
+        let len = len.min(MAX_IO.saturating_sub(buf.len()));
+        buf.extend_from_slice(&mem.read_vec(base, len)?);
+    }
+    let r = file_write(&f, &buf, off);
+    let n = io_outcome(k, tid, &f, r, POLLOUT)?;
+    k.dirty = true;
+    Ok(n as i64)
+}
+
+pub fn sys_readv(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    do_readv(k, tid, a[0], a[1], a[2], None)
+}
+pub fn sys_writev(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    do_writev(k, tid, a[0], a[1], a[2], None)
+}
+pub fn sys_preadv(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let off = a[3] as i64;
+    do_readv(
+        k,
+        tid,
+        a[0],
+        a[1],
+        a[2],
+        if off == -1 { None } else { Some(off as u64) },
+    )
+}
+pub fn sys_pwritev(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let off = a[3] as i64;
+    do_writev(
+        k,
+        tid,
+        a[0],
+        a[1],
+        a[2],
+        if off == -1 { None } else { Some(off as u64) },
+    )
+}
+
+pub fn sys_lseek(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    if !f.ops.seekable() {
+        return Err(Errno::ESPIPE.into());
+    }
+    let off = a[1] as i64;
+    let size = f.inode.as_ref().map(|i| i.size()).unwrap_or(0) as i64;
+    let new = match a[2] as i32 {
+        libc::SEEK_SET => off,
+        libc::SEEK_CUR => (f.pos.get() as i64)
+            .checked_add(off)
+            .ok_or(Errno::EOVERFLOW)?,
+        libc::SEEK_END => size.checked_add(off).ok_or(Errno::EOVERFLOW)?,
+        libc::SEEK_DATA => {
+            if off >= size {
+                return Err(Errno::ENXIO.into());
+            }
+            off
+        }
+        libc::SEEK_HOLE => {
+            if off >= size {
+                return Err(Errno::ENXIO.into());
+            }
+            size
+        }
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    if new < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if let Some(d) = f.ops.as_any().downcast_ref::<DirFile>() {
+        if new == 0 {
+            *d.snapshot.borrow_mut() = None;
+        }
+    }
+    f.pos.set(new as u64);
+    Ok(new)
+}
+
+pub fn sys_close(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let e = k.proc_of(tid).fds.borrow_mut().remove(a[0] as i32)?;
+    drop(e);
+    k.dirty = true;
+    Ok(0)
+}
+
+pub fn sys_close_range(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2] as u32);
+    if first > last {
+        return Err(Errno::EINVAL.into());
+    }
+    let fds = k.proc_of(tid).fds.clone();
+    let mut t = fds.borrow_mut();
+    let hi = (last as usize).min(t.fds.len().saturating_sub(1));
+    for i in first as usize..=hi {
+        if i >= t.fds.len() {
+            break;
+        }
+        if flags & libc::CLOSE_RANGE_CLOEXEC != 0 {
+            if let Some(e) = t.fds[i].as_mut() {
+                e.cloexec = true;
+            }
+        } else {
+            t.fds[i] = None;
+        }
+    }
+    k.dirty = true;
+    Ok(0)
+}
+
+pub fn sys_dup(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let fds = k.proc_of(tid).fds.clone();
+    let f = fds.borrow().get(a[0] as i32)?;
+    let fd = fds.borrow_mut().install(f, false, 0)?;
+    Ok(fd as i64)
+}
+
+fn dup3_impl(k: &mut Kernel, tid: Tid, old: i32, new: i32, flags: u64) -> SysResult {
+    let fds = k.proc_of(tid).fds.clone();
+    let f = fds.borrow().get(old)?;
+    let prev = fds
+        .borrow_mut()
+        .install_at(new, f, flags & libc::O_CLOEXEC as u64 != 0)?;
+    drop(prev);
+    k.dirty = true;
+    Ok(new as i64)
+}
+
+pub fn sys_dup2(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] == a[1] {
+        get_file(k, tid, a[0])?;
+        return Ok(a[1] as i64);
+    }
+    dup3_impl(k, tid, a[0] as i32, a[1] as i32, 0)
+}
+
+pub fn sys_dup3(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] == a[1] || a[2] & !(libc::O_CLOEXEC as u64) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    dup3_impl(k, tid, a[0] as i32, a[1] as i32, a[2])
+}
+
+pub fn sys_fcntl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let fd = a[0] as i32;
+    let fds = k.proc_of(tid).fds.clone();
+    let f = fds.borrow().get(fd)?;
+    match a[1] as i32 {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let min = a[2] as usize;
+            if min >= fds.borrow().limit {
+                return Err(Errno::EINVAL.into());
+            }
+            Ok(fds
+                .borrow_mut()
+                .install(f, a[1] as i32 == libc::F_DUPFD_CLOEXEC, min)? as i64)
+        }
+        libc::F_GETFD => Ok(if fds.borrow_mut().entry_mut(fd)?.cloexec {
+            1
+        } else {
+            0
+        }),
+        libc::F_SETFD => {
+            fds.borrow_mut().entry_mut(fd)?.cloexec = a[2] & 1 != 0;
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(f.flags.get() as i64
+            | if f.is_dir() {
+                libc::O_DIRECTORY as i64
+            } else {
+                0
+            }),
+        libc::F_SETFL => {
+            let changeable = (libc::O_APPEND
+                | libc::O_NONBLOCK
+                | libc::O_ASYNC
+                | libc::O_DIRECT
+                | libc::O_NOATIME) as u32;
+            let new = (f.flags.get() & !changeable) | (a[2] as u32 & changeable);
+            f.flags.set(new);
+            Ok(0)
+        }
+        libc::F_GETLK => {
+            // No other sandboxed process holds a conflicting lock we track yet: report unlocked.
+            let mem = k.mem_of(tid)?;
+            mem.write(a[2], &(libc::F_UNLCK as i16).to_le_bytes())?;
+            Ok(0)
+        }
+        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => Ok(0),
+        libc::F_OFD_GETLK => {
+            let mem = k.mem_of(tid)?;
+            mem.write(a[2], &(libc::F_UNLCK as i16).to_le_bytes())?;
+            Ok(0)
+        }
+        libc::F_GETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
+        libc::F_SETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
+        libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
+        libc::F_ADD_SEALS | libc::F_GET_SEALS => Err(Errno::EINVAL.into()),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+pub fn sys_flock(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    get_file(k, tid, a[0])?;
+    Ok(0)
+}
+
+pub fn sys_ioctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let fd = a[0] as i32;
+    let fds = k.proc_of(tid).fds.clone();
+    let f = fds.borrow().get(fd)?;
+    let mem = k.mem_of(tid)?;
+    match a[1] {
+        libc::FIOCLEX => {
+            fds.borrow_mut().entry_mut(fd)?.cloexec = true;
+            Ok(0)
+        }
+        libc::FIONCLEX => {
+            fds.borrow_mut().entry_mut(fd)?.cloexec = false;
+            Ok(0)
+        }
+        libc::FIONBIO => {
+            let on = mem.read_u32(a[2])? != 0;
+            let fl = f.flags.get();
+            f.flags.set(if on {
+                fl | libc::O_NONBLOCK as u32
+            } else {
+                fl & !(libc::O_NONBLOCK as u32)
+            });
+            Ok(0)
+        }
+        req => Ok(f.ops.ioctl(&f, req, a[2], &mem)?),
+    }
+}
+
+pub fn sys_pipe2(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let flags = a[1] as u32;
+    if flags & !((libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u32) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let buf = new_pipe();
+    let ino = buf.borrow().ino;
+    let name = format!("pipe:[{ino}]").into_bytes();
+    let nb = flags & libc::O_NONBLOCK as u32;
+    let r = OpenFile::new(
+        libc::O_RDONLY as u32 | nb,
+        None,
+        name.clone(),
+        Box::new(PipeEnd::new(buf.clone(), false)),
+    );
+    let w = OpenFile::new(
+        libc::O_WRONLY as u32 | nb,
+        None,
+        name,
+        Box::new(PipeEnd::new(buf, true)),
+    );
+    let cloexec = flags & libc::O_CLOEXEC as u32 != 0;
+    let fds = k.proc_of(tid).fds.clone();
+    let rfd = fds.borrow_mut().install(r, cloexec, 0)?;
+    let wfd = match fds.borrow_mut().install(w, cloexec, 0) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = fds.borrow_mut().remove(rfd);
+            return Err(e.into());
+        }
+    };
+    let mem = k.mem_of(tid)?;
+    let mut out = [0u8; 8];
+    out[0..4].copy_from_slice(&rfd.to_le_bytes());
+    out[4..8].copy_from_slice(&wfd.to_le_bytes());
+    if let Err(e) = mem.write(a[0], &out) {
+        let _ = fds.borrow_mut().remove(rfd);
+        let _ = fds.borrow_mut().remove(wfd);
+        return Err(e.into());
+    }
+    Ok(0)
+}
+
+pub fn sys_pipe(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    sys_pipe2(k, tid, [a[0], 0, 0, 0, 0, 0])
+}
+
+/// Fills a `struct stat` for an inode.
+pub fn stat_of(inode: &Inode) -> libc::stat {
+    let m = inode.meta.borrow();
+    // SAFETY: libc::stat is POD; zero is a valid start.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_dev = inode.dev;
+    st.st_ino = inode.ino;
+    st.st_nlink = m.nlink;
+    st.st_mode = m.mode;
+    st.st_uid = m.uid;
+    st.st_gid = m.gid;
+    st.st_rdev = m.rdev;
+    let size = if matches!(inode.kind, InodeKind::Symlink(_)) {
+        overlay::read_link(inode)
+            .map(|t| t.len() as u64)
+            .unwrap_or(m.size)
+    } else {
+        drop(m);
+        let s = inode.size();
+        let m2 = inode.meta.borrow();
+        let _ = &m2;
+        s
+    };
+    let m = inode.meta.borrow();
+    st.st_size = size as i64;
+    st.st_blksize = 4096;
+    st.st_blocks = size.div_ceil(512) as i64;
+    st.st_atime = m.atime.sec;
+    st.st_atime_nsec = m.atime.nsec;
+    st.st_mtime = m.mtime.sec;
+    st.st_mtime_nsec = m.mtime.nsec;
+    st.st_ctime = m.ctime.sec;
+    st.st_ctime_nsec = m.ctime.nsec;
+    st
+}
+
+/// stat of an open file (inode or synthetic: pipes, host stdio).
+pub fn stat_file(f: &OpenFile) -> libc::stat {
+    if let Some(i) = &f.inode {
+        return stat_of(i);
+    }
+    // SAFETY: POD.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_blksize = 4096;
+    st.st_nlink = 1;
+    if let Some(fd) = f.ops.host_fd() {
+        // SAFETY: fstat of a host fd we own into a valid buffer.
+        unsafe { libc::fstat(fd, &mut st) };
+        st.st_dev = crate::fs::DEV_PIPE;
+        return st;
+    }
+    if let Some(p) = f.ops.as_any().downcast_ref::<PipeEnd>() {
+        st.st_mode = libc::S_IFIFO | 0o600;
+        st.st_ino = p.buf.borrow().ino;
+        st.st_dev = crate::fs::DEV_PIPE;
+        return st;
+    }
+    st.st_mode = libc::S_IFREG | 0o600;
+    st
+}
+
+pub fn sys_fstat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    let st = stat_file(&f);
+    k.mem_of(tid)?.write_pod(a[1], &st)?;
+    Ok(0)
+}
+
+pub fn sys_getdents64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    let Some(d) = f.ops.as_any().downcast_ref::<DirFile>() else {
+        return Err(Errno::ENOTDIR.into());
+    };
+    let inode = f.inode.clone().ok_or(Errno::ENOTDIR)?;
+    if d.snapshot.borrow().is_none() {
+        let mut entries = vec![
+            DirEntry {
+                ino: inode.ino,
+                dtype: 4,
+                name: b".".to_vec(),
+            },
+            DirEntry {
+                ino: inode.parent_dir().ino,
+                dtype: 4,
+                name: b"..".to_vec(),
+            },
+        ];
+        match &inode.kind {
+            InodeKind::Dir(dd) => {
+                overlay::populate(&inode)?;
+                for (name, child) in dd.borrow().entries.iter() {
+                    entries.push(DirEntry {
+                        ino: child.ino,
+                        dtype: dtype_of_mode(child.mode()),
+                        name: name.clone(),
+                    });
+                }
+            }
+            InodeKind::Proc(p) => {
+                let ctx = super::path_ctx(k, tid);
+                for (i, (name, dt)) in procfs::list(k, &ctx, p)?.into_iter().enumerate() {
+                    entries.push(DirEntry {
+                        ino: 0x10000 + i as u64,
+                        dtype: dt,
+                        name,
+                    });
+                }
+            }
+            _ => return Err(Errno::ENOTDIR.into()),
+        }
+        *d.snapshot.borrow_mut() = Some(entries);
+    }
+    let snap = d.snapshot.borrow();
+    let entries = snap.as_ref().ok_or(Errno::EIO)?;
+    let cap = (a[2] as usize).min(1 << 20);
+    let mut out = Vec::with_capacity(cap.min(65536));
+    let mut idx = f.pos.get() as usize;
+    while idx < entries.len() {
+        let e = &entries[idx];
+        let reclen = (19 + e.name.len() + 1).div_ceil(8) * 8;
+        if out.len() + reclen > cap {
+            break;
+        }
+        let start = out.len();
+        out.extend_from_slice(&e.ino.to_le_bytes());
+        out.extend_from_slice(&((idx + 1) as u64).to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(e.dtype);
+        out.extend_from_slice(&e.name);
+        out.resize(start + reclen, 0);
+        idx += 1;
+    }
+    if out.is_empty() && idx < entries.len() {
+        return Err(Errno::EINVAL.into());
+    }
+    f.pos.set(idx as u64);
+    k.mem_of(tid)?.write(a[1], &out)?;
+    Ok(out.len() as i64)
+}
+
+pub fn sys_ftruncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if !f.writable() {
+        return Err(Errno::EINVAL.into());
+    }
+    let inode = f.inode.clone().ok_or(Errno::EINVAL)?;
+    if !matches!(inode.kind, InodeKind::File(_)) {
+        return Err(Errno::EINVAL.into());
+    }
+    if inode.readonly.get() {
+        return Err(Errno::EROFS.into());
+    }
+    overlay::truncate(&inode, a[1])?;
+    Ok(0)
+}
+
+pub fn sys_fsync(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    get_file(k, tid, a[0])?;
+    Ok(0)
+}
+
+pub fn sys_sendfile(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let out = get_file(k, tid, a[0])?;
+    let inp = get_file(k, tid, a[1])?;
+    let mem = k.mem_of(tid)?;
+    let count = (a[3] as usize).min(MAX_IO);
+    let mut buf = vec![0u8; count];
+    let n = if a[2] != 0 {
+        let off = mem.read_u64(a[2])?;
+        let n = file_read(&inp, &mut buf, Some(off))?;
+        mem.write_u64(a[2], off + n as u64)?;
+        n
+    } else {
+        let r = file_read(&inp, &mut buf, None);
+        io_outcome(k, tid, &inp, r, POLLIN)?
+    };
+    let r = file_write(&out, &buf[..n], None);
+    let w = io_outcome(k, tid, &out, r, POLLOUT)?;
+    k.dirty = true;
+    Ok(w as i64)
+}
+
+pub fn sys_fadvise(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    get_file(k, tid, a[0])?;
+    Ok(0)
+}

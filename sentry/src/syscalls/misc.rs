@@ -1,0 +1,375 @@
+//! Everything else: uname, getrandom, sysinfo, scheduling, poll/select.
+
+use super::file::get_file;
+use super::{block, SysErr, SysResult};
+use crate::errno::Errno;
+use crate::kernel::{Blocked, Kernel, Tid};
+use crate::vfs::file::{
+    POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM,
+};
+use std::time::{Duration, Instant};
+
+pub fn sys_uname(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let mut b = [0u8; 65 * 6];
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        &k.uts.hostname,
+        &k.uts.release,
+        b"#1 SMP PREEMPT_DYNAMIC moat",
+        b"x86_64",
+        &k.uts.domainname,
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        let n = f.len().min(64);
+        b[i * 65..i * 65 + n].copy_from_slice(&f[..n]);
+    }
+    k.mem_of(tid)?.write(a[0], &b)?;
+    Ok(0)
+}
+
+pub fn sys_sethostname(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if !k.proc_of(tid).creds.has_cap(21) {
+        return Err(Errno::EPERM.into());
+    }
+    if a[1] > 64 {
+        return Err(Errno::EINVAL.into());
+    }
+    let v = k.mem_of(tid)?.read_vec(a[0], a[1] as usize)?;
+    k.uts.hostname = v;
+    Ok(0)
+}
+
+pub fn sys_setdomainname(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if !k.proc_of(tid).creds.has_cap(21) {
+        return Err(Errno::EPERM.into());
+    }
+    if a[1] > 64 {
+        return Err(Errno::EINVAL.into());
+    }
+    let v = k.mem_of(tid)?.read_vec(a[0], a[1] as usize)?;
+    k.uts.domainname = v;
+    Ok(0)
+}
+
+pub fn sys_getrandom(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[2] & !7 != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let n = (a[1] as usize).min(1 << 25);
+    let mut buf = vec![0u8; n];
+    crate::fs::devfs::fill_random(&mut buf);
+    k.mem_of(tid)?.write(a[0], &buf)?;
+    Ok(n as i64)
+}
+
+pub fn sys_sysinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    // SAFETY: POD.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    si.uptime = k.boot_time.elapsed().as_secs() as i64;
+    si.totalram = 2 << 30;
+    si.freeram = 1 << 30;
+    si.procs = k.procs.len() as u16;
+    si.mem_unit = 1;
+    k.mem_of(tid)?.write_pod(a[0], &si)?;
+    Ok(0)
+}
+
+pub fn sys_sched_yield(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(0)
+}
+
+pub fn sys_sched_getaffinity(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let len = a[1] as usize;
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let ncpu = k.ncpu.min(64);
+    let mask: u64 = if ncpu == 64 {
+        u64::MAX
+    } else {
+        (1u64 << ncpu) - 1
+    };
+    k.mem_of(tid)?.write_u64(a[2], mask)?;
+    Ok(8)
+}
+
+pub fn sys_ok(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(0)
+}
+
+pub fn sys_getpriority(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(20)
+}
+
+pub fn sys_sched_get_priority_max(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
+    Ok(match a[0] as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => 99,
+        _ => 0,
+    })
+}
+
+pub fn sys_sched_get_priority_min(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
+    Ok(match a[0] as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => 1,
+        _ => 0,
+    })
+}
+
+pub fn sys_sched_getparam(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    k.mem_of(tid)?.write_u32(a[1], 0)?;
+    Ok(0)
+}
+
+pub fn sys_getcpu(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let mem = k.mem_of(tid)?;
+    if a[0] != 0 {
+        mem.write_u32(a[0], 0)?;
+    }
+    if a[1] != 0 {
+        mem.write_u32(a[1], 0)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_eperm(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Err(Errno::EPERM.into())
+}
+
+/// Readiness of one fd for poll.
+fn poll_fd(k: &Kernel, tid: Tid, fd: i32, events: u32) -> (u32, Option<i32>) {
+    if fd < 0 {
+        return (0, None);
+    }
+    match get_file(k, tid, fd as u64) {
+        Err(_) => (POLLNVAL, None),
+        Ok(f) => {
+            let mut r = f.ops.poll();
+            if r & POLLIN != 0 {
+                r |= POLLRDNORM;
+            }
+            if r & POLLOUT != 0 {
+                r |= POLLWRNORM;
+            }
+            (r & (events | POLLERR | POLLHUP | POLLNVAL), f.ops.host_fd())
+        }
+    }
+}
+
+fn timeout_deadline(k: &mut Kernel, tid: Tid, timeout: Option<Duration>) -> Option<Instant> {
+    let t = k.task_mut(tid);
+    match (t.deadline, timeout) {
+        (Some(d), _) => Some(d),
+        (None, Some(to)) => {
+            let d = Instant::now() + to;
+            t.deadline = Some(d);
+            Some(d)
+        }
+        (None, None) => None,
+    }
+}
+
+fn poll_common(
+    k: &mut Kernel,
+    tid: Tid,
+    fds_addr: u64,
+    nfds: u64,
+    timeout: Option<Duration>,
+) -> SysResult {
+    if nfds > 65536 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mem = k.mem_of(tid)?;
+    let raw = mem.read_vec(fds_addr, nfds as usize * 8)?;
+    let mut out = raw.clone();
+    let mut ready = 0;
+    let mut host = Vec::new();
+    for (i, c) in raw.chunks_exact(8).enumerate() {
+        let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let events = u16::from_le_bytes([c[4], c[5]]) as u32;
+        let (rev, hfd) = poll_fd(k, tid, fd, events | POLLPRI);
+        if let Some(h) = hfd {
+            host.push((h, events));
+        }
+        out[i * 8 + 6..i * 8 + 8].copy_from_slice(&(rev as u16).to_le_bytes());
+        if rev != 0 {
+            ready += 1;
+        }
+    }
+    let deadline = timeout_deadline(k, tid, timeout);
+    if ready > 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+        mem.write(fds_addr, &out)?;
+        return Ok(ready);
+    }
+    Err(SysErr::Block(Blocked {
+        nr: 0,
+        args: [0; 6],
+        deadline,
+        host_fds: host,
+        no_restart: true,
+    }))
+}
+
+pub fn sys_poll(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let to = a[2] as i32;
+    let timeout = if to < 0 {
+        None
+    } else {
+        Some(Duration::from_millis(to as u64))
+    };
+    poll_common(k, tid, a[0], a[1], timeout)
+}
+
+fn read_ts(k: &Kernel, tid: Tid, addr: u64) -> Result<Option<Duration>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mem = k.mem_of(tid)?;
+    let s = mem.read_u64(addr)? as i64;
+    let ns = mem.read_u64(addr + 8)? as i64;
+    if s < 0 || !(0..1_000_000_000).contains(&ns) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(Duration::new(s as u64, ns as u32)))
+}
+
+/// Installs a temporary signal mask for ppoll/pselect (restored after the call or handler).
+fn swap_mask(k: &mut Kernel, tid: Tid, addr: u64) -> Result<(), Errno> {
+    if addr == 0 || k.task(tid).saved_mask.is_some() {
+        return Ok(());
+    }
+    let m = k.mem_of(tid)?.read_u64(addr)? & !crate::kernel::signal::UNBLOCKABLE;
+    let t = k.task_mut(tid);
+    t.saved_mask = Some(t.sigmask);
+    t.sigmask = m;
+    Ok(())
+}
+
+fn restore_mask(k: &mut Kernel, tid: Tid, r: &SysResult) {
+    if matches!(r, Err(SysErr::Block(_))) {
+        return;
+    }
+    if let Some(t) = k.tasks.get_mut(&tid) {
+        if !matches!(r, Err(SysErr::Interrupted)) {
+            if let Some(m) = t.saved_mask.take() {
+                t.sigmask = m;
+            }
+        }
+    }
+}
+
+pub fn sys_ppoll(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let timeout = read_ts(k, tid, a[2])?;
+    if a[3] != 0 && a[4] != 8 {
+        return Err(Errno::EINVAL.into());
+    }
+    swap_mask(k, tid, a[3])?;
+    let r = poll_common(k, tid, a[0], a[1], timeout);
+    restore_mask(k, tid, &r);
+    r
+}
+
+fn select_common(
+    k: &mut Kernel,
+    tid: Tid,
+    nfds: u64,
+    sets: [u64; 3],
+    timeout: Option<Duration>,
+) -> SysResult {
+    if nfds > 65536 {
+        return Err(Errno::EINVAL.into());
+    }
+    let nfds = nfds as usize;
+    let bytes = nfds.div_ceil(64) * 8;
+    let mem = k.mem_of(tid)?;
+    let mut ins: [Vec<u8>; 3] = Default::default();
+    for i in 0..3 {
+        ins[i] = if sets[i] != 0 {
+            mem.read_vec(sets[i], bytes)?
+        } else {
+            vec![0u8; bytes]
+        };
+    }
+    let mut outs: [Vec<u8>; 3] = [vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]];
+    let mut ready = 0;
+    let mut host = Vec::new();
+    for fd in 0..nfds {
+        let (byte, bitm) = (fd / 8, 1u8 << (fd % 8));
+        let want: [bool; 3] = [
+            ins[0][byte] & bitm != 0,
+            ins[1][byte] & bitm != 0,
+            ins[2][byte] & bitm != 0,
+        ];
+        if !want.iter().any(|w| *w) {
+            continue;
+        }
+        let (rev, hfd) = poll_fd(k, tid, fd as i32, POLLIN | POLLOUT | POLLPRI);
+        if rev & POLLNVAL != 0 {
+            return Err(Errno::EBADF.into());
+        }
+        if let Some(h) = hfd {
+            host.push((h, POLLIN | POLLOUT));
+        }
+        let got = [
+            rev & (POLLIN | POLLHUP | POLLERR) != 0,
+            rev & (POLLOUT | POLLERR) != 0,
+            rev & POLLPRI != 0,
+        ];
+        for i in 0..3 {
+            if want[i] && got[i] {
+                outs[i][byte] |= bitm;
+                ready += 1;
+            }
+        }
+    }
+    let deadline = timeout_deadline(k, tid, timeout);
+    if ready > 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+        for i in 0..3 {
+            if sets[i] != 0 {
+                mem.write(sets[i], &outs[i])?;
+            }
+        }
+        return Ok(ready);
+    }
+    Err(SysErr::Block(Blocked {
+        nr: 0,
+        args: [0; 6],
+        deadline,
+        host_fds: host,
+        no_restart: true,
+    }))
+}
+
+pub fn sys_select(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let timeout = if a[4] == 0 {
+        None
+    } else {
+        let mem = k.mem_of(tid)?;
+        let s = mem.read_u64(a[4])? as i64;
+        let us = mem.read_u64(a[4] + 8)? as i64;
+        if s < 0 || !(0..1_000_000).contains(&us) {
+            return Err(Errno::EINVAL.into());
+        }
+        Some(Duration::new(s as u64, us as u32 * 1000))
+    };
+    select_common(k, tid, a[0], [a[1], a[2], a[3]], timeout)
+}
+
+pub fn sys_pselect6(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let timeout = read_ts(k, tid, a[4])?;
+    if a[5] != 0 {
+        let mem = k.mem_of(tid)?;
+        let set = mem.read_u64(a[5])?;
+        let size = mem.read_u64(a[5] + 8)?;
+        if set != 0 && size != 8 {
+            return Err(Errno::EINVAL.into());
+        }
+        swap_mask(k, tid, set)?;
+    }
+    let r = select_common(k, tid, a[0], [a[1], a[2], a[3]], timeout);
+    restore_mask(k, tid, &r);
+    r
+}
+
+pub fn sys_block_forever(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Err(block())
+}

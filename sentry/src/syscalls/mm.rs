@@ -1,0 +1,301 @@
+//! Memory syscalls: the sentry validates each request and has the stub execute it.
+
+use super::file::get_file;
+use super::SysResult;
+use crate::errno::Errno;
+use crate::fs::overlay;
+use crate::kernel::{Kernel, Tid};
+use crate::loader::{overlaps_stub, stub_mmap, stub_mprotect, stub_munmap, stub_syscall};
+use crate::mm::{page_up, Vma, PAGE};
+use crate::platform::ptrace::TASK_SIZE;
+use crate::vfs::inode::{DevKind, InodeKind};
+
+const PASS_FLAGS: u32 = (libc::MAP_SHARED
+    | libc::MAP_PRIVATE
+    | libc::MAP_FIXED
+    | libc::MAP_ANONYMOUS
+    | libc::MAP_NORESERVE
+    | libc::MAP_GROWSDOWN
+    | libc::MAP_STACK
+    | libc::MAP_POPULATE
+    | libc::MAP_32BIT
+    | libc::MAP_FIXED_NOREPLACE) as u32;
+
+fn check_range(addr: u64, len: u64) -> Result<u64, Errno> {
+    let len = page_up(len).ok_or(Errno::ENOMEM)?;
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    if end > TASK_SIZE {
+        return Err(Errno::ENOMEM);
+    }
+    if overlaps_stub(addr, end) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(len)
+}
+
+pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (addr, len, prot, flags, fd, off) =
+        (a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]);
+    if len == 0 || off % PAGE != 0 || addr % PAGE != 0 && flags & libc::MAP_FIXED as u32 != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let map_type = flags & 0x3;
+    if map_type == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if prot & !((libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u32) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let len = page_up(len).ok_or(Errno::ENOMEM)?;
+    let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) as u32 != 0;
+    if fixed {
+        check_range(addr, len)?;
+    }
+    let host_flags = (flags & PASS_FLAGS & !0x3)
+        | if map_type == 3 {
+            libc::MAP_SHARED as u32
+        } else {
+            map_type
+        };
+    let anon = flags & libc::MAP_ANONYMOUS as u32 != 0;
+    let file = if anon {
+        None
+    } else {
+        Some(get_file(k, tid, fd as u64)?)
+    };
+    let mut name = String::new();
+    let mut shared = map_type != libc::MAP_PRIVATE as u32;
+    let data_source = match &file {
+        None => None,
+        Some(f) => {
+            if !f.readable() {
+                return Err(Errno::EACCES.into());
+            }
+            if map_type != libc::MAP_PRIVATE as u32
+                && prot & libc::PROT_WRITE as u32 != 0
+                && !f.writable()
+            {
+                return Err(Errno::EACCES.into());
+            }
+            let inode = f.inode.clone().ok_or(Errno::ENODEV)?;
+            match &inode.kind {
+                InodeKind::File(_) => {
+                    name = String::from_utf8_lossy(&f.path).into_owned();
+                    Some(inode)
+                }
+                InodeKind::Device(DevKind::Zero) => {
+                    shared = false;
+                    None
+                }
+                _ => return Err(Errno::ENODEV.into()),
+            }
+        }
+    };
+    let hint_addr = if fixed || addr == 0 || check_range(addr, len).is_ok() {
+        addr
+    } else {
+        0
+    };
+    let result = match &data_source {
+        None => {
+            let hf = host_flags | libc::MAP_ANONYMOUS as u32;
+            // /dev/zero MAP_SHARED and anonymous shared map the same way on the host.
+            stub_mmap(k, tid, hint_addr, len, prot, hf)?
+        }
+        Some(inode) => {
+            // File data is copied into private anonymous memory in the stub.
+            let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
+            let hf = (host_flags & !(libc::MAP_SHARED as u32))
+                | libc::MAP_PRIVATE as u32
+                | libc::MAP_ANONYMOUS as u32;
+            let at = stub_mmap(k, tid, hint_addr, len, rw, hf)?;
+            let size = inode.size();
+            if off < size {
+                let n = (size - off).min(len) as usize;
+                let mut buf = vec![0u8; n];
+                let mut got = 0;
+                while got < n {
+                    let r = overlay::read_file(inode, off + got as u64, &mut buf[got..])?;
+                    if r == 0 {
+                        break;
+                    }
+                    got += r;
+                }
+                let mem = k.mem_of(tid)?;
+                mem.write(at, &buf[..got])?;
+            }
+            if prot != rw {
+                stub_mprotect(k, tid, at, len, prot)?;
+            }
+            at
+        }
+    };
+    if overlaps_stub(result, result + len) {
+        let _ = stub_munmap(k, tid, result, len);
+        return Err(Errno::ENOMEM.into());
+    }
+    k.proc_of_mut(tid).mm.add(Vma {
+        start: result,
+        end: result + len,
+        prot,
+        shared,
+        name,
+    });
+    Ok(result as i64)
+}
+
+pub fn sys_munmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] % PAGE != 0 || a[1] == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let len = check_range(a[0], a[1])?;
+    stub_munmap(k, tid, a[0], len)?;
+    k.proc_of_mut(tid).mm.remove(a[0], a[0] + len);
+    Ok(0)
+}
+
+pub fn sys_mprotect(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] % PAGE != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if a[1] == 0 {
+        return Ok(0);
+    }
+    let prot = a[2] as u32;
+    let allowed = (libc::PROT_READ
+        | libc::PROT_WRITE
+        | libc::PROT_EXEC
+        | libc::PROT_GROWSDOWN
+        | libc::PROT_GROWSUP) as u32;
+    if prot & !allowed != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let len = check_range(a[0], a[1]).map_err(|_| Errno::ENOMEM)?;
+    stub_mprotect(k, tid, a[0], len, prot)?;
+    k.proc_of_mut(tid).mm.protect(a[0], a[0] + len, prot & 7);
+    Ok(0)
+}
+
+pub fn sys_brk(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (start, cur) = {
+        let mm = &k.proc_of(tid).mm;
+        (mm.brk_start, mm.brk)
+    };
+    let want = a[0];
+    if want < start || want > start + (1 << 40) {
+        return Ok(cur as i64);
+    }
+    let (Some(old_top), Some(new_top)) = (page_up(cur), page_up(want)) else {
+        return Ok(cur as i64);
+    };
+    if new_top > old_top {
+        if overlaps_stub(old_top, new_top) {
+            return Ok(cur as i64);
+        }
+        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
+        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u32;
+        match stub_mmap(k, tid, old_top, new_top - old_top, rw, flags) {
+            Ok(at) if at == old_top => {}
+            Ok(at) => {
+                let _ = stub_munmap(k, tid, at, new_top - old_top);
+                return Ok(cur as i64);
+            }
+            Err(_) => return Ok(cur as i64),
+        }
+        let mm = &mut k.proc_of_mut(tid).mm;
+        mm.remove(start, old_top);
+        mm.add(Vma {
+            start: page_up(start).unwrap_or(start),
+            end: new_top,
+            prot: rw,
+            shared: false,
+            name: "[heap]".into(),
+        });
+    } else if new_top < old_top {
+        stub_munmap(k, tid, new_top, old_top - new_top)?;
+        k.proc_of_mut(tid).mm.remove(new_top, old_top);
+    }
+    k.proc_of_mut(tid).mm.brk = want;
+    Ok(want as i64)
+}
+
+pub fn sys_mremap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3], a[4]);
+    if old % PAGE != 0 || new_len == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    check_range(old, old_len.max(1))?;
+    if flags & libc::MREMAP_FIXED as u64 != 0 {
+        check_range(new_addr, new_len)?;
+    }
+    let r = stub_syscall(
+        k,
+        tid,
+        libc::SYS_mremap,
+        [old, old_len, new_len, flags, new_addr, 0],
+    )?;
+    let new_len_p = page_up(new_len).ok_or(Errno::ENOMEM)?;
+    if overlaps_stub(r, r + new_len_p) {
+        return Err(Errno::ENOMEM.into());
+    }
+    let mm = &mut k.proc_of_mut(tid).mm;
+    let template = mm
+        .vmas
+        .iter()
+        .find(|v| v.start <= old && old < v.end)
+        .cloned();
+    mm.remove(old, old + page_up(old_len).unwrap_or(old_len));
+    if let Some(v) = template {
+        mm.add(Vma {
+            start: r,
+            end: r + new_len_p,
+            ..v
+        });
+    }
+    Ok(r as i64)
+}
+
+pub fn sys_madvise(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] % PAGE != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if a[1] == 0 {
+        return Ok(0);
+    }
+    let len = check_range(a[0], a[1])?;
+    match a[2] as i32 {
+        libc::MADV_DONTNEED | libc::MADV_FREE | libc::MADV_REMOVE => {
+            stub_syscall(
+                k,
+                tid,
+                libc::SYS_madvise,
+                [a[0], len, libc::MADV_DONTNEED as u64, 0, 0, 0],
+            )?;
+            Ok(0)
+        }
+        libc::MADV_NORMAL
+        | libc::MADV_RANDOM
+        | libc::MADV_SEQUENTIAL
+        | libc::MADV_WILLNEED
+        | libc::MADV_DONTFORK
+        | libc::MADV_DOFORK
+        | libc::MADV_MERGEABLE
+        | libc::MADV_UNMERGEABLE
+        | libc::MADV_HUGEPAGE
+        | libc::MADV_NOHUGEPAGE
+        | libc::MADV_DONTDUMP
+        | libc::MADV_DODUMP => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+pub fn sys_msync(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] % PAGE != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    Ok(0)
+}
+
+pub fn sys_mlock(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(0)
+}

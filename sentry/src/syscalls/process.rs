@@ -1,0 +1,1026 @@
+//! Processes: fork/vfork/clone, execve, exit, wait, ids, credentials, limits, prctl.
+
+use super::{block, path_ctx, read_path, SysErr, SysResult};
+use crate::errno::Errno;
+use crate::kernel::signal::{SigAction, SIGCHLD};
+use crate::kernel::{Kernel, Pid, Process, RunState, Task, Tid, WaitStatus};
+use crate::loader;
+use crate::vfs::Creds;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_CHILD_SETTID: u64 = 0x1000000;
+const CLONE_NS_FLAGS: u64 = 0x7e02_0000; // new namespaces of any kind
+
+/// fork, vfork and clone (processes; threads are not supported yet).
+pub fn do_clone(
+    k: &mut Kernel,
+    tid: Tid,
+    flags: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> SysResult {
+    // A vfork parent comes back here on every retry until its child lets go.
+    if let Some(child) = k.task(tid).vfork_wait {
+        let released = k.procs.get(&child).is_none_or(|c| c.vfork_parent.is_none());
+        if released {
+            k.task_mut(tid).vfork_wait = None;
+            return Ok(child as i64);
+        }
+        return Err(block());
+    }
+    if flags & CLONE_THREAD != 0 || flags & CLONE_NS_FLAGS != 0 || flags & CLONE_PIDFD != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let exit_signal = (flags & 0xff) as i32;
+    if exit_signal > 64 {
+        return Err(Errno::EINVAL.into());
+    }
+    let (nproc_soft, count) = {
+        let p = k.proc_of(tid);
+        (
+            p.rlimits[libc::RLIMIT_NPROC as usize].0,
+            k.procs.len() as u64,
+        )
+    };
+    if count >= nproc_soft.min(1 << 15) && k.proc_of(tid).creds.uid != 0 {
+        return Err(Errno::EAGAIN.into());
+    }
+    let new_pid = k.alloc_pid()?;
+    let mut scratch = k.task(tid).regs;
+    let child_stub = k
+        .task(tid)
+        .stub
+        .fork(&mut scratch)
+        .map_err(|e| Errno::from_io(&e))?;
+    let parent_task = k.task(tid);
+    let mut regs = parent_task.regs;
+    regs.rax = 0;
+    if stack != 0 {
+        regs.rsp = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        regs.fs_base = tls;
+    }
+    let sigmask = parent_task.sigmask;
+    let altstack = parent_task.altstack;
+    let p = k.proc_of(tid);
+    let ppid = if flags & CLONE_PARENT != 0 {
+        p.ppid
+    } else {
+        p.pid
+    };
+    let fds = if flags & CLONE_FILES != 0 {
+        p.fds.clone()
+    } else {
+        Rc::new(RefCell::new(p.fds.borrow().clone()))
+    };
+    let sigactions = if flags & CLONE_SIGHAND != 0 {
+        p.sigactions.clone()
+    } else {
+        Rc::new(RefCell::new(*p.sigactions.borrow()))
+    };
+    let child = Process {
+        pid: new_pid,
+        ppid,
+        pgid: p.pgid,
+        sid: p.sid,
+        threads: vec![new_pid],
+        children: vec![],
+        zombie: None,
+        stub_pid: child_stub.pid,
+        mm: p.mm.clone(),
+        fds,
+        cwd: p.cwd.clone(),
+        root: p.root.clone(),
+        umask: p.umask,
+        sigactions,
+        shared_pending: Default::default(),
+        creds: p.creds.clone(),
+        comm: p.comm.clone(),
+        cmdline: p.cmdline.clone(),
+        environ: p.environ.clone(),
+        exe: p.exe.clone(),
+        exit_signal,
+        vfork_parent: if flags & CLONE_VFORK != 0 {
+            Some(tid)
+        } else {
+            None
+        },
+        start_ticks: k.ticks(),
+        rlimits: p.rlimits,
+        exiting: None,
+        stop_report: None,
+        cont_report: false,
+        stop_waited: false,
+        no_new_privs: p.no_new_privs,
+        keep_caps: false,
+        utime_ticks: 0,
+        children_ticks: 0,
+        subreaper: false,
+        pdeath_signal: 0,
+    };
+    let _ = CLONE_FS;
+    let parent_pid = p.pid;
+    let host_tid = child_stub.tid;
+    let child_mem = crate::mm::Mem {
+        pid: child_stub.pid,
+    };
+    let task = Task {
+        tid: new_pid,
+        tgid: new_pid,
+        stub: child_stub,
+        regs,
+        state: RunState::InSentry,
+        sigmask,
+        pending: Default::default(),
+        saved_mask: None,
+        altstack,
+        clear_child_tid: if flags & CLONE_CHILD_CLEARTID != 0 {
+            ctid
+        } else {
+            0
+        },
+        blocked: None,
+        deadline: None,
+        vfork_wait: None,
+        robust_list: (0, 0),
+    };
+    k.procs.insert(new_pid, child);
+    k.tasks.insert(new_pid, task);
+    k.by_host.insert(host_tid, new_pid);
+    if let Some(pp) = k.procs.get_mut(&ppid) {
+        pp.children.push(new_pid);
+    }
+    let _ = parent_pid;
+    if flags & CLONE_PARENT_SETTID != 0 {
+        let _ = k.mem_of(tid)?.write_i32(ptid, new_pid);
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        let _ = child_mem.write_i32(ctid, new_pid);
+    }
+    k.resume(new_pid);
+    if flags & CLONE_VFORK != 0 {
+        k.task_mut(tid).vfork_wait = Some(new_pid);
+        return Err(block());
+    }
+    Ok(new_pid as i64)
+}
+
+pub fn sys_fork(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    do_clone(k, tid, SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+pub fn sys_vfork(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    do_clone(k, tid, CLONE_VM | CLONE_VFORK | SIGCHLD as u64, 0, 0, 0, 0)
+}
+
+pub fn sys_clone(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls
+    do_clone(k, tid, a[0], a[1], a[2], a[3], a[4])
+}
+
+pub fn sys_clone3(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if k.task(tid).vfork_wait.is_some() {
+        return do_clone(k, tid, 0, 0, 0, 0, 0);
+    }
+    if a[1] < 64 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mem = k.mem_of(tid)?;
+    let b = mem.read_vec(a[0], 88.min(a[1] as usize))?;
+    let f = |i: usize| {
+        u64::from_le_bytes(
+            b.get(i * 8..i * 8 + 8)
+                .and_then(|s| s.try_into().ok())
+                .unwrap_or([0; 8]),
+        )
+    };
+    let (flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
+        (f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7));
+    if exit_signal > 64 || flags & 0xff != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let sp = if stack != 0 { stack + stack_size } else { 0 };
+    do_clone(k, tid, flags | exit_signal, sp, parent_tid, child_tid, tls)
+}
+
+fn exec_impl(
+    k: &mut Kernel,
+    tid: Tid,
+    start: Option<Rc<crate::vfs::Inode>>,
+    path: Vec<u8>,
+    argv_addr: u64,
+    envp_addr: u64,
+) -> SysResult {
+    let mem = k.mem_of(tid)?;
+    let argv = mem.read_str_array(argv_addr, 2 << 20)?;
+    let envp = mem.read_str_array(envp_addr, 2 << 20)?;
+    let ctx = path_ctx(k, tid);
+    let mut argv = argv;
+    if argv.is_empty() {
+        argv.push(Vec::new());
+    }
+    let img = loader::prepare(k, &ctx, start, &path, argv)?;
+    let pid = k.task(tid).tgid;
+    if let Err(e) = loader::load(k, tid, &img, &envp) {
+        tracing::warn!(
+            task = tid,
+            errno = e.0,
+            "execve failed after the point of no return"
+        );
+        k.kill_group(pid, WaitStatus::signaled(libc::SIGSEGV, false));
+        return Err(SysErr::Gone);
+    }
+    let p = k.proc_of_mut(tid);
+    p.fds.borrow_mut().close_on_exec();
+    // Handlers reset to default; ignored signals stay ignored.
+    let mut acts = *p.sigactions.borrow();
+    for a in acts.iter_mut() {
+        if a.handler != crate::kernel::signal::SIG_IGN {
+            *a = SigAction::default();
+        }
+    }
+    p.sigactions = Rc::new(RefCell::new(acts));
+    let vp = p.vfork_parent.take();
+    let t = k.task_mut(tid);
+    t.altstack = (0, libc::SS_DISABLE, 0);
+    t.clear_child_tid = 0;
+    if vp.is_some() {
+        k.dirty = true;
+    }
+    k.dirty = true;
+    Err(SysErr::NoReturn)
+}
+
+pub fn sys_execve(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let path = read_path(k, tid, a[0])?;
+    exec_impl(k, tid, None, path, a[1], a[2])
+}
+
+pub fn sys_execveat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let path = read_path(k, tid, a[1])?;
+    let dirfd = a[0] as i32;
+    if path.is_empty() {
+        if a[4] & 0x1000 == 0 {
+            return Err(Errno::ENOENT.into());
+        }
+        let f = super::file::get_file(k, tid, dirfd as u64)?;
+        let p = f.path.clone();
+        return exec_impl(k, tid, None, p, a[2], a[3]);
+    }
+    let start = super::dirfd_start(k, tid, dirfd, &path)?;
+    exec_impl(k, tid, start, path, a[2], a[3])
+}
+
+pub fn sys_exit(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    // Single-threaded processes: exit ends the process.
+    let pid = k.task(tid).tgid;
+    k.kill_group(pid, WaitStatus::exited(a[0] as i32));
+    Err(SysErr::Gone)
+}
+
+pub fn sys_exit_group(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = k.task(tid).tgid;
+    k.kill_group(pid, WaitStatus::exited(a[0] as i32));
+    Err(SysErr::Gone)
+}
+
+/// Which children a wait call selects.
+fn matches(k: &Kernel, caller: &Process, child: Pid, sel: i64) -> bool {
+    let Some(c) = k.procs.get(&child) else {
+        return false;
+    };
+    match sel {
+        -1 => true,
+        0 => c.pgid == caller.pgid,
+        s if s > 0 => child == s as Pid,
+        s => c.pgid == (-s) as Pid,
+    }
+}
+
+enum WaitHit {
+    Exited(Pid, WaitStatus),
+    Stopped(Pid, i32),
+    Continued(Pid),
+}
+
+fn find_waitable(
+    k: &mut Kernel,
+    tid: Tid,
+    sel: i64,
+    options: u64,
+    consume: bool,
+) -> Result<Option<WaitHit>, Errno> {
+    let caller = k.proc_of(tid);
+    let kids: Vec<Pid> = caller
+        .children
+        .iter()
+        .copied()
+        .filter(|&c| matches(k, caller, c, sel))
+        .collect();
+    let kids: Vec<Pid> = kids
+        .into_iter()
+        .filter(|c| {
+            let Some(p) = k.procs.get(c) else {
+                return false;
+            };
+            // __WALL waits for all; __WCLONE only for non-SIGCHLD children; default only SIGCHLD ones.
+            options & 0x4000_0000 != 0 || (options & 0x8000_0000 != 0) == (p.exit_signal != SIGCHLD)
+        })
+        .collect();
+    if kids.is_empty() {
+        return Err(Errno::ECHILD);
+    }
+    let want_exited = options & libc::WEXITED as u64 != 0;
+    for c in &kids {
+        let p = &k.procs[c];
+        if let Some(st) = p.zombie {
+            if want_exited {
+                if consume {
+                    k.reap(*c);
+                }
+                return Ok(Some(WaitHit::Exited(*c, st)));
+            }
+        }
+    }
+    if options & libc::WUNTRACED as u64 != 0 {
+        for c in &kids {
+            let p = k.procs.get_mut(c).ok_or(Errno::ECHILD)?;
+            if let Some(sig) = p.stop_report {
+                if !p.stop_waited {
+                    if consume {
+                        p.stop_waited = true;
+                    }
+                    return Ok(Some(WaitHit::Stopped(*c, sig)));
+                }
+            }
+        }
+    }
+    if options & libc::WCONTINUED as u64 != 0 {
+        for c in &kids {
+            let p = k.procs.get_mut(c).ok_or(Errno::ECHILD)?;
+            if p.cont_report {
+                if consume {
+                    p.cont_report = false;
+                }
+                return Ok(Some(WaitHit::Continued(*c)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub fn sys_wait4(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (sel, status_addr, options, rusage) = (a[0] as i32 as i64, a[1], a[2], a[3]);
+    let known = (libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED) as u64 | 0xe000_0000;
+    if options & 0xffff_ffff & !known != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let hit = find_waitable(k, tid, sel, options | libc::WEXITED as u64, true)?;
+    let mem = k.mem_of(tid)?;
+    let (pid, status) = match hit {
+        Some(WaitHit::Exited(p, st)) => (p, st.0),
+        Some(WaitHit::Stopped(p, sig)) => (p, (sig << 8) | 0x7f),
+        Some(WaitHit::Continued(p)) => (p, 0xffff),
+        None if options & libc::WNOHANG as u64 != 0 => return Ok(0),
+        None => return Err(block()),
+    };
+    if status_addr != 0 {
+        mem.write_i32(status_addr, status)?;
+    }
+    if rusage != 0 {
+        mem.write(rusage, &[0u8; 144])?;
+    }
+    Ok(pid as i64)
+}
+
+pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (idtype, id, infop, options, rusage) = (a[0] as i32, a[1] as i32, a[2], a[3], a[4]);
+    let sel: i64 = match idtype as u32 {
+        libc::P_ALL => -1,
+        libc::P_PID => id as i64,
+        libc::P_PGID => {
+            if id == 0 {
+                0
+            } else {
+                -(id as i64)
+            }
+        }
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) as u64 == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let consume = options & libc::WNOWAIT as u64 == 0;
+    let opts = options
+        | if options & libc::WSTOPPED as u64 != 0 {
+            libc::WUNTRACED as u64
+        } else {
+            0
+        };
+    let hit = find_waitable(k, tid, sel, opts, consume)?;
+    let mem = k.mem_of(tid)?;
+    let (pid, code, st) = match hit {
+        Some(WaitHit::Exited(p, ws)) => {
+            let s = ws.0;
+            if s & 0x7f == 0 {
+                (p, 1, (s >> 8) & 0xff)
+            } else if s & 0x80 != 0 {
+                (p, 3, s & 0x7f)
+            } else {
+                (p, 2, s & 0x7f)
+            }
+        }
+        Some(WaitHit::Stopped(p, sig)) => (p, 5, sig),
+        Some(WaitHit::Continued(p)) => (p, 6, libc::SIGCONT),
+        None if options & libc::WNOHANG as u64 != 0 => {
+            if infop != 0 {
+                mem.write(infop, &[0u8; 128])?;
+            }
+            return Ok(0);
+        }
+        None => return Err(block()),
+    };
+    if infop != 0 {
+        let info = crate::kernel::signal::SigInfo {
+            signo: SIGCHLD,
+            code,
+            pid,
+            status: st,
+            ..Default::default()
+        };
+        mem.write(infop, &info.to_bytes())?;
+    }
+    if rusage != 0 {
+        mem.write(rusage, &[0u8; 144])?;
+    }
+    Ok(0)
+}
+
+pub fn sys_getpid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(k.task(tid).tgid as i64)
+}
+pub fn sys_gettid(_k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(tid as i64)
+}
+pub fn sys_getppid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    let pp = k.proc_of(tid).ppid;
+    // Init's parent is outside the sandbox.
+    Ok(if k.proc_of(tid).pid == 1 {
+        0
+    } else {
+        pp as i64
+    })
+}
+
+pub fn sys_getpgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = if a[0] == 0 {
+        k.task(tid).tgid
+    } else {
+        a[0] as Pid
+    };
+    Ok(k.procs
+        .get(&pid)
+        .filter(|p| p.zombie.is_none())
+        .ok_or(Errno::ESRCH)?
+        .pgid as i64)
+}
+pub fn sys_getpgrp(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(k.proc_of(tid).pgid as i64)
+}
+pub fn sys_getsid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = if a[0] == 0 {
+        k.task(tid).tgid
+    } else {
+        a[0] as Pid
+    };
+    Ok(k.procs.get(&pid).ok_or(Errno::ESRCH)?.sid as i64)
+}
+
+pub fn sys_setpgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let me = k.task(tid).tgid;
+    let pid = if a[0] == 0 { me } else { a[0] as Pid };
+    let pgid = if a[1] == 0 { pid } else { a[1] as Pid };
+    if (a[1] as i32) < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let my_sid = k.proc_of(tid).sid;
+    let target = k.procs.get(&pid).ok_or(Errno::ESRCH)?;
+    if pid != me && target.ppid != me {
+        return Err(Errno::ESRCH.into());
+    }
+    if target.sid != my_sid || target.pid == target.sid {
+        return Err(Errno::EPERM.into());
+    }
+    if pgid != pid && !k.procs.values().any(|p| p.pgid == pgid && p.sid == my_sid) {
+        return Err(Errno::EPERM.into());
+    }
+    if let Some(t) = k.procs.get_mut(&pid) {
+        t.pgid = pgid;
+    }
+    Ok(0)
+}
+
+pub fn sys_setsid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    let me = k.task(tid).tgid;
+    if k.procs.values().any(|p| p.pgid == me) {
+        return Err(Errno::EPERM.into());
+    }
+    let p = k.proc_of_mut(tid);
+    p.sid = me;
+    p.pgid = me;
+    Ok(me as i64)
+}
+
+pub fn sys_set_tid_address(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    k.task_mut(tid).clear_child_tid = a[0];
+    Ok(tid as i64)
+}
+
+pub fn sys_set_robust_list(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[1] != 24 {
+        return Err(Errno::EINVAL.into());
+    }
+    k.task_mut(tid).robust_list = (a[0], a[1]);
+    Ok(0)
+}
+
+pub fn sys_get_robust_list(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let target = if a[0] == 0 { tid } else { a[0] as Tid };
+    let (head, len) = k.tasks.get(&target).ok_or(Errno::ESRCH)?.robust_list;
+    let mem = k.mem_of(tid)?;
+    mem.write_u64(a[1], head)?;
+    mem.write_u64(a[2], len)?;
+    Ok(0)
+}
+
+pub fn sys_arch_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    const ARCH_SET_GS: u64 = 0x1001;
+    const ARCH_SET_FS: u64 = 0x1002;
+    const ARCH_GET_FS: u64 = 0x1003;
+    const ARCH_GET_GS: u64 = 0x1004;
+    match a[0] {
+        ARCH_SET_FS => {
+            if a[1] >= crate::platform::ptrace::TASK_SIZE {
+                return Err(Errno::EPERM.into());
+            }
+            k.task_mut(tid).regs.fs_base = a[1];
+            Ok(0)
+        }
+        ARCH_SET_GS => {
+            if a[1] >= crate::platform::ptrace::TASK_SIZE {
+                return Err(Errno::EPERM.into());
+            }
+            k.task_mut(tid).regs.gs_base = a[1];
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            let v = k.task(tid).regs.fs_base;
+            k.mem_of(tid)?.write_u64(a[1], v)?;
+            Ok(0)
+        }
+        ARCH_GET_GS => {
+            let v = k.task(tid).regs.gs_base;
+            k.mem_of(tid)?.write_u64(a[1], v)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+pub fn sys_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let mem = k.mem_of(tid)?;
+    match a[0] as i32 {
+        libc::PR_SET_NAME => {
+            let name = mem
+                .read_cstr(a[1], 4096)
+                .or_else(|_| mem.read_vec(a[1], 16))?;
+            k.proc_of_mut(tid).comm = name.into_iter().take(15).collect();
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut n = k.proc_of(tid).comm.clone();
+            n.resize(16, 0);
+            mem.write(a[1], &n)?;
+            Ok(0)
+        }
+        libc::PR_SET_PDEATHSIG => {
+            if a[1] > 64 {
+                return Err(Errno::EINVAL.into());
+            }
+            k.proc_of_mut(tid).pdeath_signal = a[1] as i32;
+            Ok(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            let s = k.proc_of(tid).pdeath_signal;
+            mem.write_i32(a[1], s)?;
+            Ok(0)
+        }
+        libc::PR_SET_CHILD_SUBREAPER => {
+            k.proc_of_mut(tid).subreaper = a[1] != 0;
+            Ok(0)
+        }
+        libc::PR_GET_CHILD_SUBREAPER => {
+            let s = k.proc_of(tid).subreaper as i32;
+            mem.write_i32(a[1], s)?;
+            Ok(0)
+        }
+        libc::PR_SET_NO_NEW_PRIVS => {
+            if a[1] != 1 {
+                return Err(Errno::EINVAL.into());
+            }
+            k.proc_of_mut(tid).no_new_privs = true;
+            Ok(0)
+        }
+        libc::PR_GET_NO_NEW_PRIVS => Ok(k.proc_of(tid).no_new_privs as i64),
+        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_SET_DUMPABLE => Ok(0),
+        libc::PR_SET_KEEPCAPS => {
+            k.proc_of_mut(tid).keep_caps = a[1] != 0;
+            Ok(0)
+        }
+        libc::PR_GET_KEEPCAPS => Ok(k.proc_of(tid).keep_caps as i64),
+        libc::PR_CAPBSET_READ => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL.into());
+            }
+            Ok(((k.proc_of(tid).creds.cap_bounding >> a[1]) & 1) as i64)
+        }
+        libc::PR_CAPBSET_DROP => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL.into());
+            }
+            let c = &mut k.proc_of_mut(tid).creds;
+            if !c.has_cap(8) {
+                return Err(Errno::EPERM.into());
+            }
+            c.cap_bounding &= !(1 << a[1]);
+            Ok(0)
+        }
+        libc::PR_GET_SECUREBITS => Ok(0),
+        libc::PR_GET_TIMERSLACK => Ok(50_000),
+        libc::PR_SET_TIMERSLACK | libc::PR_SET_VMA | libc::PR_SET_MM => Ok(0),
+        libc::PR_GET_SECCOMP => Ok(0),
+        libc::PR_SET_SECCOMP => Err(Errno::EINVAL.into()),
+        libc::PR_CAP_AMBIENT => Ok(0),
+        libc::PR_GET_THP_DISABLE => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+fn rlimit_index(r: u64) -> Result<usize, Errno> {
+    if r >= 16 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(r as usize)
+}
+
+fn set_rlimit(
+    k: &mut Kernel,
+    pid: Pid,
+    res: usize,
+    soft: u64,
+    hard: u64,
+    creds: &Creds,
+) -> Result<(), Errno> {
+    if soft > hard {
+        return Err(Errno::EINVAL);
+    }
+    let p = k.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
+    if hard > p.rlimits[res].1 && !creds.has_cap(24) {
+        return Err(Errno::EPERM);
+    }
+    if res == libc::RLIMIT_NOFILE as usize {
+        if hard > 1 << 20 {
+            return Err(Errno::EPERM);
+        }
+        p.fds.borrow_mut().limit = soft as usize;
+    }
+    p.rlimits[res] = (soft, hard);
+    Ok(())
+}
+
+pub fn sys_prlimit64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = if a[0] == 0 {
+        k.task(tid).tgid
+    } else {
+        a[0] as Pid
+    };
+    let res = rlimit_index(a[1])?;
+    let mem = k.mem_of(tid)?;
+    let old = k.procs.get(&pid).ok_or(Errno::ESRCH)?.rlimits[res];
+    if a[2] != 0 {
+        let soft = mem.read_u64(a[2])?;
+        let hard = mem.read_u64(a[2] + 8)?;
+        let creds = k.proc_of(tid).creds.clone();
+        set_rlimit(k, pid, res, soft, hard, &creds)?;
+    }
+    if a[3] != 0 {
+        mem.write_u64(a[3], old.0)?;
+        mem.write_u64(a[3] + 8, old.1)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_getrlimit(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    sys_prlimit64(k, tid, [0, a[0], 0, a[1], 0, 0])
+}
+
+pub fn sys_setrlimit(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    sys_prlimit64(k, tid, [0, a[0], a[1], 0, 0, 0])
+}
+
+pub fn sys_getrusage(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let who = a[0] as i32;
+    if who != libc::RUSAGE_SELF && who != libc::RUSAGE_CHILDREN && who != libc::RUSAGE_THREAD {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut b = [0u8; 144];
+    let ticks = if who == libc::RUSAGE_CHILDREN {
+        k.proc_of(tid).children_ticks
+    } else {
+        k.proc_of(tid).utime_ticks
+    };
+    b[0..8].copy_from_slice(&((ticks / 100) as i64).to_le_bytes());
+    b[8..16].copy_from_slice(&(((ticks % 100) * 10_000) as i64).to_le_bytes());
+    // ru_maxrss in KiB
+    b[32..40].copy_from_slice(&((k.proc_of(tid).mm.total_size() / 1024) as i64).to_le_bytes());
+    k.mem_of(tid)?.write(a[1], &b)?;
+    Ok(0)
+}
+
+pub fn sys_times(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] != 0 {
+        let p = k.proc_of(tid);
+        let v = [p.utime_ticks, 0, p.children_ticks, 0];
+        let mut b = [0u8; 32];
+        for (i, x) in v.iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&x.to_le_bytes());
+        }
+        k.mem_of(tid)?.write(a[0], &b)?;
+    }
+    Ok(k.ticks() as i64 + 10_000)
+}
+
+// ---- credentials ----
+
+pub fn sys_getuid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(k.proc_of(tid).creds.uid as i64)
+}
+pub fn sys_geteuid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(k.proc_of(tid).creds.euid as i64)
+}
+pub fn sys_getgid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(k.proc_of(tid).creds.gid as i64)
+}
+pub fn sys_getegid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    Ok(k.proc_of(tid).creds.egid as i64)
+}
+
+pub fn sys_getresuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let c = k.proc_of(tid).creds.clone();
+    let mem = k.mem_of(tid)?;
+    mem.write_u32(a[0], c.uid)?;
+    mem.write_u32(a[1], c.euid)?;
+    mem.write_u32(a[2], c.suid)?;
+    Ok(0)
+}
+pub fn sys_getresgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let c = k.proc_of(tid).creds.clone();
+    let mem = k.mem_of(tid)?;
+    mem.write_u32(a[0], c.gid)?;
+    mem.write_u32(a[1], c.egid)?;
+    mem.write_u32(a[2], c.sgid)?;
+    Ok(0)
+}
+
+/// Capability effects of uid changes (the Linux rules without securebits).
+fn fix_caps(old: &Creds, new: &mut Creds, keep: bool) {
+    let was_root = old.uid == 0 || old.euid == 0 || old.suid == 0;
+    let now_root = new.uid == 0 || new.euid == 0 || new.suid == 0;
+    if was_root && !now_root && !keep {
+        new.cap_permitted = 0;
+        new.cap_effective = 0;
+    }
+    if old.euid == 0 && new.euid != 0 {
+        new.cap_effective = 0;
+    }
+    if old.euid != 0 && new.euid == 0 {
+        new.cap_effective = new.cap_permitted;
+    }
+}
+
+fn setresuid_impl(k: &mut Kernel, tid: Tid, r: u32, e: u32, s: u32, setfs: bool) -> SysResult {
+    let keep = k.proc_of(tid).keep_caps;
+    let old = k.proc_of(tid).creds.clone();
+    let mut c = old.clone();
+    let priv_ = old.has_cap(crate::vfs::CAP_SETUID);
+    let ok = |v: u32| v == u32::MAX || priv_ || v == old.uid || v == old.euid || v == old.suid;
+    if !ok(r) || !ok(e) || !ok(s) {
+        return Err(Errno::EPERM.into());
+    }
+    if r != u32::MAX {
+        c.uid = r;
+    }
+    if e != u32::MAX {
+        c.euid = e;
+    }
+    if s != u32::MAX {
+        c.suid = s;
+    }
+    if setfs {
+        c.fsuid = c.euid;
+    }
+    fix_caps(&old, &mut c, keep);
+    k.proc_of_mut(tid).creds = c;
+    Ok(0)
+}
+
+pub fn sys_setuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let uid = a[0] as u32;
+    let c = k.proc_of(tid).creds.clone();
+    if c.has_cap(crate::vfs::CAP_SETUID) {
+        setresuid_impl(k, tid, uid, uid, uid, true)
+    } else if uid == c.uid || uid == c.suid {
+        setresuid_impl(k, tid, u32::MAX, uid, u32::MAX, true)
+    } else {
+        Err(Errno::EPERM.into())
+    }
+}
+pub fn sys_setreuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    setresuid_impl(k, tid, a[0] as u32, a[1] as u32, u32::MAX, true)
+}
+pub fn sys_setresuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    setresuid_impl(k, tid, a[0] as u32, a[1] as u32, a[2] as u32, true)
+}
+
+fn setresgid_impl(k: &mut Kernel, tid: Tid, r: u32, e: u32, s: u32) -> SysResult {
+    let old = k.proc_of(tid).creds.clone();
+    let priv_ = old.has_cap(crate::vfs::CAP_SETGID);
+    let ok = |v: u32| v == u32::MAX || priv_ || v == old.gid || v == old.egid || v == old.sgid;
+    if !ok(r) || !ok(e) || !ok(s) {
+        return Err(Errno::EPERM.into());
+    }
+    let c = &mut k.proc_of_mut(tid).creds;
+    if r != u32::MAX {
+        c.gid = r;
+    }
+    if e != u32::MAX {
+        c.egid = e;
+    }
+    if s != u32::MAX {
+        c.sgid = s;
+    }
+    c.fsgid = c.egid;
+    Ok(0)
+}
+
+pub fn sys_setgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let gid = a[0] as u32;
+    let c = k.proc_of(tid).creds.clone();
+    if c.has_cap(crate::vfs::CAP_SETGID) {
+        setresgid_impl(k, tid, gid, gid, gid)
+    } else if gid == c.gid || gid == c.sgid {
+        setresgid_impl(k, tid, u32::MAX, gid, u32::MAX)
+    } else {
+        Err(Errno::EPERM.into())
+    }
+}
+pub fn sys_setregid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    setresgid_impl(k, tid, a[0] as u32, a[1] as u32, u32::MAX)
+}
+pub fn sys_setresgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    setresgid_impl(k, tid, a[0] as u32, a[1] as u32, a[2] as u32)
+}
+
+pub fn sys_setfsuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let c = &mut k.proc_of_mut(tid).creds;
+    let old = c.fsuid;
+    let v = a[0] as u32;
+    if c.has_cap(crate::vfs::CAP_SETUID) || v == c.uid || v == c.euid || v == c.suid {
+        c.fsuid = v;
+    }
+    Ok(old as i64)
+}
+pub fn sys_setfsgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let c = &mut k.proc_of_mut(tid).creds;
+    let old = c.fsgid;
+    let v = a[0] as u32;
+    if c.has_cap(crate::vfs::CAP_SETGID) || v == c.gid || v == c.egid || v == c.sgid {
+        c.fsgid = v;
+    }
+    Ok(old as i64)
+}
+
+pub fn sys_getgroups(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let groups = k.proc_of(tid).creds.groups.clone();
+    let n = a[0] as i32;
+    if n < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if n == 0 {
+        return Ok(groups.len() as i64);
+    }
+    if (n as usize) < groups.len() {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut b = Vec::with_capacity(groups.len() * 4);
+    for g in &groups {
+        b.extend_from_slice(&g.to_le_bytes());
+    }
+    k.mem_of(tid)?.write(a[1], &b)?;
+    Ok(groups.len() as i64)
+}
+
+pub fn sys_setgroups(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if !k.proc_of(tid).creds.has_cap(crate::vfs::CAP_SETGID) {
+        return Err(Errno::EPERM.into());
+    }
+    let n = a[0] as usize;
+    if n > 65536 {
+        return Err(Errno::EINVAL.into());
+    }
+    let b = k.mem_of(tid)?.read_vec(a[1], n * 4)?;
+    let groups = b
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    k.proc_of_mut(tid).creds.groups = groups;
+    Ok(0)
+}
+
+pub fn sys_capget(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let mem = k.mem_of(tid)?;
+    let version = mem.read_u32(a[0])?;
+    if version != 0x20080522 && version != 0x20071026 {
+        mem.write_u32(a[0], 0x20080522)?;
+        if a[1] == 0 {
+            return Ok(0);
+        }
+        return Err(Errno::EINVAL.into());
+    }
+    if a[1] == 0 {
+        return Ok(0);
+    }
+    let pid = mem.read_u32(a[0] + 4)? as Pid;
+    let c = if pid == 0 {
+        k.proc_of(tid).creds.clone()
+    } else {
+        k.procs.get(&pid).ok_or(Errno::ESRCH)?.creds.clone()
+    };
+    let mut b = [0u8; 24];
+    for (i, v) in [c.cap_effective, c.cap_permitted, c.cap_inheritable]
+        .iter()
+        .enumerate()
+    {
+        b[i * 4..i * 4 + 4].copy_from_slice(&(*v as u32).to_le_bytes());
+        b[12 + i * 4..12 + i * 4 + 4].copy_from_slice(&((*v >> 32) as u32).to_le_bytes());
+    }
+    mem.write(a[1], &b)?;
+    Ok(0)
+}
+
+pub fn sys_capset(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let mem = k.mem_of(tid)?;
+    let version = mem.read_u32(a[0])?;
+    if version != 0x20080522 && version != 0x20071026 {
+        return Err(Errno::EINVAL.into());
+    }
+    let pid = mem.read_u32(a[0] + 4)? as Pid;
+    if pid != 0 && pid != k.task(tid).tgid {
+        return Err(Errno::EPERM.into());
+    }
+    let b = mem.read_vec(a[1], 24)?;
+    let rd = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as u64;
+    let eff = rd(0) | (rd(12) << 32);
+    let prm = rd(4) | (rd(16) << 32);
+    let inh = rd(8) | (rd(20) << 32);
+    let c = &mut k.proc_of_mut(tid).creds;
+    if prm & !c.cap_permitted != 0 || eff & !prm != 0 {
+        return Err(Errno::EPERM.into());
+    }
+    if inh & !(c.cap_inheritable | c.cap_permitted) != 0 && !c.has_cap(8) {
+        return Err(Errno::EPERM.into());
+    }
+    c.cap_effective = eff;
+    c.cap_permitted = prm;
+    c.cap_inheritable = inh;
+    Ok(0)
+}

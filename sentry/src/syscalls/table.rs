@@ -1,0 +1,366 @@
+//! The syscall table. Anything not listed here returns ENOSYS (logged once per sandbox).
+
+use super::{file, fs, misc, mm, process, signal, time, Handler, Support, SyscallDef};
+use std::sync::OnceLock;
+
+use Support::*;
+
+macro_rules! table {
+    ($(($nr:ident, $h:path, $s:expr, $note:expr)),* $(,)?) => {
+        pub static TABLE: &[SyscallDef] = &[
+            $(SyscallDef { nr: libc::$nr as u64, handler: $h as Handler, support: $s, note: $note }),*
+        ];
+    };
+}
+
+table![
+    // file.rs: fd-based I/O
+    (SYS_read, file::sys_read, Full, ""),
+    (SYS_write, file::sys_write, Full, ""),
+    (SYS_pread64, file::sys_pread64, Full, ""),
+    (SYS_pwrite64, file::sys_pwrite64, Full, ""),
+    (SYS_readv, file::sys_readv, Full, ""),
+    (SYS_writev, file::sys_writev, Full, ""),
+    (SYS_preadv, file::sys_preadv, Full, ""),
+    (SYS_pwritev, file::sys_pwritev, Full, ""),
+    (SYS_preadv2, file::sys_preadv, Partial, "flags ignored"),
+    (SYS_pwritev2, file::sys_pwritev, Partial, "flags ignored"),
+    (SYS_lseek, file::sys_lseek, Full, ""),
+    (SYS_close, file::sys_close, Full, ""),
+    (SYS_close_range, file::sys_close_range, Full, ""),
+    (SYS_dup, file::sys_dup, Full, ""),
+    (SYS_dup2, file::sys_dup2, Full, ""),
+    (SYS_dup3, file::sys_dup3, Full, ""),
+    (
+        SYS_fcntl,
+        file::sys_fcntl,
+        Partial,
+        "record locks always succeed"
+    ),
+    (SYS_flock, file::sys_flock, Partial, "always succeeds"),
+    (
+        SYS_ioctl,
+        file::sys_ioctl,
+        Partial,
+        "FIONBIO, FIOCLEX, FIONREAD, terminal ioctls on host ttys"
+    ),
+    (SYS_pipe, file::sys_pipe, Full, ""),
+    (SYS_pipe2, file::sys_pipe2, Full, ""),
+    (SYS_fstat, file::sys_fstat, Full, ""),
+    (SYS_getdents64, file::sys_getdents64, Full, ""),
+    (SYS_ftruncate, file::sys_ftruncate, Full, ""),
+    (
+        SYS_fsync,
+        file::sys_fsync,
+        Full,
+        "sandbox memory needs no sync"
+    ),
+    (SYS_fdatasync, file::sys_fsync, Full, ""),
+    (SYS_syncfs, file::sys_fsync, Full, ""),
+    (SYS_sendfile, file::sys_sendfile, Full, ""),
+    (SYS_fadvise64, file::sys_fadvise, Full, "advice ignored"),
+    // fs.rs: paths
+    (SYS_open, fs::sys_open, Full, ""),
+    (SYS_openat, fs::sys_openat, Full, ""),
+    (
+        SYS_openat2,
+        fs::sys_openat2,
+        Partial,
+        "resolve flags ignored"
+    ),
+    (SYS_creat, fs::sys_creat, Full, ""),
+    (SYS_stat, fs::sys_stat, Full, ""),
+    (SYS_lstat, fs::sys_lstat, Full, ""),
+    (SYS_newfstatat, fs::sys_newfstatat, Full, ""),
+    (SYS_statx, fs::sys_statx, Full, ""),
+    (SYS_access, fs::sys_access, Full, ""),
+    (SYS_faccessat, fs::sys_faccessat, Full, ""),
+    (SYS_faccessat2, fs::sys_faccessat2, Full, ""),
+    (SYS_mkdir, fs::sys_mkdir, Full, ""),
+    (SYS_mkdirat, fs::sys_mkdirat, Full, ""),
+    (SYS_unlink, fs::sys_unlink, Full, ""),
+    (SYS_unlinkat, fs::sys_unlinkat, Full, ""),
+    (SYS_rmdir, fs::sys_rmdir, Full, ""),
+    (SYS_rename, fs::sys_rename, Full, ""),
+    (SYS_renameat, fs::sys_renameat, Full, ""),
+    (SYS_renameat2, fs::sys_renameat2, Full, ""),
+    (SYS_link, fs::sys_link, Full, ""),
+    (SYS_linkat, fs::sys_linkat, Full, ""),
+    (SYS_symlink, fs::sys_symlink, Full, ""),
+    (SYS_symlinkat, fs::sys_symlinkat, Full, ""),
+    (SYS_readlink, fs::sys_readlink, Full, ""),
+    (SYS_readlinkat, fs::sys_readlinkat, Full, ""),
+    (SYS_chmod, fs::sys_chmod, Full, ""),
+    (SYS_fchmod, fs::sys_fchmod, Full, ""),
+    (SYS_fchmodat, fs::sys_fchmodat, Full, ""),
+    (SYS_chown, fs::sys_chown, Full, ""),
+    (SYS_fchown, fs::sys_fchown, Full, ""),
+    (SYS_lchown, fs::sys_lchown, Full, ""),
+    (SYS_fchownat, fs::sys_fchownat, Full, ""),
+    (SYS_utimensat, fs::sys_utimensat, Full, ""),
+    (SYS_utimes, fs::sys_utimes, Full, ""),
+    (SYS_chdir, fs::sys_chdir, Full, ""),
+    (SYS_fchdir, fs::sys_fchdir, Full, ""),
+    (SYS_getcwd, fs::sys_getcwd, Full, ""),
+    (SYS_truncate, fs::sys_truncate, Full, ""),
+    (
+        SYS_mknod,
+        fs::sys_mknod,
+        Partial,
+        "regular files, FIFOs, sockets and sentry devices"
+    ),
+    (
+        SYS_mknodat,
+        fs::sys_mknodat,
+        Partial,
+        "regular files, FIFOs, sockets and sentry devices"
+    ),
+    (SYS_umask, fs::sys_umask, Full, ""),
+    (SYS_statfs, fs::sys_statfs, Full, ""),
+    (SYS_fstatfs, fs::sys_fstatfs, Full, ""),
+    (SYS_chroot, fs::sys_chroot, Full, ""),
+    (SYS_sync, misc::sys_ok, Full, ""),
+    // mm.rs
+    (SYS_brk, mm::sys_brk, Full, ""),
+    (
+        SYS_mmap,
+        mm::sys_mmap,
+        Partial,
+        "file mappings are private copies"
+    ),
+    (SYS_munmap, mm::sys_munmap, Full, ""),
+    (SYS_mprotect, mm::sys_mprotect, Full, ""),
+    (SYS_mremap, mm::sys_mremap, Full, ""),
+    (
+        SYS_madvise,
+        mm::sys_madvise,
+        Partial,
+        "DONTNEED/FREE honoured, hints ignored"
+    ),
+    (
+        SYS_msync,
+        mm::sys_msync,
+        Partial,
+        "no write-back of shared file maps"
+    ),
+    (SYS_mlock, mm::sys_mlock, Partial, "no-op"),
+    (SYS_munlock, mm::sys_mlock, Partial, "no-op"),
+    (SYS_mlockall, mm::sys_mlock, Partial, "no-op"),
+    (SYS_munlockall, mm::sys_mlock, Partial, "no-op"),
+    // process.rs
+    (SYS_fork, process::sys_fork, Full, ""),
+    (
+        SYS_vfork,
+        process::sys_vfork,
+        Partial,
+        "memory is copied; parent waits for exec/exit"
+    ),
+    (
+        SYS_clone,
+        process::sys_clone,
+        Partial,
+        "processes only; threads not yet"
+    ),
+    (
+        SYS_clone3,
+        process::sys_clone3,
+        Partial,
+        "processes only; threads not yet"
+    ),
+    (SYS_execve, process::sys_execve, Full, ""),
+    (SYS_execveat, process::sys_execveat, Full, ""),
+    (SYS_exit, process::sys_exit, Full, ""),
+    (SYS_exit_group, process::sys_exit_group, Full, ""),
+    (SYS_wait4, process::sys_wait4, Full, ""),
+    (SYS_waitid, process::sys_waitid, Full, ""),
+    (SYS_getpid, process::sys_getpid, Full, ""),
+    (SYS_gettid, process::sys_gettid, Full, ""),
+    (SYS_getppid, process::sys_getppid, Full, ""),
+    (SYS_getpgid, process::sys_getpgid, Full, ""),
+    (SYS_getpgrp, process::sys_getpgrp, Full, ""),
+    (SYS_getsid, process::sys_getsid, Full, ""),
+    (SYS_setpgid, process::sys_setpgid, Full, ""),
+    (SYS_setsid, process::sys_setsid, Full, ""),
+    (SYS_set_tid_address, process::sys_set_tid_address, Full, ""),
+    (SYS_set_robust_list, process::sys_set_robust_list, Full, ""),
+    (SYS_get_robust_list, process::sys_get_robust_list, Full, ""),
+    (SYS_arch_prctl, process::sys_arch_prctl, Full, ""),
+    (SYS_prctl, process::sys_prctl, Partial, "common options"),
+    (SYS_prlimit64, process::sys_prlimit64, Full, ""),
+    (SYS_getrlimit, process::sys_getrlimit, Full, ""),
+    (SYS_setrlimit, process::sys_setrlimit, Full, ""),
+    (
+        SYS_getrusage,
+        process::sys_getrusage,
+        Partial,
+        "coarse times"
+    ),
+    (SYS_times, process::sys_times, Partial, "coarse times"),
+    (SYS_getuid, process::sys_getuid, Full, ""),
+    (SYS_geteuid, process::sys_geteuid, Full, ""),
+    (SYS_getgid, process::sys_getgid, Full, ""),
+    (SYS_getegid, process::sys_getegid, Full, ""),
+    (SYS_getresuid, process::sys_getresuid, Full, ""),
+    (SYS_getresgid, process::sys_getresgid, Full, ""),
+    (SYS_setuid, process::sys_setuid, Full, ""),
+    (SYS_setgid, process::sys_setgid, Full, ""),
+    (SYS_setreuid, process::sys_setreuid, Full, ""),
+    (SYS_setregid, process::sys_setregid, Full, ""),
+    (SYS_setresuid, process::sys_setresuid, Full, ""),
+    (SYS_setresgid, process::sys_setresgid, Full, ""),
+    (SYS_setfsuid, process::sys_setfsuid, Full, ""),
+    (SYS_setfsgid, process::sys_setfsgid, Full, ""),
+    (SYS_getgroups, process::sys_getgroups, Full, ""),
+    (SYS_setgroups, process::sys_setgroups, Full, ""),
+    (SYS_capget, process::sys_capget, Full, ""),
+    (SYS_capset, process::sys_capset, Full, ""),
+    // signal.rs
+    (SYS_rt_sigaction, signal::sys_rt_sigaction, Full, ""),
+    (SYS_rt_sigprocmask, signal::sys_rt_sigprocmask, Full, ""),
+    (SYS_rt_sigreturn, signal::sys_rt_sigreturn, Full, ""),
+    (SYS_rt_sigpending, signal::sys_rt_sigpending, Full, ""),
+    (SYS_rt_sigsuspend, signal::sys_rt_sigsuspend, Full, ""),
+    (SYS_rt_sigtimedwait, signal::sys_rt_sigtimedwait, Full, ""),
+    (SYS_rt_sigqueueinfo, signal::sys_rt_sigqueueinfo, Full, ""),
+    (SYS_pause, signal::sys_pause, Full, ""),
+    (SYS_kill, signal::sys_kill, Full, ""),
+    (SYS_tkill, signal::sys_tkill, Full, ""),
+    (SYS_tgkill, signal::sys_tgkill, Full, ""),
+    (SYS_sigaltstack, signal::sys_sigaltstack, Full, ""),
+    // time.rs
+    (
+        SYS_clock_gettime,
+        time::sys_clock_gettime,
+        Full,
+        "no vDSO yet: every call traps"
+    ),
+    (SYS_clock_getres, time::sys_clock_getres, Full, ""),
+    (SYS_gettimeofday, time::sys_gettimeofday, Full, ""),
+    (SYS_time, time::sys_time, Full, ""),
+    (SYS_nanosleep, time::sys_nanosleep, Full, ""),
+    (SYS_clock_nanosleep, time::sys_clock_nanosleep, Full, ""),
+    (SYS_alarm, time::sys_alarm, Full, ""),
+    // misc.rs
+    (SYS_uname, misc::sys_uname, Full, "release is the sentry's"),
+    (SYS_sethostname, misc::sys_sethostname, Full, ""),
+    (SYS_setdomainname, misc::sys_setdomainname, Full, ""),
+    (SYS_getrandom, misc::sys_getrandom, Full, ""),
+    (
+        SYS_sysinfo,
+        misc::sys_sysinfo,
+        Partial,
+        "synthetic memory figures"
+    ),
+    (SYS_sched_yield, misc::sys_sched_yield, Full, ""),
+    (SYS_sched_getaffinity, misc::sys_sched_getaffinity, Full, ""),
+    (
+        SYS_sched_setaffinity,
+        misc::sys_ok,
+        Partial,
+        "accepted, not enforced"
+    ),
+    (SYS_sched_getparam, misc::sys_sched_getparam, Full, ""),
+    (
+        SYS_sched_setparam,
+        misc::sys_ok,
+        Partial,
+        "accepted, not enforced"
+    ),
+    (SYS_sched_getscheduler, misc::sys_ok, Full, "SCHED_OTHER"),
+    (
+        SYS_sched_setscheduler,
+        misc::sys_ok,
+        Partial,
+        "accepted, not enforced"
+    ),
+    (
+        SYS_sched_get_priority_max,
+        misc::sys_sched_get_priority_max,
+        Full,
+        ""
+    ),
+    (
+        SYS_sched_get_priority_min,
+        misc::sys_sched_get_priority_min,
+        Full,
+        ""
+    ),
+    (
+        SYS_getpriority,
+        misc::sys_getpriority,
+        Partial,
+        "always nice 0"
+    ),
+    (
+        SYS_setpriority,
+        misc::sys_ok,
+        Partial,
+        "accepted, not enforced"
+    ),
+    (SYS_getcpu, misc::sys_getcpu, Partial, "always cpu 0"),
+    (SYS_poll, misc::sys_poll, Full, ""),
+    (SYS_ppoll, misc::sys_ppoll, Full, ""),
+    (SYS_select, misc::sys_select, Full, ""),
+    (SYS_pselect6, misc::sys_pselect6, Full, ""),
+    (
+        SYS_mount,
+        misc::sys_eperm,
+        Refused,
+        "no mounting inside the sandbox"
+    ),
+    (SYS_umount2, misc::sys_eperm, Refused, ""),
+    (SYS_pivot_root, misc::sys_eperm, Refused, ""),
+    (SYS_reboot, misc::sys_eperm, Refused, ""),
+    (SYS_swapon, misc::sys_eperm, Refused, ""),
+    (SYS_swapoff, misc::sys_eperm, Refused, ""),
+    (SYS_settimeofday, misc::sys_eperm, Refused, ""),
+    (SYS_clock_settime, misc::sys_eperm, Refused, ""),
+    (SYS_adjtimex, misc::sys_eperm, Refused, ""),
+    (SYS_init_module, misc::sys_eperm, Refused, ""),
+    (SYS_finit_module, misc::sys_eperm, Refused, ""),
+    (SYS_delete_module, misc::sys_eperm, Refused, ""),
+    (SYS_kexec_load, misc::sys_eperm, Refused, ""),
+    (
+        SYS_ptrace,
+        misc::sys_eperm,
+        Refused,
+        "tracing inside the sandbox is not supported"
+    ),
+    (SYS_unshare, misc::sys_eperm, Refused, ""),
+    (SYS_setns, misc::sys_eperm, Refused, ""),
+    (SYS_iopl, misc::sys_eperm, Refused, ""),
+    (SYS_ioperm, misc::sys_eperm, Refused, ""),
+];
+
+static BY_NR: OnceLock<Vec<Option<&'static SyscallDef>>> = OnceLock::new();
+
+pub fn lookup(nr: u64) -> Option<&'static SyscallDef> {
+    let t = BY_NR.get_or_init(|| {
+        let mut v = vec![None; 512];
+        for d in TABLE {
+            if let Some(slot) = v.get_mut(d.nr as usize) {
+                *slot = Some(d);
+            }
+        }
+        v
+    });
+    t.get(nr as usize).copied().flatten()
+}
+
+/// The table as text, one syscall per line: number, name, support, note. Unlisted syscalls
+/// are printed as `unsupported` (ENOSYS).
+pub fn render() -> String {
+    let mut out = String::new();
+    for nr in 0..super::names::NAMES.len() as u64 {
+        let name = super::name_of(nr);
+        if name == "unknown" {
+            continue;
+        }
+        let (support, note) = match lookup(nr) {
+            Some(d) => (d.support.as_str(), d.note),
+            None => ("unsupported", "ENOSYS"),
+        };
+        out.push_str(&format!("{nr}\t{name}\t{support}\t{note}\n"));
+    }
+    out
+}
