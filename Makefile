@@ -49,12 +49,12 @@ deps:
 build:
 	$(CARGO) build --release
 
-rootfs: $(BUILD)/.rootfs.stamp
+rootfs: $(ROOTFS)/.moat-rootfs
 
-$(BUILD)/.rootfs.stamp: tests/mkrootfs.sh $(wildcard tests/programs/*.c)
+# mkrootfs.sh builds in $(ROOTFS).tmp and renames it into place; .moat-rootfs is its marker.
+$(ROOTFS)/.moat-rootfs: tests/mkrootfs.sh $(wildcard tests/programs/*.c)
 	@mkdir -p $(BUILD)
 	tests/mkrootfs.sh $(ROOTFS)
-	@touch $@
 
 demo: deps build rootfs
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
