@@ -24,7 +24,8 @@ DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file
 # bench: everything is overridable, e.g. `make bench REPS=5 OUT=/tmp/report.md`
 REPS      ?= 3
 OUT       ?= $(BUILD)/bench-report.md
-BENCH_RUNTIMES ?= native; runc; runsc; moat=$(MOAT)
+# moat twice: with the default CPU pinning (sentry task thread + stub on one CPU) and without.
+BENCH_RUNTIMES ?= native; runc; runsc; moat=$(MOAT); moat-nopin=$(MOAT) --pin-cpu=false
 BENCH_BUNDLE   ?= $(BUILD)/bench-bundle
 BENCH_OUTDIR   ?= $(BUILD)/bench-results/$(shell date +%Y%m%d-%H%M%S)
 WITH_PYTHON    ?= 0
