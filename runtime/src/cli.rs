@@ -88,6 +88,8 @@ pub enum Command {
     List(ListArgs),
     /// Write a default config.json (a bundle specification)
     Spec(SpecArgs),
+    /// Print the sentry's syscall table: number, name, support level, note
+    Syscalls,
     /// The sandbox process (internal)
     #[command(hide = true)]
     Boot(BootArgs),

@@ -100,6 +100,13 @@ pub fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Command::Delete(a) => delete::run(ctx, &a).map(|_| 0),
         Command::List(a) => list::run(ctx, &a).map(|_| 0),
         Command::Spec(a) => spec::run(&a).map(|_| 0),
+        Command::Syscalls => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(sentry::syscall_table().as_bytes())
+                .map_err(|e| Error::io("write table", e))?;
+            Ok(0)
+        }
         Command::Boot(a) => Ok(boot::run(ctx, &a)),
     }
 }
