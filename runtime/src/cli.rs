@@ -41,8 +41,9 @@ pub struct GlobalOpts {
     /// Use systemd for cgroups (accepted; cgroups are not managed yet)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (accepted for compatibility)
-    #[arg(long, global = true, value_name = "VALUE")]
+    /// Rootless mode: true, false or auto (accepted for compatibility). Only before the command
+    /// name, as `spec` has a `--rootless` of its own.
+    #[arg(long, value_name = "VALUE")]
     pub rootless: Option<String>,
     /// Path to criu (accepted for compatibility; checkpointing is not supported)
     #[arg(long, global = true, hide = true, value_name = "PATH")]
@@ -183,7 +184,7 @@ pub struct SpecArgs {
     #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
     pub bundle: PathBuf,
     /// A spec for a rootless container
-    #[arg(long)]
+    #[arg(long = "rootless", id = "spec_rootless")]
     pub rootless: bool,
 }
 
@@ -279,6 +280,46 @@ mod tests {
         let c = parse(&["--overlay=none", "list", "-q"]).unwrap();
         assert_eq!(c.global.overlay, Some(OverlayMode::None));
         assert!(parse(&["-v"]).unwrap().global.version);
+    }
+
+    /// Every command parses (clap checks argument types only when matches are read).
+    #[test]
+    fn every_command_parses() {
+        let cases: &[&[&str]] = &[
+            &["create", "x"],
+            &["start", "x"],
+            &["run", "x"],
+            &["state", "x"],
+            &["kill", "x", "9"],
+            &["delete", "x"],
+            &["list"],
+            &["ls", "-q"],
+            &["spec"],
+            &["spec", "--rootless", "-b", "/b"],
+            &["--rootless", "true", "spec", "--rootless"],
+            &["syscalls"],
+            &[
+                "boot",
+                "--id",
+                "x",
+                "--bundle",
+                "/b",
+                "--ready-fd",
+                "5",
+                "--control-fd",
+                "6",
+            ],
+        ];
+        for c in cases {
+            let cli = parse(c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+            assert!(cli.command.is_some(), "{c:?}");
+        }
+        let c = parse(&["--rootless", "auto", "spec", "--rootless"]).unwrap();
+        assert_eq!(c.global.rootless.as_deref(), Some("auto"));
+        let Some(Command::Spec(s)) = c.command else {
+            panic!()
+        };
+        assert!(s.rootless);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use moat_runtime::logging;
 
 fn main() -> ExitCode {
     ensure_stdio();
+    one_line_panics();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -107,4 +108,17 @@ fn ensure_stdio() {
             unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
         }
     }
+}
+
+/// A bug must still give one line on stderr (and in the log), not a multi-line report, unless
+/// RUST_BACKTRACE asks for one.
+fn one_line_panics() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let msg = logging::one_line(&format!("internal error: {info}"));
+        tracing::error!("{msg}");
+        let _ = writeln!(std::io::stderr(), "moat: {msg}");
+    }));
 }
