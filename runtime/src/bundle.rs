@@ -294,7 +294,11 @@ impl Bundle {
                     }
                 }
                 MountClass::Skip => {
-                    tracing::warn!(destination = %m.destination().display(), typ = ?m.typ(), "mount not provided yet; skipped");
+                    tracing::warn!(
+                        destination = %m.destination().display(),
+                        typ = m.typ().as_deref().unwrap_or(""),
+                        "mount not provided yet; skipped"
+                    );
                     continue;
                 }
             };

@@ -149,26 +149,49 @@ struct LogrusFormat {
 #[derive(Default)]
 struct Fields {
     msg: String,
-    rest: Vec<(String, String)>,
+    rest: Vec<(String, serde_json::Value)>,
+}
+
+impl Fields {
+    fn put(&mut self, field: &Field, v: serde_json::Value) {
+        if field.name() == "message" {
+            self.msg = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+        } else {
+            self.rest.push((field.name().to_string(), v));
+        }
+    }
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.msg = value.to_string();
-        } else {
-            self.rest
-                .push((field.name().to_string(), value.to_string()));
-        }
+        self.put(field, value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, value.into());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.msg = format!("{value:?}");
-        } else {
-            self.rest
-                .push((field.name().to_string(), format!("{value:?}")));
-        }
+        self.put(field, format!("{value:?}").into());
+    }
+}
+
+/// A field value as logrus text shows it.
+fn text_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -190,7 +213,7 @@ where
         if self.json {
             let mut obj = serde_json::Map::new();
             for (k, v) in f.rest {
-                obj.insert(k, serde_json::Value::String(v));
+                obj.insert(k, v);
             }
             obj.insert("level".into(), level.into());
             obj.insert("msg".into(), msg.into());
@@ -198,7 +221,12 @@ where
             let line = serde_json::to_string(&obj).map_err(|_| fmt::Error)?;
             writeln!(w, "{line}")
         } else {
-            writeln!(w, "{}", text_line(level, &msg, &f.rest))
+            let rest: Vec<(String, String)> = f
+                .rest
+                .iter()
+                .map(|(k, v)| (k.clone(), text_value(v)))
+                .collect();
+            writeln!(w, "{}", text_line(level, &msg, &rest))
         }
     }
 }
