@@ -374,6 +374,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
             deadline: None,
             vfork_wait: None,
             robust_list: (0, 0),
+            futex: None,
         },
     );
     k.by_host.insert(host_tid, pid);

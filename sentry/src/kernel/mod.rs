@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-pub use task::{Blocked, Pid, Process, RunState, Task, Tid, WaitStatus};
+pub use task::{Blocked, FutexKey, FutexWaiter, Pid, Process, RunState, Task, Tid, WaitStatus};
 
 /// Sandbox-wide settings visible to the workload.
 #[derive(Debug, Clone)]
@@ -305,7 +305,12 @@ impl Kernel {
     /// Processes one ptrace stop of a stub thread.
     fn handle_stop(&mut self, host: i32, status: i32) {
         let Some(&tid) = self.by_host.get(&host) else {
-            return; // a stub we already forgot (killed group) or a fresh child we wait for explicitly
+            // A thread we already let go (it is on its way out): let it finish exiting.
+            if libc::WIFSTOPPED(status) {
+                // SAFETY: resuming our own tracee without a signal.
+                unsafe { libc::ptrace(libc::PTRACE_CONT, host, 0, 0) };
+            }
+            return;
         };
         let Some(exit) = ptrace::decode_status(host, status) else {
             if libc::WIFSTOPPED(status) {
@@ -527,6 +532,85 @@ impl Kernel {
             // The stub vanished; its exit status arrives through waitpid.
             t.state = RunState::InSentry;
         }
+    }
+
+    /// Wakes up to `n` waiters on a futex whose bitset intersects `bitset`.
+    pub fn futex_wake(&mut self, key: FutexKey, n: usize, bitset: u32) -> usize {
+        let mut woken = 0;
+        let mut tids: Vec<Tid> = self
+            .tasks
+            .values()
+            .filter(|t| {
+                t.futex
+                    .is_some_and(|f| f.key == key && !f.woken && f.bitset & bitset != 0)
+            })
+            .map(|t| t.tid)
+            .collect();
+        tids.sort_unstable();
+        for t in tids {
+            if woken >= n {
+                break;
+            }
+            if let Some(f) = self.tasks.get_mut(&t).and_then(|t| t.futex.as_mut()) {
+                f.woken = true;
+                woken += 1;
+            }
+        }
+        if woken > 0 {
+            self.dirty = true;
+        }
+        woken
+    }
+
+    /// Ends one thread of a multi-threaded process (exit(2), or the others at execve).
+    pub fn exit_thread(&mut self, tid: Tid, code: i32) {
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
+        let pid = t.tgid;
+        let last = self.procs.get(&pid).is_none_or(|p| p.threads.len() <= 1);
+        if last {
+            self.kill_group(pid, WaitStatus::exited(code));
+            return;
+        }
+        let Some(mut t) = self.tasks.remove(&tid) else {
+            return;
+        };
+        t.state = RunState::Dead;
+        self.by_host.remove(&t.stub.tid);
+        self.interrupted.remove(&tid);
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.threads.retain(|&x| x != tid);
+        }
+        if t.clear_child_tid != 0 {
+            if let Ok(mem) = self.mem_of_pid(pid) {
+                let _ = mem.write_u32(t.clear_child_tid, 0);
+                self.futex_wake(
+                    FutexKey {
+                        mm: mem.pid,
+                        addr: t.clear_child_tid,
+                    },
+                    1,
+                    u32::MAX,
+                );
+                self.futex_wake(
+                    FutexKey {
+                        mm: 0,
+                        addr: t.clear_child_tid,
+                    },
+                    1,
+                    u32::MAX,
+                );
+            }
+        }
+        self.dirty = true;
+        t.stub.exit_thread();
+    }
+
+    pub fn mem_of_pid(&self, pid: Pid) -> Result<Mem, Errno> {
+        Ok(Mem {
+            pid: self.procs.get(&pid).ok_or(Errno::ESRCH)?.stub_pid,
+        })
     }
 
     /// Ends every thread of a process with `status` and makes it a zombie.

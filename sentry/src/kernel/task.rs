@@ -58,6 +58,22 @@ pub struct Task {
     /// vfork: the child this task waits for (until it execs or exits).
     pub vfork_wait: Option<Pid>,
     pub robust_list: (u64, u64),
+    /// Set while the task sleeps in FUTEX_WAIT.
+    pub futex: Option<FutexWaiter>,
+}
+
+/// Identity of a futex word: the address space (0 for shared futexes) and the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FutexKey {
+    pub mm: i32,
+    pub addr: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FutexWaiter {
+    pub key: FutexKey,
+    pub bitset: u32,
+    pub woken: bool,
 }
 
 /// Exit status as wait(2) encodes it.

@@ -323,10 +323,37 @@ impl Stub {
     /// Forks the stub process (the new process gets a copy-on-write copy of the address
     /// space) and returns the child stub, stopped and traced.
     pub fn fork(&self, scratch: &mut Regs) -> io::Result<Stub> {
+        // clone(CLONE_PARENT | SIGCHLD): the child is the sentry's child, so we reap it.
+        let child = self.clone_stub(
+            scratch,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as u64,
+            libc::PTRACE_EVENT_FORK,
+        )?;
+        Ok(Stub {
+            tid: child,
+            pid: child,
+        })
+    }
+
+    /// Adds a host thread to this stub process (for a workload thread), stopped and traced.
+    pub fn spawn_thread(&self, scratch: &mut Regs) -> io::Result<Stub> {
+        let flags = libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM;
+        let child = self.clone_stub(scratch, flags as u64, libc::PTRACE_EVENT_CLONE)?;
+        Ok(Stub {
+            tid: child,
+            pid: self.pid,
+        })
+    }
+
+    fn clone_stub(&self, scratch: &mut Regs, flags: u64, event: i32) -> io::Result<i32> {
         scratch.rax = libc::SYS_clone as u64;
         scratch.orig_rax = u64::MAX;
-        // clone(CLONE_PARENT | SIGCHLD): the child is the sentry's child, so we reap it.
-        scratch.rdi = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
+        scratch.rdi = flags;
         scratch.rsi = 0;
         scratch.rdx = 0;
         scratch.r10 = 0;
@@ -334,11 +361,11 @@ impl Stub {
         scratch.rip = stub_syscall_addr();
         self.set_regs(scratch)?;
         ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
-        // First stop: PTRACE_EVENT_FORK in the parent.
+        // First stop: the fork/clone event in the parent.
         let child;
         loop {
             match waitpid(self.tid, 0)? {
-                Some((_, st)) if libc::WIFSTOPPED(st) && (st >> 16) == libc::PTRACE_EVENT_FORK => {
+                Some((_, st)) if libc::WIFSTOPPED(st) && (st >> 16) == event => {
                     let mut msg: libc::c_ulong = 0;
                     ptrace(
                         libc::PTRACE_GETEVENTMSG,
@@ -350,7 +377,7 @@ impl Stub {
                     break;
                 }
                 Some((_, st)) if libc::WIFSTOPPED(st) && libc::WSTOPSIG(st) == libc::SIGTRAP => {
-                    // int3 reached without a fork event: clone failed.
+                    // int3 reached without a clone event: clone failed.
                     let r = self.get_regs()?;
                     return Err(io::Error::from_raw_os_error((-(r.rax as i64)) as i32));
                 }
@@ -359,7 +386,7 @@ impl Stub {
                 }
                 other => {
                     return Err(io::Error::other(format!(
-                        "stub died during fork: {other:?}"
+                        "stub died during clone: {other:?}"
                     )))
                 }
             }
@@ -372,15 +399,39 @@ impl Stub {
                 Some((_, st)) if libc::WIFSTOPPED(st) => break,
                 other => {
                     return Err(io::Error::other(format!(
-                        "forked stub did not stop: {other:?}"
+                        "new stub did not stop: {other:?}"
                     )))
                 }
             }
         }
-        Ok(Stub {
-            tid: child,
-            pid: child,
-        })
+        Ok(child)
+    }
+
+    /// Ends this host thread only (the workload thread exited). Its exit is collected later
+    /// by the event loop's waitpid.
+    pub fn exit_thread(&self) {
+        if let Ok(mut r) = self.get_regs() {
+            r.rax = libc::SYS_exit as u64;
+            r.orig_rax = u64::MAX;
+            r.rdi = 0;
+            r.rip = stub_syscall_addr();
+            if self.set_regs(&r).is_ok() && ptrace(libc::PTRACE_CONT, self.tid, 0, 0).is_ok() {
+                return;
+            }
+        }
+        // Could not make it exit cleanly: the thread must not run workload code again.
+        // SAFETY: tgkill of our own traced thread.
+        unsafe { libc::syscall(libc::SYS_tgkill, self.pid, self.tid, libc::SIGKILL) };
+    }
+
+    /// Stops a thread that runs application code and waits until it is in a ptrace stop.
+    pub fn stop_now(&self) -> io::Result<()> {
+        // SAFETY: tgkill of our own traced thread.
+        unsafe { libc::syscall(libc::SYS_tgkill, self.pid, self.tid, libc::SIGSTOP) };
+        match waitpid(self.tid, 0)? {
+            Some((_, st)) if libc::WIFSTOPPED(st) => Ok(()),
+            other => Err(io::Error::other(format!("thread did not stop: {other:?}"))),
+        }
     }
 
     /// Kills the whole stub process (all its threads).

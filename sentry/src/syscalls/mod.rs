@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod fs;
+pub mod futex;
 pub mod misc;
 pub mod mm;
 pub mod names;

@@ -42,8 +42,11 @@ pub fn do_clone(
         }
         return Err(block());
     }
-    if flags & CLONE_THREAD != 0 || flags & CLONE_NS_FLAGS != 0 || flags & CLONE_PIDFD != 0 {
+    if flags & CLONE_NS_FLAGS != 0 || flags & CLONE_PIDFD != 0 {
         return Err(Errno::EINVAL.into());
+    }
+    if flags & CLONE_THREAD != 0 {
+        return clone_thread(k, tid, flags, stack, ptid, ctid, tls);
     }
     if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
         return Err(Errno::EINVAL.into());
@@ -161,6 +164,7 @@ pub fn do_clone(
         deadline: None,
         vfork_wait: None,
         robust_list: (0, 0),
+        futex: None,
     };
     k.procs.insert(new_pid, child);
     k.tasks.insert(new_pid, task);
@@ -181,6 +185,71 @@ pub fn do_clone(
         return Err(block());
     }
     Ok(new_pid as i64)
+}
+
+/// A new thread in the caller's process: a new host thread in the same stub process.
+fn clone_thread(
+    k: &mut Kernel,
+    tid: Tid,
+    flags: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> SysResult {
+    if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 || flags & CLONE_VFORK != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let new_tid = k.alloc_pid()?;
+    let mut scratch = k.task(tid).regs;
+    let stub = k
+        .task(tid)
+        .stub
+        .spawn_thread(&mut scratch)
+        .map_err(|e| Errno::from_io(&e))?;
+    let parent = k.task(tid);
+    let mut regs = parent.regs;
+    regs.rax = 0;
+    if stack != 0 {
+        regs.rsp = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        regs.fs_base = tls;
+    }
+    let task = Task {
+        tid: new_tid,
+        tgid: parent.tgid,
+        stub,
+        regs,
+        state: RunState::InSentry,
+        sigmask: parent.sigmask,
+        pending: Default::default(),
+        saved_mask: None,
+        altstack: (0, libc::SS_DISABLE, 0),
+        clear_child_tid: if flags & CLONE_CHILD_CLEARTID != 0 {
+            ctid
+        } else {
+            0
+        },
+        blocked: None,
+        deadline: None,
+        vfork_wait: None,
+        robust_list: (0, 0),
+        futex: None,
+    };
+    let host = task.stub.tid;
+    let mem = k.mem_of(tid)?;
+    k.proc_of_mut(tid).threads.push(new_tid);
+    k.tasks.insert(new_tid, task);
+    k.by_host.insert(host, new_tid);
+    if flags & CLONE_PARENT_SETTID != 0 {
+        let _ = mem.write_i32(ptid, new_tid);
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        let _ = mem.write_i32(ctid, new_tid);
+    }
+    k.resume(new_tid);
+    Ok(new_tid as i64)
 }
 
 pub fn sys_fork(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
@@ -239,6 +308,23 @@ fn exec_impl(
     }
     let img = loader::prepare(k, &ctx, start, &path, argv)?;
     let pid = k.task(tid).tgid;
+    // Every other thread of the process goes away.
+    let others: Vec<Tid> = k
+        .proc_of(tid)
+        .threads
+        .iter()
+        .copied()
+        .filter(|&t| t != tid)
+        .collect();
+    for t in others {
+        if k.tasks.get(&t).is_some_and(|x| x.state == RunState::InApp) {
+            let _ = k.task(t).stub.stop_now();
+        }
+        if let Some(x) = k.tasks.get_mut(&t) {
+            x.clear_child_tid = 0;
+        }
+        k.exit_thread(t, 0);
+    }
     if let Err(e) = loader::load(k, tid, &img, &envp) {
         tracing::warn!(
             task = tid,
@@ -290,9 +376,7 @@ pub fn sys_execveat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_exit(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    // Single-threaded processes: exit ends the process.
-    let pid = k.task(tid).tgid;
-    k.kill_group(pid, WaitStatus::exited(a[0] as i32));
+    k.exit_thread(tid, a[0] as i32);
     Err(SysErr::Gone)
 }
 

@@ -1,6 +1,6 @@
 //! The syscall table. Anything not listed here returns ENOSYS (logged once per sandbox).
 
-use super::{file, fs, misc, mm, process, signal, time, Handler, Support, SyscallDef};
+use super::{file, fs, futex, misc, mm, process, signal, time, Handler, Support, SyscallDef};
 use std::sync::OnceLock;
 
 use Support::*;
@@ -13,6 +13,7 @@ macro_rules! table {
     };
 }
 
+#[rustfmt::skip]
 table![
     // file.rs: fd-based I/O
     (SYS_read, file::sys_read, Full, ""),
@@ -155,18 +156,9 @@ table![
         Partial,
         "memory is copied; parent waits for exec/exit"
     ),
-    (
-        SYS_clone,
-        process::sys_clone,
-        Partial,
-        "processes only; threads not yet"
-    ),
-    (
-        SYS_clone3,
-        process::sys_clone3,
-        Partial,
-        "processes only; threads not yet"
-    ),
+    (SYS_clone, process::sys_clone, Full, "no new namespaces"),
+    (SYS_clone3, process::sys_clone3, Full, "no new namespaces, no pidfd"),
+    (SYS_futex, futex::sys_futex, Partial, "WAKE_OP and PI ops are not atomic against running threads"),
     (SYS_execve, process::sys_execve, Full, ""),
     (SYS_execveat, process::sys_execveat, Full, ""),
     (SYS_exit, process::sys_exit, Full, ""),
