@@ -51,15 +51,35 @@ pub fn init(file: Option<&Path>, format: LogFormat, debug: bool) -> Result<Sink>
     let (result, sink) = match file {
         Some(path) => {
             let f = open_log(path)?;
-            (builder.with_writer(Mutex::new(f)).try_init(), Sink::File)
+            (
+                builder.with_writer(Mutex::new(Quiet(f))).try_init(),
+                Sink::File,
+            )
         }
         None => (
-            builder.with_writer(std::io::stderr).try_init(),
+            builder.with_writer(|| Quiet(std::io::stderr())).try_init(),
             Sink::Stderr,
         ),
     };
     result.map_err(|e| Error::Other(format!("set up logging: {e}")))?;
     Ok(sink)
+}
+
+/// A log writer that never fails: a closed stderr or a full disk must not stop moat (the
+/// subscriber would otherwise report the failure on stderr, and printing to a closed stderr
+/// panics).
+struct Quiet<W: Write>(W);
+
+impl<W: Write> Write for Quiet<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
 }
 
 /// Opens a log file for appending (every record is one `write`, so concurrent writers from

@@ -22,18 +22,23 @@ const FORWARDED: [libc::c_int; 7] = [
     libc::SIGWINCH,
 ];
 
+/// The started sandbox (0 until it runs the workload).
 static SANDBOX_PID: AtomicI32 = AtomicI32::new(0);
+/// The last signal received before the workload ran; delivered once it does.
+static PENDING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(sig: libc::c_int) {
     let pid = SANDBOX_PID.load(Ordering::SeqCst);
     if pid > 0 {
         // SAFETY: kill(2) is async-signal-safe; pid is our unreaped child.
         unsafe { libc::kill(pid, sig) };
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
     }
 }
 
-fn install_forwarding(pid: i32) {
-    SANDBOX_PID.store(pid, Ordering::SeqCst);
+/// Installs the forwarding handlers. Signals that arrive before [`forward_to`] are kept.
+fn install_forwarding() {
     for sig in FORWARDED {
         // SAFETY: a zeroed sigaction with a plain handler and SA_RESTART; `forward` only calls
         // async-signal-safe functions.
@@ -47,15 +52,23 @@ fn install_forwarding(pid: i32) {
     }
 }
 
-pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
-    let create::Created {
-        mut container,
-        lock,
-        pid,
-    } = create::create(ctx, &args.create, args.detach)?;
-    if !args.detach {
-        install_forwarding(pid);
+/// From now on signals go straight to `pid`; one that arrived earlier is sent now.
+fn forward_to(pid: i32) {
+    SANDBOX_PID.store(pid, Ordering::SeqCst);
+    let sig = PENDING.swap(0, Ordering::SeqCst);
+    if sig != 0 {
+        // SAFETY: kill(2) on our unreaped child.
+        unsafe { libc::kill(pid, sig) };
     }
+}
+
+pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
+    if !args.detach {
+        // Before create, so that a ^C during startup is neither lost nor fatal to us alone.
+        install_forwarding();
+    }
+    let created = create::create(ctx, &args.create, args.detach)?;
+    let (mut container, lock, pid) = (created.container, created.lock, created.pid);
     if let Err(e) = start::start_locked(&mut container) {
         kill_and_reap(pid);
         let _ = remove_dir(&container.dir);
@@ -65,6 +78,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
     if args.detach {
         return Ok(0);
     }
+    forward_to(pid);
     let code = wait_child(pid)?;
     SANDBOX_PID.store(0, Ordering::SeqCst);
     tracing::debug!(id = %container.state.id, code, "sandbox exited");
