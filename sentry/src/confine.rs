@@ -265,3 +265,23 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    /// docs/security.md lists the filter; keep them in sync.
+    #[test]
+    fn security_doc_lists_every_allowed_syscall() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md"))
+                .expect("docs/security.md");
+        for (name, _) in super::ALLOWED {
+            assert!(
+                doc.split_whitespace().any(|w| w == *name),
+                "docs/security.md does not list {name}"
+            );
+        }
+        for (name, ..) in super::MASKED {
+            assert!(doc.contains(name), "docs/security.md does not list {name}");
+        }
+    }
+}
