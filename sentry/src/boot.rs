@@ -308,7 +308,11 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
                 ensure_dir(&root, spec.cwd.as_bytes()).unwrap_or_else(|_| root.clone())
             })
     };
-    let stub = Stub::spawn().map_err(|e| SentryError::Host {
+    let memfile = crate::mm::memfile::init().ok();
+    if memfile.is_none() {
+        tracing::warn!("no memory file: file mappings will be private copies");
+    }
+    let stub = Stub::spawn(memfile).map_err(|e| SentryError::Host {
         op: "spawn stub",
         err: e,
     })?;

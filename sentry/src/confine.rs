@@ -14,6 +14,8 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("read", libc::SYS_read),
     ("write", libc::SYS_write),
     ("pread64", libc::SYS_pread64),
+    ("pwrite64", libc::SYS_pwrite64),
+    ("fallocate", libc::SYS_fallocate),
     ("close", libc::SYS_close),
     ("fstat", libc::SYS_fstat),
     ("lseek", libc::SYS_lseek),

@@ -226,6 +226,14 @@ pub fn read_file(inode: &Inode, off: u64, buf: &mut [u8]) -> Result<usize, Errno
             buf[..n].copy_from_slice(&v[start..start + n]);
             Ok(n)
         }
+        FileData::Paged(w) => {
+            let size = inode.meta.borrow().size;
+            if off >= size {
+                return Ok(0);
+            }
+            let n = buf.len().min((size - off) as usize);
+            w.read(off, &mut buf[..n])
+        }
         FileData::Host(link) => {
             let fd = host_read_fd(inode, link)?;
             // SAFETY: buf valid for its length; fd is a host fd we own.
@@ -271,7 +279,7 @@ pub fn copy_up(inode: &Inode) -> Result<(), Errno> {
     let InodeKind::File(f) = &inode.kind else {
         return Err(Errno::EINVAL);
     };
-    if matches!(&*f.borrow(), FileData::Mem(_)) {
+    if !matches!(&*f.borrow(), FileData::Host(_)) {
         return Ok(());
     }
     let size = inode.meta.borrow().size as usize;
@@ -297,13 +305,23 @@ pub fn write_file(inode: &Inode, off: u64, data: &[u8]) -> Result<usize, Errno> 
         return Err(Errno::EINVAL);
     };
     let mut f = f.borrow_mut();
-    let FileData::Mem(v) = &mut *f else {
-        return Err(Errno::EIO);
-    };
     let end = off.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
     if end > (1 << 34) {
         return Err(Errno::EFBIG);
     }
+    if let FileData::Paged(w) = &*f {
+        w.write(off, data)?;
+        drop(f);
+        let mut m = inode.meta.borrow_mut();
+        m.size = m.size.max(end);
+        let now = Time::now();
+        m.mtime = now;
+        m.ctime = now;
+        return Ok(data.len());
+    }
+    let FileData::Mem(v) = &mut *f else {
+        return Err(Errno::EIO);
+    };
     if v.len() < end as usize {
         v.resize(end as usize, 0);
     }
@@ -326,8 +344,17 @@ pub fn truncate(inode: &Inode, len: u64) -> Result<(), Errno> {
     let InodeKind::File(f) = &inode.kind else {
         return Err(Errno::EINVAL);
     };
-    if let FileData::Mem(v) = &mut *f.borrow_mut() {
-        v.resize(len as usize, 0);
+    match &mut *f.borrow_mut() {
+        FileData::Mem(v) => v.resize(len as usize, 0),
+        FileData::Paged(w) => {
+            if len > crate::mm::memfile::WINDOW {
+                return Err(Errno::EFBIG);
+            }
+            if len < inode.meta.borrow().size {
+                w.clear_from(len);
+            }
+        }
+        FileData::Host(_) => {}
     }
     let mut m = inode.meta.borrow_mut();
     m.size = len;
@@ -335,6 +362,37 @@ pub fn truncate(inode: &Inode, len: u64) -> Result<(), Errno> {
     m.mtime = now;
     m.ctime = now;
     Ok(())
+}
+
+/// Moves a file's data into the sandbox memory file so it can be mapped into stubs.
+/// Returns the window's offset in the memory file.
+pub fn make_paged(inode: &Inode) -> Result<u64, Errno> {
+    let InodeKind::File(f) = &inode.kind else {
+        return Err(Errno::ENODEV);
+    };
+    if let FileData::Paged(w) = &*f.borrow() {
+        return Ok(w.off);
+    }
+    let size = inode.size();
+    if size > crate::mm::memfile::WINDOW {
+        return Err(Errno::EFBIG);
+    }
+    let w = crate::mm::memfile::Window::alloc()?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off = 0u64;
+    while off < size {
+        let n = read_file(inode, off, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        w.write(off, &buf[..n])?;
+        off += n as u64;
+    }
+    let at = w.off;
+    *f.borrow_mut() = FileData::Paged(w);
+    forget_host_fd(inode.ino);
+    inode.meta.borrow_mut().size = off;
+    Ok(at)
 }
 
 pub fn read_link(inode: &Inode) -> Result<Vec<u8>, Errno> {

@@ -3,6 +3,7 @@
 
 pub mod signal;
 pub mod task;
+pub mod timers;
 
 use crate::errno::Errno;
 use crate::mm::Mem;
@@ -40,8 +41,8 @@ pub struct Kernel {
     /// Unimplemented syscalls already logged.
     pub logged_enosys: HashSet<u64>,
     pub mounts: Vec<(Vec<u8>, &'static str, Vec<u8>)>,
-    /// alarm(2) deadlines per process.
-    pub alarms: HashMap<Pid, Instant>,
+    /// Interval timers (alarm), POSIX timers and timer files: see timers.rs.
+    pub timers: timers::Timers,
     /// CPUs the workload sees (fixed at boot).
     pub ncpu: usize,
     /// Log every syscall (MOAT_STRACE=1 in the sandbox's environment), like runsc --strace.
@@ -113,7 +114,7 @@ impl Kernel {
             init_exit: None,
             logged_enosys: HashSet::new(),
             mounts: Vec::new(),
-            alarms: HashMap::new(),
+            timers: timers::Timers::default(),
             strace: std::env::var_os("MOAT_STRACE").is_some_and(|v| v == "1"),
             ncpu: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -179,7 +180,7 @@ impl Kernel {
             if self.init_exit.is_some() {
                 continue;
             }
-            self.fire_alarms();
+            self.fire_timers();
             if self.dirty || self.any_deadline_passed() {
                 self.dirty = false;
                 self.retry_blocked();
@@ -206,7 +207,7 @@ impl Kernel {
     /// Sleeps until a stub stops, a host signal arrives, a watched host fd is ready, or the
     /// earliest deadline passes.
     fn wait_events(&mut self) {
-        let mut deadline: Option<Instant> = self.alarms.values().min().copied();
+        let mut deadline: Option<Instant> = self.timers.next_deadline();
         let mut want: HashSet<i32> = HashSet::new();
         for t in self.tasks.values() {
             if t.state != RunState::Blocked {
@@ -645,6 +646,7 @@ impl Kernel {
             return;
         };
         p.zombie = Some(status);
+        self.timers.forget_process(pid);
         // Close its files now: pipe ends must see EOF while the zombie waits to be reaped.
         let fds = std::mem::take(&mut *p.fds.borrow_mut());
         drop(fds);
@@ -808,36 +810,6 @@ impl Kernel {
             ..Default::default()
         };
         self.send_to_process(ppid, info);
-    }
-
-    /// Arms (or disarms) a process's alarm; returns the time that was left.
-    pub fn set_alarm(&mut self, pid: Pid, after: Option<Duration>) -> Option<Duration> {
-        let now = Instant::now();
-        let prev = self
-            .alarms
-            .remove(&pid)
-            .map(|d| d.saturating_duration_since(now));
-        if let Some(a) = after {
-            self.alarms.insert(pid, now + a);
-        }
-        prev
-    }
-
-    fn fire_alarms(&mut self) {
-        if self.alarms.is_empty() {
-            return;
-        }
-        let now = Instant::now();
-        let due: Vec<Pid> = self
-            .alarms
-            .iter()
-            .filter(|(_, d)| **d <= now)
-            .map(|(p, _)| *p)
-            .collect();
-        for pid in due {
-            self.alarms.remove(&pid);
-            self.send_to_process(pid, SigInfo::kernel(libc::SIGALRM));
-        }
     }
 
     /// Logs an unimplemented syscall, once per sandbox.

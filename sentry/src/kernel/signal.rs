@@ -58,6 +58,9 @@ pub struct SigInfo {
     /// si_status for SIGCHLD, si_value for queued signals.
     pub status: i32,
     pub addr: u64,
+    /// The full 64-bit si_value (sival_ptr) of POSIX timer signals (code SI_TIMER, where
+    /// `pid` is the timer id and `uid` the overrun count).
+    pub value: u64,
 }
 
 impl SigInfo {
@@ -93,7 +96,11 @@ impl SigInfo {
             _ => {
                 b[16..20].copy_from_slice(&self.pid.to_le_bytes());
                 b[20..24].copy_from_slice(&self.uid.to_le_bytes());
-                b[24..28].copy_from_slice(&self.status.to_le_bytes());
+                if self.code == super::timers::SI_TIMER {
+                    b[24..32].copy_from_slice(&self.value.to_le_bytes());
+                } else {
+                    b[24..28].copy_from_slice(&self.status.to_le_bytes());
+                }
             }
         }
         b
@@ -249,6 +256,9 @@ impl Kernel {
         let Some(t) = self.tasks.get(&tid) else {
             return;
         };
+        // Other tasks may wait for this signal too (a signalfd read or poll, sigtimedwait in
+        // another thread): let every blocked syscall look again.
+        self.dirty = true;
         match t.state {
             super::task::RunState::InApp => {
                 if !self.interrupted.contains(&tid) {

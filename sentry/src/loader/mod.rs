@@ -42,10 +42,37 @@ pub fn read_whole(inode: &Inode) -> Result<Vec<u8>, Errno> {
     Ok(data)
 }
 
+/// Reads enough of a file for its ELF header and program headers (or a `#!` line).
+pub fn read_head(inode: &Inode) -> Result<Vec<u8>, Errno> {
+    if !matches!(inode.kind, InodeKind::File(_)) {
+        return Err(Errno::EACCES);
+    }
+    let mut data = vec![0u8; 8192];
+    let n = overlay::read_file(inode, 0, &mut data)?;
+    data.truncate(n);
+    if let Ok(e) = Elf::parse(&data) {
+        let _ = e;
+    } else if data.len() >= 64 && &data[0..4] == b"\x7fELF" {
+        // Program headers beyond the first 8 KiB: read what they need.
+        let phoff = u64::from_le_bytes(data[32..40].try_into().unwrap_or([0; 8]));
+        let phnum = u16::from_le_bytes([data[56], data[57]]) as u64;
+        let need = phoff.saturating_add(phnum * 56).min(1 << 20);
+        if need > data.len() as u64 {
+            let mut more = vec![0u8; need as usize];
+            let n = overlay::read_file(inode, 0, &mut more)?;
+            more.truncate(n);
+            return Ok(more);
+        }
+    }
+    Ok(data)
+}
+
 /// The image to start: what execve resolved after following `#!` lines.
 pub struct Image {
+    /// The start of the ELF file (headers and program headers) and the file itself.
     pub elf_data: Vec<u8>,
-    pub interp: Option<Vec<u8>>,
+    pub elf_inode: Rc<Inode>,
+    pub interp: Option<(Vec<u8>, Rc<Inode>)>,
     pub argv: Vec<Vec<u8>>,
     /// Path given to execve (AT_EXECFN) and the resolved executable path (/proc/pid/exe).
     pub execfn: Vec<u8>,
@@ -75,7 +102,7 @@ pub fn prepare(
         if !vfs::may_access(&inode.meta.borrow(), &ctx.creds, vfs::MAY_EXEC) {
             return Err(Errno::EACCES);
         }
-        let data = read_whole(&inode)?;
+        let data = read_head(&inode)?;
         if data.starts_with(b"#!") {
             let line_end = data
                 .iter()
@@ -116,9 +143,12 @@ pub fn prepare(
                     .ok_or(Errno::ENOEXEC)?;
                 let name: Vec<u8> = raw.iter().copied().take_while(|&c| c != 0).collect();
                 let ii = vfs::resolve(k, ctx, None, &name, true)?;
-                let idata = read_whole(&ii)?;
+                if !matches!(ii.kind, InodeKind::File(_)) {
+                    return Err(Errno::EACCES);
+                }
+                let idata = read_head(&ii)?;
                 Elf::parse(&idata)?;
-                Some(idata)
+                Some((idata, ii))
             }
             None => None,
         };
@@ -134,6 +164,7 @@ pub fn prepare(
         };
         return Ok(Image {
             elf_data: data,
+            elf_inode: inode,
             interp,
             argv,
             execfn,
@@ -218,16 +249,19 @@ struct Loaded {
     end: u64,
 }
 
-/// Maps an ELF image's PT_LOAD segments at `base` (ignored for ET_EXEC).
+/// Maps an ELF image's PT_LOAD segments at `base` (ignored for ET_EXEC). File pages come from
+/// the sandbox memory file (copy-on-write, shared between processes) when it exists; otherwise
+/// the file data is copied into anonymous memory.
 fn load_elf(
     k: &Kernel,
     tid: Tid,
     mm: &mut MmState,
-    data: &[u8],
+    head: &[u8],
+    inode: &Rc<Inode>,
     base: u64,
     name: &str,
 ) -> Result<Loaded, Errno> {
-    let elf = Elf::parse(data)?;
+    let elf = Elf::parse(head)?;
     let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.kind == PT_LOAD).collect();
     if loads.is_empty() {
         return Err(Errno::ENOEXEC);
@@ -243,42 +277,36 @@ fn load_elf(
     if elf.is_dyn && overlaps_stub(min_vaddr + bias, min_vaddr + bias + span) {
         bias += 0x1000_0000_0000;
     }
-    let mem = Mem {
-        pid: k.proc_of(tid).stub_pid,
-    };
-    let fixed = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u32;
-    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
-    // Map every segment writable first, then fill, then apply the final protections: two
-    // segments may share a page.
     for ph in &loads {
-        let start = page_down(ph.vaddr + bias);
-        let end = page_up(ph.vaddr.checked_add(ph.memsz).ok_or(Errno::ENOEXEC)? + bias)
-            .ok_or(Errno::ENOEXEC)?;
-        if end > ptrace::TASK_SIZE || overlaps_stub(start, end) || ph.filesz > ph.memsz {
+        let end = ph
+            .vaddr
+            .checked_add(ph.memsz)
+            .and_then(|e| e.checked_add(bias))
+            .and_then(page_up);
+        let ok = end.is_some_and(|e| {
+            e <= ptrace::TASK_SIZE && !overlaps_stub(page_down(ph.vaddr + bias), e)
+        });
+        if !ok || ph.filesz > ph.memsz || ph.offset.checked_add(ph.filesz).is_none() {
             return Err(Errno::ENOEXEC);
         }
-        stub_mmap(k, tid, start, end - start, rw, fixed)?;
     }
-    for ph in &loads {
-        let file = data
-            .get(
-                ph.offset as usize
-                    ..(ph.offset.checked_add(ph.filesz).ok_or(Errno::ENOEXEC)?) as usize,
-            )
-            .ok_or(Errno::ENOEXEC)?;
-        mem.write(ph.vaddr + bias, file)?;
+    let congruent = loads.iter().all(|p| p.vaddr % PAGE == p.offset % PAGE);
+    let window = if congruent && crate::mm::memfile::raw_fd().is_some() {
+        overlay::make_paged(inode).ok()
+    } else {
+        None
+    };
+    match window {
+        Some(w) => map_segments_from_memfile(k, tid, &loads, bias, w)?,
+        None => copy_segments(k, tid, &loads, bias, &read_whole(inode)?)?,
     }
     for ph in &loads {
         let start = page_down(ph.vaddr + bias);
         let end = page_up(ph.vaddr + ph.memsz + bias).ok_or(Errno::ENOEXEC)?;
-        let prot = prot_of(ph.flags);
-        if prot != rw {
-            stub_mprotect(k, tid, start, end - start, prot)?;
-        }
         mm.add(Vma {
             start,
             end,
-            prot,
+            prot: prot_of(ph.flags),
             shared: false,
             name: name.to_string(),
         });
@@ -296,6 +324,100 @@ fn load_elf(
     })
 }
 
+/// Maps file pages copy-on-write from the memory file, zero-fills the bss.
+fn map_segments_from_memfile(
+    k: &Kernel,
+    tid: Tid,
+    loads: &[&elf::Phdr],
+    bias: u64,
+    window: u64,
+) -> Result<(), Errno> {
+    let mem = Mem {
+        pid: k.proc_of(tid).stub_pid,
+    };
+    let fixed_priv = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u32;
+    let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u32;
+    for ph in loads {
+        let prot = prot_of(ph.flags);
+        let start = page_down(ph.vaddr + bias);
+        let file_end = ph.vaddr + bias + ph.filesz;
+        let mem_end = page_up(ph.vaddr + bias + ph.memsz).ok_or(Errno::ENOEXEC)?;
+        let mut anon_start = start;
+        if ph.filesz > 0 {
+            let map_end = page_up(file_end).ok_or(Errno::ENOEXEC)?;
+            let tail = file_end % PAGE != 0 && ph.memsz > ph.filesz;
+            let first_prot = if tail {
+                prot | libc::PROT_WRITE as u32
+            } else {
+                prot
+            };
+            let off = window + page_down(ph.offset);
+            inject(
+                k,
+                tid,
+                libc::SYS_mmap,
+                [
+                    start,
+                    map_end - start,
+                    first_prot as u64,
+                    fixed_priv as u64,
+                    crate::mm::memfile::STUB_FD as u64,
+                    off,
+                ],
+            )?;
+            if tail {
+                // The bss starts inside the last file page: zero the rest of that page.
+                mem.write(file_end, &vec![0u8; (map_end - file_end) as usize])?;
+                if first_prot != prot {
+                    stub_mprotect(k, tid, start, map_end - start, prot)?;
+                }
+            }
+            anon_start = map_end;
+        }
+        if mem_end > anon_start {
+            stub_mmap(k, tid, anon_start, mem_end - anon_start, prot, anon)?;
+        }
+    }
+    Ok(())
+}
+
+/// Fallback: anonymous memory filled with a copy of the file data.
+fn copy_segments(
+    k: &Kernel,
+    tid: Tid,
+    loads: &[&elf::Phdr],
+    bias: u64,
+    data: &[u8],
+) -> Result<(), Errno> {
+    let mem = Mem {
+        pid: k.proc_of(tid).stub_pid,
+    };
+    let fixed = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u32;
+    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
+    // Map every segment writable first, then fill, then apply the final protections: two
+    // segments may share a page.
+    for ph in loads {
+        let start = page_down(ph.vaddr + bias);
+        let end = page_up(ph.vaddr + ph.memsz + bias).ok_or(Errno::ENOEXEC)?;
+        stub_mmap(k, tid, start, end - start, rw, fixed)?;
+    }
+    for ph in loads {
+        let file = data
+            .get(ph.offset as usize..(ph.offset + ph.filesz) as usize)
+            .ok_or(Errno::ENOEXEC)?;
+        mem.write(ph.vaddr + bias, file)?;
+    }
+    for ph in loads {
+        let start = page_down(ph.vaddr + bias);
+        let end = page_up(ph.vaddr + ph.memsz + bias).ok_or(Errno::ENOEXEC)?;
+        let prot = prot_of(ph.flags);
+        if prot != rw {
+            stub_mprotect(k, tid, start, end - start, prot)?;
+        }
+    }
+    Ok(())
+}
+
 /// Replaces the task's address space with `img` and sets up its registers. Past the first
 /// unmap there is no way back: errors after it must kill the process.
 pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(), Errno> {
@@ -305,11 +427,20 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
     stub_munmap(k, tid, e, ptrace::TASK_SIZE - e)?;
     let mut mm = MmState::default();
     let exe_name = String::from_utf8_lossy(&img.exe_path).into_owned();
-    let main = load_elf(k, tid, &mut mm, &img.elf_data, PIE_BASE, &exe_name)?;
+    let main = load_elf(
+        k,
+        tid,
+        &mut mm,
+        &img.elf_data,
+        &img.elf_inode,
+        PIE_BASE,
+        &exe_name,
+    )?;
     let mut at_base = 0;
     let mut entry = main.entry;
-    if let Some(idata) = &img.interp {
-        let li = load_elf(k, tid, &mut mm, idata, INTERP_BASE, "ld.so")?;
+    if let Some((idata, iinode)) = &img.interp {
+        let iname = String::from_utf8_lossy(&iinode.path()).into_owned();
+        let li = load_elf(k, tid, &mut mm, idata, iinode, INTERP_BASE, &iname)?;
         at_base = li.bias;
         entry = li.entry;
     }

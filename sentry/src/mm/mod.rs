@@ -2,6 +2,8 @@
 //! the sentry chooses and validates mappings, has the stub execute them (injection), and
 //! copies data with process_vm_readv/writev.
 
+pub mod memfile;
+
 use crate::errno::Errno;
 use crate::platform::ptrace;
 

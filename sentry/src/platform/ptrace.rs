@@ -155,7 +155,7 @@ pub struct Stub {
 impl Stub {
     /// Forks a fresh stub process from the sentry, with an empty address space except the
     /// stub page. Must be called before the sentry seals itself.
-    pub fn spawn() -> io::Result<Stub> {
+    pub fn spawn(memfile: Option<i32>) -> io::Result<Stub> {
         let filter = stub_filter();
         let prog = libc::sock_fprog {
             len: filter.len() as u16,
@@ -178,7 +178,17 @@ impl Stub {
                 let mut set: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut set);
                 libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-                libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+                // The only fd a stub keeps is the sandbox memory file, at a fixed number.
+                let keep = crate::mm::memfile::STUB_FD;
+                match memfile {
+                    Some(m) if libc::dup2(m, keep) == keep => {
+                        libc::syscall(libc::SYS_close_range, 0u32, (keep - 1) as u32, 0u32);
+                        libc::syscall(libc::SYS_close_range, (keep + 1) as u32, u32::MAX, 0u32);
+                    }
+                    _ => {
+                        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+                    }
+                }
                 // glibc registered an rseq area in our TLS; once the stub unmaps it the kernel
                 // would raise SIGSEGV on every return to user mode. Unregister it first.
                 if __rseq_size > 0 {

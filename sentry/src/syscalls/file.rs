@@ -93,6 +93,8 @@ fn do_read(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<u
     let mut buf = vec![0u8; len];
     let r = file_read(&f, &mut buf, off);
     let n = io_outcome(k, tid, &f, r, POLLIN)?;
+    // Reading may have made room for a blocked writer.
+    k.dirty = true;
     k.mem_of(tid)?.write(addr, &buf[..n])?;
     Ok(n as i64)
 }
@@ -157,6 +159,7 @@ fn do_readv(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<u
     let mut buf = vec![0u8; total];
     let r = file_read(&f, &mut buf, off);
     let n = io_outcome(k, tid, &f, r, POLLIN)?;
+    k.dirty = true;
     let mem = k.mem_of(tid)?;
     let mut done = 0;
     for (base, len) in iovs {
@@ -620,25 +623,147 @@ pub fn sys_fsync(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// Moves up to `count` bytes from `inp` to `out` without losing data: never reads more than
+/// the output can take right now. `in_off`/`out_off` are explicit offsets (pointers in workload
+/// memory) or None to use and advance the files' positions.
+fn transfer(
+    k: &mut Kernel,
+    tid: Tid,
+    out: &OpenFile,
+    inp: &OpenFile,
+    count: u64,
+    in_off: Option<u64>,
+    out_off: Option<u64>,
+) -> SysResult {
+    if !inp.readable() || !out.writable() {
+        return Err(Errno::EBADF.into());
+    }
+    if out.flags.get() & libc::O_APPEND as u32 != 0 && out_off.is_some() {
+        return Err(Errno::EINVAL.into());
+    }
+    let mem = k.mem_of(tid)?;
+    if out.ops.poll() & POLLOUT == 0 {
+        let r = Err(Errno::EAGAIN);
+        io_outcome(k, tid, out, r, POLLOUT)?;
+    }
+    // A pipe with POLLOUT has room for at least PIPE_BUF bytes.
+    let chunk = if out.ops.seekable() {
+        MAX_IO
+    } else {
+        crate::fs::pipe::PIPE_BUF
+    };
+    let want = (count as usize).min(chunk);
+    let mut buf = vec![0u8; want];
+    let in_pos = match in_off {
+        Some(p) => Some(mem.read_u64(p)?),
+        None if inp.ops.seekable() => Some(inp.pos.get()),
+        None => None,
+    };
+    let r = file_read(inp, &mut buf, in_pos);
+    let n = io_outcome(k, tid, inp, r, POLLIN)?;
+    if n == 0 {
+        return Ok(0);
+    }
+    let out_pos = match out_off {
+        Some(p) => Some(mem.read_u64(p)?),
+        None => None,
+    };
+    let r = file_write(out, &buf[..n], out_pos);
+    let w = io_outcome(k, tid, out, r, POLLOUT)?;
+    match (in_off, in_pos) {
+        (Some(p), Some(pos)) => mem.write_u64(p, pos + w as u64)?,
+        (None, Some(pos)) => inp.pos.set(pos + w as u64),
+        _ => {}
+    }
+    if let (Some(p), Some(pos)) = (out_off, out_pos) {
+        mem.write_u64(p, pos + w as u64)?;
+    }
+    k.dirty = true;
+    Ok(w as i64)
+}
+
 pub fn sys_sendfile(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let out = get_file(k, tid, a[0])?;
     let inp = get_file(k, tid, a[1])?;
-    let mem = k.mem_of(tid)?;
-    let count = (a[3] as usize).min(MAX_IO);
-    let mut buf = vec![0u8; count];
-    let n = if a[2] != 0 {
-        let off = mem.read_u64(a[2])?;
-        let n = file_read(&inp, &mut buf, Some(off))?;
-        mem.write_u64(a[2], off + n as u64)?;
-        n
-    } else {
-        let r = file_read(&inp, &mut buf, None);
-        io_outcome(k, tid, &inp, r, POLLIN)?
+    if !inp.ops.seekable() && a[2] != 0 {
+        return Err(Errno::ESPIPE.into());
+    }
+    transfer(
+        k,
+        tid,
+        &out,
+        &inp,
+        a[3],
+        if a[2] != 0 { Some(a[2]) } else { None },
+        None,
+    )
+}
+
+pub fn sys_copy_file_range(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let inp = get_file(k, tid, a[0])?;
+    let out = get_file(k, tid, a[2])?;
+    if a[5] != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if !inp.ops.seekable() || !out.ops.seekable() {
+        return Err(Errno::EINVAL.into());
+    }
+    if inp.is_dir() || out.is_dir() {
+        return Err(Errno::EISDIR.into());
+    }
+    let in_off = if a[1] != 0 { Some(a[1]) } else { None };
+    let out_off = if a[3] != 0 { Some(a[3]) } else { None };
+    transfer(k, tid, &out, &inp, a[4], in_off, out_off)
+}
+
+/// splice(2) and tee(2) between pipes and files (data passes through the sentry).
+pub fn sys_splice(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let inp = get_file(k, tid, a[0])?;
+    let out = get_file(k, tid, a[2])?;
+    let in_pipe = inp.ops.as_any().is::<PipeEnd>();
+    let out_pipe = out.ops.as_any().is::<PipeEnd>();
+    if !in_pipe && !out_pipe {
+        return Err(Errno::EINVAL.into());
+    }
+    if (in_pipe && a[1] != 0) || (out_pipe && a[3] != 0) {
+        return Err(Errno::ESPIPE.into());
+    }
+    let in_off = if a[1] != 0 { Some(a[1]) } else { None };
+    let out_off = if a[3] != 0 { Some(a[3]) } else { None };
+    transfer(k, tid, &out, &inp, a[4], in_off, out_off)
+}
+
+pub fn sys_tee(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let inp = get_file(k, tid, a[0])?;
+    let out = get_file(k, tid, a[1])?;
+    let (Some(pi), Some(po)) = (
+        inp.ops.as_any().downcast_ref::<PipeEnd>(),
+        out.ops.as_any().downcast_ref::<PipeEnd>(),
+    ) else {
+        return Err(Errno::EINVAL.into());
     };
-    let r = file_write(&out, &buf[..n], None);
-    let w = io_outcome(k, tid, &out, r, POLLOUT)?;
+    if std::rc::Rc::ptr_eq(&pi.buf, &po.buf) {
+        return Err(Errno::EINVAL.into());
+    }
+    let data: Vec<u8> = pi
+        .buf
+        .borrow()
+        .data
+        .iter()
+        .take((a[2] as usize).min(crate::fs::pipe::PIPE_BUF))
+        .copied()
+        .collect();
+    if data.is_empty() {
+        if pi.buf.borrow().writers == 0 {
+            return Ok(0);
+        }
+        let r = Err(Errno::EAGAIN);
+        io_outcome(k, tid, &inp, r, POLLIN)?;
+    }
+    let r = file_write(&out, &data, None);
+    let n = io_outcome(k, tid, &out, r, POLLOUT)?;
     k.dirty = true;
-    Ok(w as i64)
+    Ok(n as i64)
 }
 
 pub fn sys_fadvise(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {

@@ -102,33 +102,35 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             // /dev/zero MAP_SHARED and anonymous shared map the same way on the host.
             stub_mmap(k, tid, hint_addr, len, prot, hf)?
         }
-        Some(inode) => {
-            // File data is copied into private anonymous memory in the stub.
-            let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
-            let hf = (host_flags & !(libc::MAP_SHARED as u32))
-                | libc::MAP_PRIVATE as u32
-                | libc::MAP_ANONYMOUS as u32;
-            let at = stub_mmap(k, tid, hint_addr, len, rw, hf)?;
-            let size = inode.size();
-            if off < size {
-                let n = (size - off).min(len) as usize;
-                let mut buf = vec![0u8; n];
-                let mut got = 0;
-                while got < n {
-                    let r = overlay::read_file(inode, off + got as u64, &mut buf[got..])?;
-                    if r == 0 {
-                        break;
-                    }
-                    got += r;
+        Some(inode)
+            if crate::mm::memfile::raw_fd().is_some()
+                && off
+                    .checked_add(len)
+                    .is_some_and(|e| e <= crate::mm::memfile::WINDOW) =>
+        {
+            match overlay::make_paged(inode) {
+                Ok(window) => {
+                    // The file's pages live in the memory file: map them directly, shared or
+                    // copy-on-write as asked.
+                    let hf = host_flags & !(libc::MAP_ANONYMOUS as u32);
+                    stub_syscall(
+                        k,
+                        tid,
+                        libc::SYS_mmap,
+                        [
+                            hint_addr,
+                            len,
+                            prot as u64,
+                            hf as u64,
+                            crate::mm::memfile::STUB_FD as u64,
+                            window + off,
+                        ],
+                    )?
                 }
-                let mem = k.mem_of(tid)?;
-                mem.write(at, &buf[..got])?;
+                Err(_) => map_copy(k, tid, inode, hint_addr, len, prot, host_flags, off)?,
             }
-            if prot != rw {
-                stub_mprotect(k, tid, at, len, prot)?;
-            }
-            at
         }
+        Some(inode) => map_copy(k, tid, inode, hint_addr, len, prot, host_flags, off)?,
     };
     if overlaps_stub(result, result + len) {
         let _ = stub_munmap(k, tid, result, len);
@@ -142,6 +144,43 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         name,
     });
     Ok(result as i64)
+}
+
+/// A private copy of file data in anonymous memory (no memory file, or a huge file).
+#[allow(clippy::too_many_arguments)]
+fn map_copy(
+    k: &mut Kernel,
+    tid: Tid,
+    inode: &crate::vfs::Inode,
+    hint_addr: u64,
+    len: u64,
+    prot: u32,
+    host_flags: u32,
+    off: u64,
+) -> Result<u64, Errno> {
+    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
+    let hf = (host_flags & !(libc::MAP_SHARED as u32))
+        | libc::MAP_PRIVATE as u32
+        | libc::MAP_ANONYMOUS as u32;
+    let at = stub_mmap(k, tid, hint_addr, len, rw, hf)?;
+    let size = inode.size();
+    if off < size {
+        let n = (size - off).min(len) as usize;
+        let mut buf = vec![0u8; n];
+        let mut got = 0;
+        while got < n {
+            let r = overlay::read_file(inode, off + got as u64, &mut buf[got..])?;
+            if r == 0 {
+                break;
+            }
+            got += r;
+        }
+        k.mem_of(tid)?.write(at, &buf[..got])?;
+    }
+    if prot != rw {
+        stub_mprotect(k, tid, at, len, prot)?;
+    }
+    Ok(at)
 }
 
 pub fn sys_munmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {

@@ -334,6 +334,7 @@ fn exec_impl(
         k.kill_group(pid, WaitStatus::signaled(libc::SIGSEGV, false));
         return Err(SysErr::Gone);
     }
+    k.timers.exec(pid);
     let p = k.proc_of_mut(tid);
     p.fds.borrow_mut().close_on_exec();
     // Handlers reset to default; ignored signals stay ignored.

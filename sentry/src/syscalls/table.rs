@@ -59,6 +59,9 @@ table![
     (SYS_fdatasync, file::sys_fsync, Full, ""),
     (SYS_syncfs, file::sys_fsync, Full, ""),
     (SYS_sendfile, file::sys_sendfile, Full, ""),
+    (SYS_copy_file_range, file::sys_copy_file_range, Full, ""),
+    (SYS_splice, file::sys_splice, Full, "data passes through the sentry"),
+    (SYS_tee, file::sys_tee, Full, ""),
     (SYS_fadvise64, file::sys_fadvise, Full, "advice ignored"),
     // fs.rs: paths
     (SYS_open, fs::sys_open, Full, ""),
@@ -232,6 +235,14 @@ table![
     (SYS_nanosleep, time::sys_nanosleep, Full, ""),
     (SYS_clock_nanosleep, time::sys_clock_nanosleep, Full, ""),
     (SYS_alarm, time::sys_alarm, Full, ""),
+    // time.rs: interval timers and POSIX timers (state in kernel/timers.rs)
+    (SYS_getitimer, time::sys_getitimer, Partial, "ITIMER_VIRTUAL/PROF count real time"),
+    (SYS_setitimer, time::sys_setitimer, Partial, "ITIMER_VIRTUAL/PROF count real time"),
+    (SYS_timer_create, time::sys_timer_create, Partial, "SIGEV_SIGNAL/THREAD_ID/NONE; CPU-time clocks count real time"),
+    (SYS_timer_settime, time::sys_timer_settime, Full, ""),
+    (SYS_timer_gettime, time::sys_timer_gettime, Full, ""),
+    (SYS_timer_getoverrun, time::sys_timer_getoverrun, Full, ""),
+    (SYS_timer_delete, time::sys_timer_delete, Full, ""),
     // misc.rs
     (SYS_uname, misc::sys_uname, Full, "release is the sentry's"),
     (SYS_sethostname, misc::sys_sethostname, Full, ""),

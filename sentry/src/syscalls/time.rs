@@ -2,6 +2,7 @@
 
 use super::{SysErr, SysResult};
 use crate::errno::Errno;
+use crate::kernel::timers::{self, Notify, Periodic, PosixTimer};
 use crate::kernel::{Blocked, Kernel, Tid};
 use std::time::{Duration, Instant};
 
@@ -139,15 +140,270 @@ pub fn sleep_interrupted(k: &mut Kernel, tid: Tid, nr: u64, a: [u64; 6]) -> Opti
 
 pub fn sys_alarm(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let pid = k.task(tid).tgid;
-    let prev = k.set_alarm(
-        pid,
-        if a[0] == 0 {
-            None
-        } else {
-            Some(Duration::from_secs(a[0]))
-        },
-    );
+    // alarm(2) is ITIMER_REAL; seconds beyond INT_MAX are clamped as Linux does.
+    let secs = a[0].min(i32::MAX as u64);
+    let prev = k.set_alarm(pid, (secs != 0).then(|| Duration::from_secs(secs)));
+    // Linux rounds the time left to the nearest second, and reports at least 1 while armed.
     Ok(prev
-        .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        .map(|d| {
+            let us = d.subsec_micros();
+            d.as_secs() + u64::from(us >= 500_000 || (d.as_secs() == 0 && us > 0))
+        })
         .unwrap_or(0) as i64)
+}
+
+// ---------------------------------------------------------------------------------------
+// Interval timers and POSIX timers (state and firing in kernel/timers.rs).
+
+/// Reads a `struct timeval` as a Duration (EINVAL when out of range).
+fn read_timeval(mem: &crate::mm::Mem, addr: u64) -> Result<Duration, Errno> {
+    let sec = mem.read_u64(addr)? as i64;
+    let usec = mem.read_u64(addr + 8)? as i64;
+    if sec < 0 || !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(sec as u64, usec as u32 * 1000))
+}
+
+fn timeval_bytes(d: Duration) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0..8].copy_from_slice(&(d.as_secs() as i64).to_le_bytes());
+    b[8..16].copy_from_slice(&(d.subsec_micros() as i64).to_le_bytes());
+    b
+}
+
+/// Reads a `struct timespec` as a Duration (EINVAL when out of range).
+pub fn read_timespec_mem(mem: &crate::mm::Mem, addr: u64) -> Result<Duration, Errno> {
+    let sec = mem.read_u64(addr)? as i64;
+    let nsec = mem.read_u64(addr + 8)? as i64;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(sec as u64, nsec as u32))
+}
+
+pub fn timespec_bytes(d: Duration) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0..8].copy_from_slice(&(d.as_secs() as i64).to_le_bytes());
+    b[8..16].copy_from_slice(&(d.subsec_nanos() as i64).to_le_bytes());
+    b
+}
+
+/// An armed interval timer reports at least 1 us left, as Linux does.
+fn itimer_left(d: Duration, armed: bool) -> Duration {
+    if armed && d < Duration::from_micros(1) {
+        Duration::from_micros(1)
+    } else {
+        d
+    }
+}
+
+pub fn sys_getitimer(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let which = a[0] as i32;
+    if !(0..3).contains(&which) {
+        return Err(Errno::EINVAL.into());
+    }
+    let pid = k.task(tid).tgid;
+    let (left, iv) = k.timers.get_itimer(pid, which as usize);
+    let armed = k
+        .timers
+        .itimers
+        .get(&pid)
+        .is_some_and(|t| t[which as usize].armed());
+    let mut b = [0u8; 32];
+    b[0..16].copy_from_slice(&timeval_bytes(iv));
+    b[16..32].copy_from_slice(&timeval_bytes(itimer_left(left, armed)));
+    k.mem_of(tid)?.write(a[1], &b)?;
+    Ok(0)
+}
+
+pub fn sys_setitimer(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let which = a[0] as i32;
+    if !(0..3).contains(&which) {
+        return Err(Errno::EINVAL.into());
+    }
+    let mem = k.mem_of(tid)?;
+    // A NULL new value disarms, as Linux has always accepted.
+    let (iv, val) = if a[1] == 0 {
+        (Duration::ZERO, Duration::ZERO)
+    } else {
+        (read_timeval(&mem, a[1])?, read_timeval(&mem, a[1] + 16)?)
+    };
+    let pid = k.task(tid).tgid;
+    let was_armed = k
+        .timers
+        .itimers
+        .get(&pid)
+        .is_some_and(|t| t[which as usize].armed());
+    let (old_left, old_iv) = k.timers.set_itimer(pid, which as usize, val, iv);
+    if a[2] != 0 {
+        let mut b = [0u8; 32];
+        b[0..16].copy_from_slice(&timeval_bytes(old_iv));
+        b[16..32].copy_from_slice(&timeval_bytes(itimer_left(old_left, was_armed)));
+        mem.write(a[2], &b)?;
+    }
+    Ok(0)
+}
+
+/// Clocks timer_create accepts; Err for the rest (EINVAL, or EOPNOTSUPP for clocks that
+/// exist but cannot drive timers).
+fn timer_clock_ok(k: &Kernel, tid: Tid, clock: i32) -> Result<(), Errno> {
+    match clock {
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_MONOTONIC
+        | libc::CLOCK_PROCESS_CPUTIME_ID
+        | libc::CLOCK_THREAD_CPUTIME_ID
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_TAI => Ok(()),
+        libc::CLOCK_REALTIME_ALARM | libc::CLOCK_BOOTTIME_ALARM => {
+            // CAP_WAKE_ALARM
+            if k.proc_of(tid).creds.has_cap(35) {
+                Ok(())
+            } else {
+                Err(Errno::EPERM)
+            }
+        }
+        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
+            Err(Errno::EOPNOTSUPP)
+        }
+        // CPU clocks of other processes and threads: approximated by the monotonic clock.
+        c if c < 0 => Ok(()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn sys_timer_create(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let clock = a[0] as i32;
+    timer_clock_ok(k, tid, clock)?;
+    let mem = k.mem_of(tid)?;
+    let pid = k.task(tid).tgid;
+    // struct sigevent: sigval (8), signo (4), notify (4), union { tid (4), ... }.
+    let (value, signo, notify, thread) = if a[1] == 0 {
+        (u64::MAX, libc::SIGALRM, timers::SIGEV_SIGNAL, 0)
+    } else {
+        let b = mem.read_vec(a[1], 20)?;
+        let rd = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let value = u64::from_le_bytes(b[0..8].try_into().unwrap_or([0; 8]));
+        (value, rd(8), rd(12), rd(16))
+    };
+    let notify = match notify {
+        timers::SIGEV_NONE => Notify::None,
+        timers::SIGEV_SIGNAL | timers::SIGEV_THREAD => Notify::Process,
+        n if n == timers::SIGEV_THREAD_ID
+            || n == timers::SIGEV_THREAD_ID | timers::SIGEV_SIGNAL =>
+        {
+            if !k.tasks.get(&thread).is_some_and(|t| t.tgid == pid) {
+                return Err(Errno::EINVAL.into());
+            }
+            Notify::Thread(thread)
+        }
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    if notify != Notify::None && !(1..=64).contains(&signo) {
+        return Err(Errno::EINVAL.into());
+    }
+    let t = PosixTimer {
+        clock,
+        notify,
+        signo,
+        value,
+        timer: Periodic::default(),
+        overrun: 0,
+    };
+    let id = k.timers.create_posix(pid, t)?;
+    // Without a sigevent, si_value is the timer id.
+    if a[1] == 0 {
+        if let Ok(t) = k.timers.posix_mut(pid, id) {
+            t.value = id as u64;
+        }
+    }
+    if let Err(e) = mem.write_i32(a[2], id) {
+        let _ = k.timers.delete_posix(pid, id);
+        return Err(e.into());
+    }
+    Ok(0)
+}
+
+fn itimerspec_bytes(iv: Duration, left: Duration) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b[0..16].copy_from_slice(&timespec_bytes(iv));
+    b[16..32].copy_from_slice(&timespec_bytes(left));
+    b
+}
+
+/// Reads a `struct itimerspec` as (interval, value).
+pub fn read_itimerspec(mem: &crate::mm::Mem, addr: u64) -> Result<(Duration, Duration), Errno> {
+    Ok((
+        read_timespec_mem(mem, addr)?,
+        read_timespec_mem(mem, addr + 16)?,
+    ))
+}
+
+/// The schedule an (it_interval, it_value) pair sets: relative, or absolute on `clock`.
+pub fn schedule(clock: i32, absolute: bool, iv: Duration, val: Duration) -> Periodic {
+    if val.is_zero() {
+        return Periodic::default();
+    }
+    let next = if absolute {
+        timers::abs_to_instant(clock, val)
+    } else {
+        timers::after(val)
+    };
+    Periodic::new(Some(next), iv)
+}
+
+pub fn sys_timer_settime(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (id, flags) = (a[0] as i32, a[1] as i32);
+    let pid = k.task(tid).tgid;
+    let mem = k.mem_of(tid)?;
+    k.timers.posix_mut(pid, id)?;
+    let (iv, val) = read_itimerspec(&mem, a[2])?;
+    let t = k.timers.posix_mut(pid, id)?;
+    let now = Instant::now();
+    let old = itimerspec_bytes(t.timer.interval, t.timer.remaining(now));
+    t.timer = schedule(t.clock, flags & libc::TIMER_ABSTIME != 0, iv, val);
+    t.overrun = 0;
+    if a[3] != 0 {
+        mem.write(a[3], &old)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_timer_gettime(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = k.task(tid).tgid;
+    let t = k.timers.posix_mut(pid, a[0] as i32)?;
+    let b = itimerspec_bytes(t.timer.interval, t.timer.remaining(Instant::now()));
+    k.mem_of(tid)?.write(a[1], &b)?;
+    Ok(0)
+}
+
+pub fn sys_timer_getoverrun(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = k.task(tid).tgid;
+    Ok(k.timers.posix_mut(pid, a[0] as i32)?.overrun as i64)
+}
+
+pub fn sys_timer_delete(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = k.task(tid).tgid;
+    let id = a[0] as i32;
+    k.timers.delete_posix(pid, id)?;
+    // A signal of the deleted timer that is still queued is discarded, as in Linux.
+    let threads = k.proc_of(tid).threads.clone();
+    let forget = |q: &mut crate::kernel::signal::SigQueue| {
+        let before = q.queue.len();
+        q.queue
+            .retain(|i| !(i.code == timers::SI_TIMER && i.pid == id));
+        if q.queue.len() != before {
+            q.mask = q
+                .queue
+                .iter()
+                .fold(0, |m, i| m | crate::kernel::signal::bit(i.signo));
+        }
+    };
+    forget(&mut k.proc_of_mut(tid).shared_pending);
+    for t in threads {
+        if let Some(t) = k.tasks.get_mut(&t) {
+            forget(&mut t.pending);
+        }
+    }
+    Ok(0)
 }

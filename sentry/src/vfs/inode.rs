@@ -103,6 +103,8 @@ pub struct DirData {
 pub enum FileData {
     Mem(Vec<u8>),
     Host(HostLink),
+    /// Pages in the sandbox memory file (the file is, or was, mapped into a stub).
+    Paged(crate::mm::memfile::Window),
 }
 
 #[derive(Debug)]
@@ -238,7 +240,7 @@ impl Inode {
         match &self.kind {
             InodeKind::File(f) => match &*f.borrow() {
                 FileData::Mem(v) => v.len() as u64,
-                FileData::Host(_) => self.meta.borrow().size,
+                FileData::Host(_) | FileData::Paged(_) => self.meta.borrow().size,
             },
             _ => self.meta.borrow().size,
         }

@@ -1,0 +1,136 @@
+//! The sandbox's memory file: one sparse memfd, created at boot and inherited by every stub at
+//! a fixed fd, that holds the pages of files the workload maps (and shared memory segments).
+//!
+//! Mapping a window of it `MAP_SHARED` gives true shared file mappings across processes and
+//! with read()/write(); mapping it `MAP_PRIVATE` gives copy-on-write pages that every process
+//! shares until it writes, so exec'ing the same binary does not copy it again.
+
+use crate::errno::Errno;
+use std::cell::{Cell, RefCell};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The fd number every stub holds the memory file at.
+pub const STUB_FD: i32 = 100;
+/// Address space reserved in the memory file per window; files larger than this stay
+/// private copies.
+pub const WINDOW: u64 = 1 << 32;
+/// Total size of the (sparse) memory file.
+const FILE_SIZE: u64 = 1 << 46;
+
+thread_local! {
+    static MEMFILE: RefCell<Option<OwnedFd>> = const { RefCell::new(None) };
+    static NEXT: Cell<u64> = const { Cell::new(0) };
+    static FREE: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Creates the memory file. Call once, before the first stub is spawned.
+pub fn init() -> Result<RawFd, Errno> {
+    // SAFETY: memfd_create with a constant NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"moat-memory".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: fresh fd.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ftruncate of our own memfd.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), FILE_SIZE as i64) } != 0 {
+        return Err(Errno::last());
+    }
+    let raw = fd.as_raw_fd();
+    MEMFILE.with(|m| *m.borrow_mut() = Some(fd));
+    Ok(raw)
+}
+
+pub fn raw_fd() -> Option<RawFd> {
+    MEMFILE.with(|m| m.borrow().as_ref().map(|f| f.as_raw_fd()))
+}
+
+/// A window of the memory file holding one file's pages. Freed (hole punched) on drop.
+#[derive(Debug)]
+pub struct Window {
+    pub off: u64,
+}
+
+impl Window {
+    pub fn alloc() -> Result<Window, Errno> {
+        raw_fd().ok_or(Errno::ENOMEM)?;
+        if let Some(off) = FREE.with(|f| f.borrow_mut().pop()) {
+            return Ok(Window { off });
+        }
+        let off = NEXT.with(|n| {
+            let v = n.get();
+            n.set(v + WINDOW);
+            v
+        });
+        if off + WINDOW > FILE_SIZE {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(Window { off })
+    }
+
+    pub fn read(&self, pos: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let fd = raw_fd().ok_or(Errno::EIO)?;
+        let n = buf.len().min(WINDOW.saturating_sub(pos) as usize);
+        // SAFETY: buf is valid for n bytes; fd is our memfd.
+        let r = unsafe { libc::pread(fd, buf.as_mut_ptr() as *mut _, n, (self.off + pos) as i64) };
+        if r < 0 {
+            return Err(Errno::last());
+        }
+        Ok(r as usize)
+    }
+
+    pub fn write(&self, pos: u64, data: &[u8]) -> Result<usize, Errno> {
+        let fd = raw_fd().ok_or(Errno::EIO)?;
+        if pos
+            .checked_add(data.len() as u64)
+            .is_none_or(|e| e > WINDOW)
+        {
+            return Err(Errno::EFBIG);
+        }
+        let mut done = 0;
+        while done < data.len() {
+            // SAFETY: data[done..] is valid; fd is our memfd.
+            let r = unsafe {
+                libc::pwrite(
+                    fd,
+                    data[done..].as_ptr() as *const _,
+                    data.len() - done,
+                    (self.off + pos + done as u64) as i64,
+                )
+            };
+            if r <= 0 {
+                return Err(Errno::last());
+            }
+            done += r as usize;
+        }
+        Ok(done)
+    }
+
+    /// Zeroes (and frees) the pages from `from` to the end of the window.
+    pub fn clear_from(&self, from: u64) {
+        let Some(fd) = raw_fd() else { return };
+        let page_from = from.div_ceil(4096) * 4096;
+        if from < page_from {
+            let zeros = vec![0u8; (page_from - from) as usize];
+            let _ = self.write(from, &zeros);
+        }
+        if page_from < WINDOW {
+            // SAFETY: punching a hole in our own memfd.
+            unsafe {
+                libc::fallocate(
+                    fd,
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    (self.off + page_from) as i64,
+                    (WINDOW - page_from) as i64,
+                )
+            };
+        }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        self.clear_from(0);
+        FREE.with(|f| f.borrow_mut().push(self.off));
+    }
+}
