@@ -7,6 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static void report(const char *what, int r) {
+    int e = errno;
+    printf("%s: %d %s\n", what, r, r < 0 ? strerror(e) : "ok");
+}
+
 static volatile sig_atomic_t alrm, prof;
 static void on_alrm(int s) { (void)s; alrm++; }
 static void on_prof(int s) { (void)s; prof++; }
@@ -62,11 +67,11 @@ int main(void) {
 
     struct itimerval bad = {{0, 0}, {0, 1000000}};
     errno = 0;
-    printf("usec=1000000: %d %s\n", setitimer(ITIMER_REAL, &bad, NULL), strerror(errno));
+    report("usec=1000000", setitimer(ITIMER_REAL, &bad, NULL));
     errno = 0;
-    printf("which=7: %d %s\n", setitimer(7, &it, NULL), strerror(errno));
+    report("which=7", setitimer(7, &it, NULL));
     errno = 0;
-    printf("getitimer which=-1: %d %s\n", getitimer(-1, &cur), strerror(errno));
+    report("getitimer which=-1", getitimer(-1, &cur));
 
     // alarm then exec-less fork: the child does not inherit the timer.
     alarm(5);

@@ -10,6 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+static void report(const char *what, int r) {
+    int e = errno;
+    printf("%s: %d %s\n", what, r, r < 0 ? strerror(e) : "ok");
+}
+
 static volatile sig_atomic_t hits, code_ok, value_ok;
 static int cookie;
 static timer_t t1;
@@ -90,7 +95,7 @@ int main(void) {
     printf("disarmed: %s\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0 ? "yes" : "no");
     printf("timer_delete: %d\n", timer_delete(t1));
     errno = 0;
-    printf("delete again: %d %s\n", timer_delete(t1), strerror(errno));
+    report("delete again", timer_delete(t1));
 
     // Absolute time in the past: fires at once.
     timer_t t2;
@@ -142,7 +147,7 @@ int main(void) {
     timer_delete(t4);
     tev._sigev_un._tid = 999999;
     errno = 0;
-    printf("THREAD_ID of a stranger: %d %s\n", timer_create(CLOCK_MONOTONIC, &tev, &t4), strerror(errno));
+    report("THREAD_ID of a stranger", timer_create(CLOCK_MONOTONIC, &tev, &t4));
 
     // SIGEV_THREAD: glibc runs the callback in a helper thread.
     timer_t t5;
@@ -160,13 +165,13 @@ int main(void) {
     timer_delete(t5);
 
     errno = 0;
-    printf("bad clock: %d %s\n", timer_create(12345, &sev, &t1), strerror(errno));
+    report("bad clock", timer_create(12345, &sev, &t1));
     sev.sigev_notify = 99;
     errno = 0;
-    printf("bad notify: %d %s\n", timer_create(CLOCK_MONOTONIC, &sev, &t1), strerror(errno));
+    report("bad notify", timer_create(CLOCK_MONOTONIC, &sev, &t1));
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = 65;
     errno = 0;
-    printf("bad signo: %d %s\n", timer_create(CLOCK_MONOTONIC, &sev, &t1), strerror(errno));
+    report("bad signo", timer_create(CLOCK_MONOTONIC, &sev, &t1));
     return 0;
 }
