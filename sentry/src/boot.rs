@@ -154,6 +154,126 @@ fn find_executable(k: &Kernel, ctx: &PathCtx, arg0: &str, env: &[String]) -> Opt
     None
 }
 
+/// Adds a single-threaded process running in `stub` to the kernel (not yet loaded or running).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn create_process(
+    k: &mut Kernel,
+    stub: Stub,
+    pid: i32,
+    ppid: i32,
+    creds: Creds,
+    fds: FdTable,
+    cwd: Rc<Inode>,
+    root: Rc<Inode>,
+    umask: u32,
+    rlimits: [(u64, u64); 16],
+) -> Result<(), Errno> {
+    let regs = stub.get_regs().map_err(|e| Errno::from_io(&e))?;
+    let host_tid = stub.tid;
+    k.procs.insert(
+        pid,
+        Process {
+            pid,
+            ppid,
+            pgid: pid,
+            sid: pid,
+            threads: vec![pid],
+            children: vec![],
+            zombie: None,
+            stub_pid: stub.pid,
+            mm: Default::default(),
+            fds: Rc::new(RefCell::new(fds)),
+            cwd,
+            root,
+            umask,
+            sigactions: Kernel::new_sigactions(),
+            shared_pending: Default::default(),
+            creds,
+            comm: vec![],
+            cmdline: vec![],
+            environ: vec![],
+            exe: vec![],
+            exit_signal: libc::SIGCHLD,
+            vfork_parent: None,
+            start_ticks: k.ticks(),
+            rlimits,
+            exiting: None,
+            stop_report: None,
+            cont_report: false,
+            stop_waited: false,
+            no_new_privs: false,
+            keep_caps: false,
+            utime_ticks: 0,
+            children_ticks: 0,
+            subreaper: false,
+            pdeath_signal: 0,
+        },
+    );
+    k.tasks.insert(
+        pid,
+        Task {
+            tid: pid,
+            tgid: pid,
+            stub,
+            regs,
+            state: RunState::InSentry,
+            sigmask: 0,
+            pending: Default::default(),
+            saved_mask: None,
+            altstack: (0, libc::SS_DISABLE, 0),
+            clear_child_tid: 0,
+            blocked: None,
+            deadline: None,
+            vfork_wait: None,
+            robust_list: (0, 0),
+            futex: None,
+        },
+    );
+    k.by_host.insert(host_tid, pid);
+    Ok(())
+}
+
+/// Wraps host fds as the workload's fds 0.. (the workload never holds the host fds).
+pub(crate) fn stdio_table(host: &[i32], limit: usize) -> FdTable {
+    let mut fds = FdTable::new(limit);
+    for (i, h) in host.iter().enumerate() {
+        // SAFETY: F_DUPFD_CLOEXEC on an fd we were handed; result is a fresh fd.
+        let dup = unsafe { libc::fcntl(*h, libc::F_DUPFD_CLOEXEC, 100) };
+        if dup < 0 {
+            continue; // closed stdio stays closed
+        }
+        // SAFETY: fresh fd from fcntl.
+        let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+        // SAFETY: F_GETFL only reads flags.
+        let fl = unsafe { libc::fcntl(dup, libc::F_GETFL) };
+        let acc = if fl < 0 { libc::O_RDWR as u32 } else { fl as u32 & libc::O_ACCMODE as u32 };
+        let name = format!("host:[{i}]").into_bytes();
+        let f = OpenFile::new(acc, None, name, Box::new(HostFile::new(owned)));
+        let _ = fds.install_at(i as i32, f, false);
+    }
+    fds
+}
+
+/// Resolves args[0] and loads the program into process `pid`'s stub.
+pub(crate) fn load_program(k: &mut Kernel, pid: i32, args: &[String], env: &[String]) -> Result<(), SentryError> {
+    let ctx = crate::syscalls::path_ctx(k, pid);
+    let arg0 = args.first().ok_or_else(|| setup("process.args must not be empty"))?;
+    let exe = find_executable(k, &ctx, arg0, env).ok_or_else(|| SentryError::ExecNotFound(arg0.clone()))?;
+    let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = env.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let img = crate::loader::prepare(k, &ctx, None, &exe, argv).map_err(|e| match e {
+        Errno::ENOENT => SentryError::ExecNotFound(arg0.clone()),
+        e => SentryError::Load {
+            path: String::from_utf8_lossy(&exe).into_owned(),
+            reason: std::io::Error::from_raw_os_error(e.0).to_string(),
+        },
+    })?;
+    crate::loader::load(k, pid, &img, &envp).map_err(|e| SentryError::Load {
+        path: String::from_utf8_lossy(&exe).into_owned(),
+        reason: std::io::Error::from_raw_os_error(e.0).to_string(),
+    })
+}
+
 pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     if spec.args.is_empty() {
         return Err(setup("process.args must not be empty"));
@@ -264,26 +384,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     }
 
     // stdio: the workload gets sentry files wrapping the host fds; it never holds them.
-    let mut fds = FdTable::new(1024);
-    for (i, host) in spec.stdio.iter().enumerate() {
-        // SAFETY: F_DUPFD_CLOEXEC on an fd the runtime handed us; result is a fresh fd.
-        let dup = unsafe { libc::fcntl(*host, libc::F_DUPFD_CLOEXEC, 100) };
-        if dup < 0 {
-            continue; // closed stdio stays closed
-        }
-        // SAFETY: fresh fd from fcntl.
-        let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-        // SAFETY: F_GETFL only reads flags.
-        let fl = unsafe { libc::fcntl(dup, libc::F_GETFL) };
-        let acc = if fl < 0 {
-            libc::O_RDWR as u32
-        } else {
-            fl as u32 & libc::O_ACCMODE as u32
-        };
-        let name = format!("host:[{i}]").into_bytes();
-        let f = OpenFile::new(acc, None, name, Box::new(HostFile::new(owned)));
-        let _ = fds.install_at(i as i32, f, false);
-    }
+    let mut fds = stdio_table(&spec.stdio, 1024);
     let mut rlimits = default_rlimits();
     for r in &spec.rlimits {
         if (r.resource as usize) < rlimits.len() {
@@ -312,92 +413,16 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     if memfile.is_none() {
         tracing::warn!("no memory file: file mappings will be private copies");
     }
-    let stub = Stub::spawn(memfile).map_err(|e| SentryError::Host {
-        op: "spawn stub",
-        err: e,
-    })?;
-    let regs = stub.get_regs().map_err(|e| SentryError::Host {
-        op: "ptrace",
-        err: e,
-    })?;
+    let stub = Stub::spawn(memfile).map_err(|e| SentryError::Host { op: "spawn stub", err: e })?;
+    // The zygote: a clean stub that is never run, forked whenever `moat exec` needs a new
+    // process (the sealed sentry cannot fork).
+    let zygote = Stub::spawn(memfile).map_err(|e| SentryError::Host { op: "spawn stub", err: e })?;
+    k.zygote = Some(zygote);
     let pid = k.alloc_pid().map_err(|_| setup("no pid"))?;
-    let host_tid = stub.tid;
-    k.procs.insert(
-        pid,
-        Process {
-            pid,
-            ppid: 0,
-            pgid: pid,
-            sid: pid,
-            threads: vec![pid],
-            children: vec![],
-            zombie: None,
-            stub_pid: stub.pid,
-            mm: Default::default(),
-            fds: Rc::new(RefCell::new(fds)),
-            cwd,
-            root: root.clone(),
-            umask: spec.umask.unwrap_or(0o022),
-            sigactions: Kernel::new_sigactions(),
-            shared_pending: Default::default(),
-            creds: creds.clone(),
-            comm: vec![],
-            cmdline: vec![],
-            environ: vec![],
-            exe: vec![],
-            exit_signal: libc::SIGCHLD,
-            vfork_parent: None,
-            start_ticks: 0,
-            rlimits,
-            exiting: None,
-            stop_report: None,
-            cont_report: false,
-            stop_waited: false,
-            no_new_privs: false,
-            keep_caps: false,
-            utime_ticks: 0,
-            children_ticks: 0,
-            subreaper: false,
-            pdeath_signal: 0,
-        },
-    );
-    k.tasks.insert(
-        pid,
-        Task {
-            tid: pid,
-            tgid: pid,
-            stub,
-            regs,
-            state: RunState::InSentry,
-            sigmask: 0,
-            pending: Default::default(),
-            saved_mask: None,
-            altstack: (0, libc::SS_DISABLE, 0),
-            clear_child_tid: 0,
-            blocked: None,
-            deadline: None,
-            vfork_wait: None,
-            robust_list: (0, 0),
-            futex: None,
-        },
-    );
-    k.by_host.insert(host_tid, pid);
-
-    let ctx = crate::syscalls::path_ctx(&k, pid);
-    let exe = find_executable(&k, &ctx, &spec.args[0], &spec.env)
-        .ok_or_else(|| SentryError::ExecNotFound(spec.args[0].clone()))?;
-    let argv: Vec<Vec<u8>> = spec.args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let envp: Vec<Vec<u8>> = spec.env.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let img = crate::loader::prepare(&k, &ctx, None, &exe, argv).map_err(|e| match e {
-        Errno::ENOENT => SentryError::ExecNotFound(spec.args[0].clone()),
-        e => SentryError::Load {
-            path: String::from_utf8_lossy(&exe).into_owned(),
-            reason: std::io::Error::from_raw_os_error(e.0).to_string(),
-        },
-    })?;
-    crate::loader::load(&mut k, pid, &img, &envp).map_err(|e| SentryError::Load {
-        path: String::from_utf8_lossy(&exe).into_owned(),
-        reason: std::io::Error::from_raw_os_error(e.0).to_string(),
-    })?;
+    let umask = spec.umask.unwrap_or(0o022);
+    create_process(&mut k, stub, pid, 0, creds, fds, cwd, root.clone(), umask, rlimits)
+        .map_err(|e| SentryError::Host { op: "ptrace", err: std::io::Error::from_raw_os_error(e.0) })?;
+    k.root = Some(root);
+    load_program(&mut k, pid, &spec.args, &spec.env)?;
     Ok(k)
 }

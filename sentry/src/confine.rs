@@ -50,6 +50,32 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("fcntl", libc::SYS_fcntl),
     ("ioctl", libc::SYS_ioctl),
     ("statx", libc::SYS_statx),
+    // The runtime's control-socket thread (already-open listener; no new sockets).
+    ("accept4", libc::SYS_accept4),
+    ("recvmsg", libc::SYS_recvmsg),
+    ("sendmsg", libc::SYS_sendmsg),
+    ("recvfrom", libc::SYS_recvfrom),
+    ("sendto", libc::SYS_sendto),
+    ("shutdown", libc::SYS_shutdown),
+    ("getsockopt", libc::SYS_getsockopt),
+    ("nanosleep", libc::SYS_nanosleep),
+    ("clock_nanosleep", libc::SYS_clock_nanosleep),
+    ("sched_yield", libc::SYS_sched_yield),
+    // Workload AF_INET/AF_INET6 sockets are host sockets the sentry owns (net/inet.rs);
+    // socket(2) itself is only allowed for those two families (ARG_EQ below).
+    ("bind", libc::SYS_bind),
+    ("listen", libc::SYS_listen),
+    ("connect", libc::SYS_connect),
+    ("setsockopt", libc::SYS_setsockopt),
+    ("getsockname", libc::SYS_getsockname),
+    ("getpeername", libc::SYS_getpeername),
+];
+
+/// Syscalls allowed only when an argument equals one of a few values: (name, nr, arg index,
+/// value). The sentry creates IP sockets for the workload, never unix, netlink or packet ones.
+pub const ARG_EQ: &[(&str, i64, u8, u64)] = &[
+    ("socket", libc::SYS_socket, 0, libc::AF_INET as u64),
+    ("socket", libc::SYS_socket, 0, libc::AF_INET6 as u64),
 ];
 
 /// Syscalls allowed only when an argument has a bit set: (name, nr, arg index, bit).
@@ -90,6 +116,14 @@ fn build() -> Result<BpfProgram, SentryError> {
             .or_default()
             .push(SeccompRule::new(vec![cond]).map_err(|e| err(&e))?);
     }
+    for (_, nr, arg, val) in ARG_EQ {
+        let cond = SeccompCondition::new(*arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, *val)
+            .map_err(|e| err(&e))?;
+        rules
+            .entry(*nr)
+            .or_default()
+            .push(SeccompRule::new(vec![cond]).map_err(|e| err(&e))?);
+    }
     // MOAT_DEBUG_SECCOMP=1: report the offending syscall instead of dying silently.
     let debug = std::env::var_os("MOAT_DEBUG_SECCOMP").is_some();
     let filter = SeccompFilter::new(
@@ -115,6 +149,9 @@ const KEEP_CAPS: &[u32] = &[
     1, /* DAC_OVERRIDE */
     2, /* DAC_READ_SEARCH */
     3, /* FOWNER */
+    // Workload TCP/UDP sockets are the sentry's: binding ports below 1024 needs this (the
+    // workload's own virtual capability is checked first, in syscalls/net.rs).
+    10, /* NET_BIND_SERVICE */
 ];
 
 fn drop_caps() -> Result<(), SentryError> {
@@ -217,7 +254,8 @@ pub fn seal() -> Result<(), SentryError> {
             err: std::io::Error::last_os_error(),
         });
     }
-    seccompiler::apply_filter(&prog).map_err(|e| SentryError::Setup(format!("seccomp: {e}")))?;
+    // Every thread of the sandbox process (the runtime's control thread too) gets the filter.
+    seccompiler::apply_filter_all_threads(&prog).map_err(|e| SentryError::Setup(format!("seccomp: {e}")))?;
     Ok(())
 }
 
@@ -283,6 +321,9 @@ mod doc_tests {
             );
         }
         for (name, ..) in super::MASKED {
+            assert!(doc.contains(name), "docs/security.md does not list {name}");
+        }
+        for (name, ..) in super::ARG_EQ {
             assert!(doc.contains(name), "docs/security.md does not list {name}");
         }
     }

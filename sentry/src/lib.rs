@@ -10,18 +10,21 @@
 
 pub mod arch;
 pub mod confine;
+pub mod control;
 pub mod errno;
 pub mod fs;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod platform;
 pub mod spec;
 pub mod syscalls;
 pub mod vfs;
 
-mod boot;
+pub(crate) mod boot;
 
+pub use control::{ExecSpec, ExecWait, ProcessInfo, SentryHandle, Stats};
 pub use spec::{MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions, WorkloadExit};
 
 /// Errors the sentry reports to the runtime. Workload-visible errors are errnos, not these.
@@ -43,14 +46,23 @@ pub enum SentryError {
 /// A booted sandbox whose init task is loaded but not yet running.
 pub struct Sentry {
     kernel: kernel::Kernel,
+    handle: SentryHandle,
 }
 
 impl Sentry {
     /// Builds the kernel, the filesystems and the init task. Errors here (missing executable,
     /// bad mounts) are reported by `moat create` before the container exists.
     pub fn new(spec: SandboxSpec) -> Result<Sentry, SentryError> {
-        let kernel = boot::boot(spec)?;
-        Ok(Sentry { kernel })
+        let mut kernel = boot::boot(spec)?;
+        let (handle, queue) = control::new_queue()?;
+        kernel.attach_control(queue);
+        Ok(Sentry { kernel, handle })
+    }
+
+    /// A handle for requests (kill, ps, exec, pause, ...) while the sandbox runs. Use it from
+    /// another thread than the one in [`Sentry::run`]; once `run` returns, requests fail.
+    pub fn handle(&self) -> SentryHandle {
+        self.handle.clone()
     }
 
     /// Confines the sentry (seccomp, capabilities), starts the init task and serves the

@@ -1,6 +1,7 @@
 //! The kernel proper: the task table, the event loop that runs tasks in their stubs, and
 //! process lifecycle (fork, exit, wait, job control).
 
+pub mod control;
 pub mod signal;
 pub mod task;
 pub mod timers;
@@ -45,12 +46,43 @@ pub struct Kernel {
     pub timers: timers::Timers,
     /// CPUs the workload sees (fixed at boot).
     pub ncpu: usize,
+    /// Requests from the runtime (kill, ps, exec, pause, ...).
+    pub(crate) control: Option<crate::control::ControlQueue>,
+    /// A clean stub that new processes for `exec` are forked from.
+    pub zygote: Option<crate::platform::ptrace::Stub>,
+    pub root: Option<Rc<crate::vfs::Inode>>,
+    /// `pause`: threads that would run are parked here until `resume`.
+    pub paused: bool,
+    pub frozen: Vec<Tid>,
+    /// Processes started by `exec`, with who waits for their exit.
+    pub exec_waiters: HashMap<Pid, std::sync::mpsc::Sender<crate::WorkloadExit>>,
     /// Log every syscall (MOAT_STRACE=1 in the sandbox's environment), like runsc --strace.
     pub strace: bool,
     epoll: OwnedFd,
     sigfd: OwnedFd,
-    watched: HashSet<i32>,
+    /// Host fds in the epoll set, with the events asked for.
+    watched: HashMap<i32, u32>,
+    /// `host_fd_closes()` when `watched` was last known to be accurate.
+    watched_gen: u64,
 }
+
+thread_local! {
+    static HOST_FD_CLOSES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Files that own a host fd call this when they close it: the fd number may come back for
+/// another file, and the event loop must then rebuild its epoll set instead of trusting a
+/// registration the kernel already dropped.
+pub fn note_host_fd_closed() {
+    HOST_FD_CLOSES.with(|c| c.set(c.get().wrapping_add(1)));
+}
+
+fn host_fd_closes() -> u64 {
+    HOST_FD_CLOSES.with(|c| c.get())
+}
+
+/// epoll tag of the control queue's eventfd.
+const CONTROL_TAG: u64 = u64::MAX - 1;
 
 /// Host signals the sentry turns into workload signals for init.
 const FORWARDED: [i32; 8] = [
@@ -115,14 +147,29 @@ impl Kernel {
             logged_enosys: HashSet::new(),
             mounts: Vec::new(),
             timers: timers::Timers::default(),
+            control: None,
+            zygote: None,
+            root: None,
+            paused: false,
+            frozen: Vec::new(),
+            exec_waiters: HashMap::new(),
             strace: std::env::var_os("MOAT_STRACE").is_some_and(|v| v == "1"),
             ncpu: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
             epoll,
             sigfd,
-            watched: HashSet::new(),
+            watched: HashMap::new(),
+            watched_gen: 0,
         })
+    }
+
+    /// Connects the runtime's request queue to the event loop.
+    pub(crate) fn attach_control(&mut self, q: crate::control::ControlQueue) {
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: CONTROL_TAG };
+        // SAFETY: adding our eventfd to our epoll set.
+        unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, q.wake.as_raw_fd(), &mut ev) };
+        self.control = Some(q);
     }
 
     pub fn alloc_pid(&mut self) -> Result<Pid, Errno> {
@@ -208,7 +255,7 @@ impl Kernel {
     /// earliest deadline passes.
     fn wait_events(&mut self) {
         let mut deadline: Option<Instant> = self.timers.next_deadline();
-        let mut want: HashSet<i32> = HashSet::new();
+        let mut want: HashMap<i32, u32> = HashMap::new();
         for t in self.tasks.values() {
             if t.state != RunState::Blocked {
                 continue;
@@ -217,14 +264,31 @@ impl Kernel {
                 if let Some(d) = b.deadline {
                     deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
                 }
-                for (fd, _) in &b.host_fds {
-                    want.insert(*fd);
+                for (fd, ev) in &b.host_fds {
+                    *want.entry(*fd).or_insert(0) |= *ev;
                 }
             }
         }
-        // Keep the epoll set equal to the fds blocked tasks wait on (level-triggered).
-        for fd in self.watched.clone() {
-            if !want.contains(&fd) {
+        // Keep the epoll set equal to the fds blocked tasks wait on (level-triggered), for the
+        // events they wait for: a reader must not be woken over and over because its socket
+        // is writable.
+        let gen = host_fd_closes();
+        if gen != self.watched_gen {
+            self.watched_gen = gen;
+            for fd in std::mem::take(&mut self.watched).into_keys() {
+                // SAFETY: removing an fd from our epoll set (ENOENT if it was closed).
+                unsafe {
+                    libc::epoll_ctl(
+                        self.epoll.as_raw_fd(),
+                        libc::EPOLL_CTL_DEL,
+                        fd,
+                        std::ptr::null_mut(),
+                    )
+                };
+            }
+        }
+        for fd in self.watched.keys().copied().collect::<Vec<_>>() {
+            if !want.contains_key(&fd) {
                 // SAFETY: removing an fd from our epoll set.
                 unsafe {
                     libc::epoll_ctl(
@@ -237,17 +301,34 @@ impl Kernel {
                 self.watched.remove(&fd);
             }
         }
-        for fd in &want {
-            if self.watched.insert(*fd) {
-                let mut ev = libc::epoll_event {
-                    events: (libc::EPOLLIN | libc::EPOLLOUT) as u32,
-                    u64: *fd as u64,
-                };
-                // SAFETY: adding a host fd the sentry owns to our epoll set.
-                unsafe {
-                    libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, *fd, &mut ev)
-                };
+        for (&fd, &asked) in &want {
+            // POLL* and EPOLL* share their values; errors and hangups are always reported.
+            let mut events = asked
+                & (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLOUT | libc::EPOLLRDHUP) as u32;
+            if events == 0 {
+                events = (libc::EPOLLIN | libc::EPOLLOUT) as u32;
             }
+            let known = self.watched.get(&fd).copied();
+            if known == Some(events) {
+                continue;
+            }
+            let mut ev = libc::epoll_event {
+                events,
+                u64: fd as u64,
+            };
+            let (first, second) = if known.is_some() {
+                (libc::EPOLL_CTL_MOD, libc::EPOLL_CTL_ADD)
+            } else {
+                (libc::EPOLL_CTL_ADD, libc::EPOLL_CTL_MOD)
+            };
+            // SAFETY: adding (or updating) a host fd the sentry owns in our epoll set; if the
+            // set disagrees with `watched` (EEXIST/ENOENT), the other operation fixes it.
+            unsafe {
+                if libc::epoll_ctl(self.epoll.as_raw_fd(), first, fd, &mut ev) != 0 {
+                    libc::epoll_ctl(self.epoll.as_raw_fd(), second, fd, &mut ev);
+                }
+            }
+            self.watched.insert(fd, events);
         }
         let timeout = match deadline {
             None => -1,
@@ -267,6 +348,8 @@ impl Kernel {
             for ev in &evs[..n as usize] {
                 if ev.u64 == u64::MAX {
                     self.read_host_signals();
+                } else if ev.u64 == CONTROL_TAG {
+                    self.handle_control();
                 } else {
                     self.dirty = true;
                 }
@@ -522,6 +605,12 @@ impl Kernel {
         if t.state == RunState::Stopped || t.state == RunState::Dead {
             return;
         }
+        if self.paused {
+            if !self.frozen.contains(&tid) {
+                self.frozen.push(tid);
+            }
+            return;
+        }
         if let Some(pid) = self.procs.get(&t.tgid) {
             if pid.stop_report.is_some() && pid.zombie.is_none() {
                 t.state = RunState::Stopped;
@@ -666,6 +755,15 @@ impl Kernel {
             }
             return;
         }
+        if let Some(w) = self.exec_waiters.remove(&pid) {
+            let s = status.0;
+            let exit = if s & 0x7f == 0 {
+                crate::WorkloadExit::Exited((s >> 8) & 0xff)
+            } else {
+                crate::WorkloadExit::Signaled(s & 0x7f)
+            };
+            let _ = w.send(exit);
+        }
         // Reparent children to the nearest subreaper or init.
         let reaper = self.find_reaper(ppid);
         for c in children {
@@ -678,6 +776,8 @@ impl Kernel {
         }
         // Tell the parent.
         let Some(parent) = self.procs.get(&ppid) else {
+            // No parent inside the sandbox (an `exec`ed process): nobody will wait for it.
+            self.reap(pid);
             return;
         };
         let act = parent.sigactions.borrow()[SIGCHLD as usize];

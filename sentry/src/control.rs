@@ -1,0 +1,145 @@
+//! Requests from outside the sandbox (the runtime's control socket) into the running sentry:
+//! kill, ps, exec, pause/resume, stats. The runtime talks to a [`SentryHandle`] from any
+//! thread; the sentry's event loop picks requests up through an eventfd and answers on a
+//! channel.
+
+use crate::SentryError;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+/// One workload process, as `ps` shows it.
+#[derive(Debug, Clone)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    pub ppid: i32,
+    pub uid: u32,
+    /// R, S, T, Z ...
+    pub state: char,
+    pub comm: String,
+    pub args: Vec<String>,
+    pub threads: usize,
+}
+
+/// A process to start inside a running sandbox (`moat exec`).
+#[derive(Debug)]
+pub struct ExecSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// Host fds that become the new process's 0, 1 and 2.
+    pub stdio: [OwnedFd; 3],
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub processes: usize,
+    pub threads: usize,
+    /// Bytes of workload mappings (virtual).
+    pub mapped_bytes: u64,
+}
+
+pub(crate) enum Request {
+    Kill { signal: i32, all: bool, reply: Sender<Result<(), String>> },
+    Ps { reply: Sender<Vec<ProcessInfo>> },
+    Exec { spec: ExecSpec, started: Sender<Result<i32, String>>, exited: Sender<crate::WorkloadExit> },
+    Pause { reply: Sender<Result<(), String>> },
+    Resume { reply: Sender<Result<(), String>> },
+    Stats { reply: Sender<Stats> },
+}
+
+/// The sentry's end: an eventfd to wake the event loop and the request queue.
+pub(crate) struct ControlQueue {
+    pub wake: Arc<OwnedFd>,
+    pub rx: Receiver<Request>,
+}
+
+/// Cloneable, thread-safe handle for the runtime.
+#[derive(Clone)]
+pub struct SentryHandle {
+    tx: Sender<Request>,
+    wake: Arc<OwnedFd>,
+}
+
+pub(crate) fn new_queue() -> Result<(SentryHandle, ControlQueue), SentryError> {
+    // SAFETY: plain eventfd creation.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(SentryError::Host { op: "eventfd", err: std::io::Error::last_os_error() });
+    }
+    // SAFETY: fresh fd.
+    let wake = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+    let (tx, rx) = channel();
+    Ok((SentryHandle { tx, wake: wake.clone() }, ControlQueue { wake, rx }))
+}
+
+fn gone() -> SentryError {
+    SentryError::Setup("the sandbox is not running".into())
+}
+
+/// Exit of a process started with [`SentryHandle::exec`].
+pub struct ExecWait {
+    pub pid: i32,
+    exited: Receiver<crate::WorkloadExit>,
+}
+
+impl ExecWait {
+    /// Blocks until the process exits (or the sandbox ends: reported as SIGKILL).
+    pub fn wait(self) -> crate::WorkloadExit {
+        self.exited.recv().unwrap_or(crate::WorkloadExit::Signaled(libc::SIGKILL))
+    }
+}
+
+impl SentryHandle {
+    fn send(&self, r: Request) -> Result<(), SentryError> {
+        self.tx.send(r).map_err(|_| gone())?;
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes to our eventfd.
+        unsafe { libc::write(self.wake.as_raw_fd(), &one as *const u64 as *const _, 8) };
+        Ok(())
+    }
+
+    /// Sends `signal` to the workload's init, or to every workload process with `all`.
+    pub fn kill(&self, signal: i32, all: bool) -> Result<(), SentryError> {
+        let (reply, rx) = channel();
+        self.send(Request::Kill { signal, all, reply })?;
+        rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
+    }
+
+    pub fn ps(&self) -> Result<Vec<ProcessInfo>, SentryError> {
+        let (reply, rx) = channel();
+        self.send(Request::Ps { reply })?;
+        rx.recv().map_err(|_| gone())
+    }
+
+    /// Starts a process inside the sandbox; returns its virtual pid and a way to wait for it.
+    pub fn exec(&self, spec: ExecSpec) -> Result<ExecWait, SentryError> {
+        let (started, srx) = channel();
+        let (exited, erx) = channel();
+        self.send(Request::Exec { spec, started, exited })?;
+        let pid = srx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)?;
+        Ok(ExecWait { pid, exited: erx })
+    }
+
+    /// Freezes every workload thread (they stay in the sentry until resume).
+    pub fn pause(&self) -> Result<(), SentryError> {
+        let (reply, rx) = channel();
+        self.send(Request::Pause { reply })?;
+        rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
+    }
+
+    pub fn resume(&self) -> Result<(), SentryError> {
+        let (reply, rx) = channel();
+        self.send(Request::Resume { reply })?;
+        rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
+    }
+
+    pub fn stats(&self) -> Result<Stats, SentryError> {
+        let (reply, rx) = channel();
+        self.send(Request::Stats { reply })?;
+        rx.recv().map_err(|_| gone())
+    }
+}

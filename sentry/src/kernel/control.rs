@@ -1,0 +1,159 @@
+//! Serving the runtime's requests (see `crate::control`) inside the event loop.
+
+use super::signal::{SigInfo, SI_USER};
+use super::{Kernel, RunState};
+use crate::control::{ExecSpec, ProcessInfo, Request, Stats};
+use crate::errno::Errno;
+use crate::vfs::Creds;
+
+impl Kernel {
+    pub(crate) fn handle_control(&mut self) {
+        let Some(q) = &self.control else { return };
+        let mut buf = 0u64;
+        // SAFETY: draining our eventfd into an 8-byte buffer.
+        unsafe { libc::read(std::os::fd::AsRawFd::as_raw_fd(&*q.wake), &mut buf as *mut u64 as *mut _, 8) };
+        let reqs: Vec<Request> = q.rx.try_iter().collect();
+        for r in reqs {
+            self.handle_request(r);
+        }
+    }
+
+    fn handle_request(&mut self, r: Request) {
+        match r {
+            Request::Kill { signal, all, reply } => {
+                let res = if !(1..=64).contains(&signal) {
+                    Err(format!("invalid signal {signal}"))
+                } else {
+                    let targets: Vec<i32> = if all {
+                        self.procs.values().filter(|p| p.zombie.is_none()).map(|p| p.pid).collect()
+                    } else {
+                        vec![1]
+                    };
+                    for pid in targets {
+                        self.send_to_process(pid, SigInfo { signo: signal, code: SI_USER, ..Default::default() });
+                    }
+                    Ok(())
+                };
+                let _ = reply.send(res);
+            }
+            Request::Ps { reply } => {
+                let _ = reply.send(self.process_list());
+            }
+            Request::Exec { spec, started, exited } => match self.spawn_exec(spec) {
+                Ok(pid) => {
+                    self.exec_waiters.insert(pid, exited);
+                    let _ = started.send(Ok(pid));
+                }
+                Err(e) => {
+                    let _ = started.send(Err(e.to_string()));
+                }
+            },
+            Request::Pause { reply } => {
+                self.paused = true;
+                let running: Vec<_> = self.tasks.values().filter(|t| t.state == RunState::InApp).map(|t| t.tid).collect();
+                for t in running {
+                    self.kick(t);
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Request::Resume { reply } => {
+                self.paused = false;
+                for t in std::mem::take(&mut self.frozen) {
+                    if self.tasks.get(&t).is_some_and(|x| x.state == RunState::InSentry) {
+                        self.resume(t);
+                    }
+                }
+                self.dirty = true;
+                let _ = reply.send(Ok(()));
+            }
+            Request::Stats { reply } => {
+                let live = self.procs.values().filter(|p| p.zombie.is_none());
+                let stats = Stats {
+                    processes: live.clone().count(),
+                    threads: self.tasks.len(),
+                    mapped_bytes: live.map(|p| p.mm.total_size()).sum(),
+                };
+                let _ = reply.send(stats);
+            }
+        }
+    }
+
+    pub fn process_list(&self) -> Vec<ProcessInfo> {
+        let mut out: Vec<ProcessInfo> = self
+            .procs
+            .values()
+            .map(|p| {
+                let state = if p.zombie.is_some() {
+                    'Z'
+                } else if p.stop_report.is_some() || self.paused {
+                    'T'
+                } else if p.threads.iter().any(|t| self.tasks.get(t).is_some_and(|t| t.state != RunState::Blocked)) {
+                    'R'
+                } else {
+                    'S'
+                };
+                ProcessInfo {
+                    pid: p.pid,
+                    ppid: p.ppid,
+                    uid: p.creds.uid,
+                    state,
+                    comm: String::from_utf8_lossy(&p.comm).into_owned(),
+                    args: p
+                        .cmdline
+                        .split(|&c| c == 0)
+                        .filter(|a| !a.is_empty())
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect(),
+                    threads: p.threads.len(),
+                }
+            })
+            .collect();
+        out.sort_by_key(|p| p.pid);
+        out
+    }
+
+    /// Starts a new process inside the sandbox from the zygote stub.
+    fn spawn_exec(&mut self, spec: ExecSpec) -> Result<i32, crate::SentryError> {
+        let host = |op: &'static str, e: Errno| crate::SentryError::Host { op, err: std::io::Error::from_raw_os_error(e.0) };
+        if self.init_exit.is_some() {
+            return Err(crate::SentryError::Setup("cannot exec in a stopped container".into()));
+        }
+        let zygote = self.zygote.as_ref().ok_or_else(|| crate::SentryError::Setup("no zygote stub".into()))?;
+        let mut scratch = zygote.get_regs().map_err(|e| crate::SentryError::Host { op: "ptrace", err: e })?;
+        let stub = zygote.fork(&mut scratch).map_err(|e| crate::SentryError::Host { op: "fork stub", err: e })?;
+        let pid = self.alloc_pid().map_err(|e| host("alloc pid", e))?;
+        let root = self.root.clone().ok_or_else(|| crate::SentryError::Setup("no root".into()))?;
+        let (rlimits, umask) = self.procs.get(&1).map(|p| (p.rlimits, p.umask)).unwrap_or(([(u64::MAX, u64::MAX); 16], 0o022));
+        let mut creds = Creds::root();
+        creds.uid = spec.uid;
+        creds.euid = spec.uid;
+        creds.suid = spec.uid;
+        creds.fsuid = spec.uid;
+        creds.gid = spec.gid;
+        creds.egid = spec.gid;
+        creds.sgid = spec.gid;
+        creds.fsgid = spec.gid;
+        creds.groups = spec.additional_gids.clone();
+        if spec.uid != 0 {
+            creds.cap_effective = 0;
+            creds.cap_permitted = 0;
+        }
+        let raw: Vec<i32> = spec.stdio.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+        let fds = crate::boot::stdio_table(&raw, rlimits[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as usize);
+        let cwd = {
+            let ctx = crate::vfs::PathCtx { root: root.clone(), cwd: root.clone(), creds: creds.clone(), pid, tid: pid };
+            crate::vfs::resolve(self, &ctx, None, spec.cwd.as_bytes(), true).ok().filter(|c| c.is_dir()).unwrap_or_else(|| root.clone())
+        };
+        let stub_handle = crate::platform::ptrace::Stub { tid: stub.tid, pid: stub.pid };
+        if let Err(e) = crate::boot::create_process(self, stub, pid, 0, creds, fds, cwd, root, umask, rlimits) {
+            stub_handle.kill();
+            return Err(host("create process", e));
+        }
+        if let Err(e) = crate::boot::load_program(self, pid, &spec.args, &spec.env) {
+            self.kill_group(pid, super::WaitStatus::signaled(libc::SIGKILL, false));
+            return Err(e);
+        }
+        self.resume(pid);
+        Ok(pid)
+    }
+}
