@@ -61,6 +61,16 @@ fn mount_at(root: &Rc<Inode>, dest: &str, node: Rc<Inode>) -> Result<(), Errno> 
     dir.link_child(name.as_bytes(), node)
 }
 
+/// Device numbers for bind mounts, so renames across mounts fail with EXDEV.
+fn next_dev() -> u64 {
+    thread_local! { static DEV: std::cell::Cell<u64> = const { std::cell::Cell::new(0x100) }; }
+    DEV.with(|d| {
+        let v = d.get();
+        d.set(v + 1);
+        v
+    })
+}
+
 fn parse_mode(options: &[String]) -> Option<u32> {
     options
         .iter()
@@ -246,7 +256,11 @@ pub(crate) fn stdio_table(host: &[i32], limit: usize) -> FdTable {
         let owned = unsafe { OwnedFd::from_raw_fd(dup) };
         // SAFETY: F_GETFL only reads flags.
         let fl = unsafe { libc::fcntl(dup, libc::F_GETFL) };
-        let acc = if fl < 0 { libc::O_RDWR as u32 } else { fl as u32 & libc::O_ACCMODE as u32 };
+        let acc = if fl < 0 {
+            libc::O_RDWR as u32
+        } else {
+            fl as u32 & libc::O_ACCMODE as u32
+        };
         let name = format!("host:[{i}]").into_bytes();
         let f = OpenFile::new(acc, None, name, Box::new(HostFile::new(owned)));
         let _ = fds.install_at(i as i32, f, false);
@@ -255,10 +269,18 @@ pub(crate) fn stdio_table(host: &[i32], limit: usize) -> FdTable {
 }
 
 /// Resolves args[0] and loads the program into process `pid`'s stub.
-pub(crate) fn load_program(k: &mut Kernel, pid: i32, args: &[String], env: &[String]) -> Result<(), SentryError> {
+pub(crate) fn load_program(
+    k: &mut Kernel,
+    pid: i32,
+    args: &[String],
+    env: &[String],
+) -> Result<(), SentryError> {
     let ctx = crate::syscalls::path_ctx(k, pid);
-    let arg0 = args.first().ok_or_else(|| setup("process.args must not be empty"))?;
-    let exe = find_executable(k, &ctx, arg0, env).ok_or_else(|| SentryError::ExecNotFound(arg0.clone()))?;
+    let arg0 = args
+        .first()
+        .ok_or_else(|| setup("process.args must not be empty"))?;
+    let exe = find_executable(k, &ctx, arg0, env)
+        .ok_or_else(|| SentryError::ExecNotFound(arg0.clone()))?;
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = env.iter().map(|a| a.as_bytes().to_vec()).collect();
     let img = crate::loader::prepare(k, &ctx, None, &exe, argv).map_err(|e| match e {
@@ -302,7 +324,13 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     })?;
 
     // Filesystems.
-    let root = overlay::new_root(spec.rootfs, spec.readonly_root).map_err(|e| {
+    let root = overlay::new_root(
+        spec.rootfs,
+        spec.readonly_root,
+        !spec.options.overlay,
+        crate::fs::DEV_ROOT,
+    )
+    .map_err(|e| {
         setup(format!(
             "cannot open rootfs: {}",
             std::io::Error::from_raw_os_error(e.0)
@@ -348,8 +376,8 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
             MountKind::Devpts => continue,
             MountKind::Bind { source, readonly } => {
                 if is_dir_fd(&source) {
-                    let n =
-                        overlay::new_root(source, readonly || ro).map_err(|e| mnt_err(&dest, e))?;
+                    let n = overlay::new_root(source, readonly || ro, true, next_dev())
+                        .map_err(|e| mnt_err(&dest, e))?;
                     (n, "bind")
                 } else {
                     (copy_host_file(&source, readonly || ro)?, "bind")
@@ -413,15 +441,35 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     if memfile.is_none() {
         tracing::warn!("no memory file: file mappings will be private copies");
     }
-    let stub = Stub::spawn(memfile).map_err(|e| SentryError::Host { op: "spawn stub", err: e })?;
+    let stub = Stub::spawn(memfile).map_err(|e| SentryError::Host {
+        op: "spawn stub",
+        err: e,
+    })?;
     // The zygote: a clean stub that is never run, forked whenever `moat exec` needs a new
     // process (the sealed sentry cannot fork).
-    let zygote = Stub::spawn(memfile).map_err(|e| SentryError::Host { op: "spawn stub", err: e })?;
+    let zygote = Stub::spawn(memfile).map_err(|e| SentryError::Host {
+        op: "spawn stub",
+        err: e,
+    })?;
     k.zygote = Some(zygote);
     let pid = k.alloc_pid().map_err(|_| setup("no pid"))?;
     let umask = spec.umask.unwrap_or(0o022);
-    create_process(&mut k, stub, pid, 0, creds, fds, cwd, root.clone(), umask, rlimits)
-        .map_err(|e| SentryError::Host { op: "ptrace", err: std::io::Error::from_raw_os_error(e.0) })?;
+    create_process(
+        &mut k,
+        stub,
+        pid,
+        0,
+        creds,
+        fds,
+        cwd,
+        root.clone(),
+        umask,
+        rlimits,
+    )
+    .map_err(|e| SentryError::Host {
+        op: "ptrace",
+        err: std::io::Error::from_raw_os_error(e.0),
+    })?;
     k.root = Some(root);
     load_program(&mut k, pid, &spec.args, &spec.env)?;
     Ok(k)

@@ -15,6 +15,17 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("write", libc::SYS_write),
     ("pread64", libc::SYS_pread64),
     ("pwrite64", libc::SYS_pwrite64),
+    // Write-through (--overlay=none, rw bind mounts): single components relative to dir fds.
+    ("mkdirat", libc::SYS_mkdirat),
+    ("unlinkat", libc::SYS_unlinkat),
+    ("renameat2", libc::SYS_renameat2),
+    ("linkat", libc::SYS_linkat),
+    ("symlinkat", libc::SYS_symlinkat),
+    ("mknodat", libc::SYS_mknodat),
+    ("fchmod", libc::SYS_fchmod),
+    ("fchownat", libc::SYS_fchownat),
+    ("utimensat", libc::SYS_utimensat),
+    ("ftruncate", libc::SYS_ftruncate),
     ("fallocate", libc::SYS_fallocate),
     ("close", libc::SYS_close),
     ("fstat", libc::SYS_fstat),
@@ -255,7 +266,8 @@ pub fn seal() -> Result<(), SentryError> {
         });
     }
     // Every thread of the sandbox process (the runtime's control thread too) gets the filter.
-    seccompiler::apply_filter_all_threads(&prog).map_err(|e| SentryError::Setup(format!("seccomp: {e}")))?;
+    seccompiler::apply_filter_all_threads(&prog)
+        .map_err(|e| SentryError::Setup(format!("seccomp: {e}")))?;
     Ok(())
 }
 

@@ -1,11 +1,16 @@
 //! Filesystem implementations behind the VFS.
 
 pub mod devfs;
+pub mod epoll;
+pub mod eventfd;
 pub mod hostfd;
+pub mod hostops;
 pub mod overlay;
 pub mod pipe;
 pub mod procfs;
 pub mod regular;
+pub mod signalfd;
+pub mod timerfd;
 
 /// Device numbers the sentry reports for its filesystems.
 pub const DEV_ROOT: u64 = 0x2a;

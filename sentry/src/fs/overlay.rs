@@ -68,14 +68,19 @@ fn fstat(fd: RawFd) -> Result<libc::stat, Errno> {
 }
 
 /// Makes the root inode of an overlay whose lower layer is the host directory `root`.
-pub fn new_root(root: OwnedFd, readonly: bool) -> Result<Rc<Inode>, Errno> {
+pub fn new_root(
+    root: OwnedFd,
+    readonly: bool,
+    writethrough: bool,
+    dev: u64,
+) -> Result<Rc<Inode>, Errno> {
     let st = fstat(root.as_raw_fd())?;
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
     let root = Rc::new(root);
     let inode = Inode::new(
-        crate::fs::DEV_ROOT,
+        dev,
         meta_from_stat(&st),
         InodeKind::Dir(RefCell::new(DirData {
             entries: Default::default(),
@@ -83,9 +88,11 @@ pub fn new_root(root: OwnedFd, readonly: bool) -> Result<Rc<Inode>, Errno> {
                 dir: root,
                 name: CString::new(".").unwrap_or_default(),
             }),
+            host: None,
         })),
     );
     inode.readonly.set(readonly);
+    inode.writethrough.set(writethrough && !readonly);
     Ok(inode)
 }
 
@@ -99,7 +106,9 @@ pub fn populate(dir: &Rc<Inode>) -> Result<(), Errno> {
     };
     let dfd = Rc::new(link.open(libc::O_PATH | libc::O_DIRECTORY)?);
     let names = list_host_dir(&dfd)?;
+    d.borrow_mut().host = Some(dfd.clone());
     let ro = dir.readonly.get();
+    let wt = dir.writethrough.get();
     let mut children = Vec::with_capacity(names.len());
     for name in names {
         let Ok(cname) = CString::new(name.clone()) else {
@@ -128,6 +137,7 @@ pub fn populate(dir: &Rc<Inode>) -> Result<(), Errno> {
             libc::S_IFDIR => InodeKind::Dir(RefCell::new(DirData {
                 entries: Default::default(),
                 lower: Some(hl),
+                host: None,
             })),
             libc::S_IFREG => InodeKind::File(RefCell::new(FileData::Host(hl))),
             libc::S_IFLNK => InodeKind::Symlink(RefCell::new(SymlinkData::Host(hl))),
@@ -138,14 +148,15 @@ pub fn populate(dir: &Rc<Inode>) -> Result<(), Errno> {
                 );
                 match crate::vfs::DevKind::from_rdev(ma, mi) {
                     Some(k) => InodeKind::Device(k),
-                    None => InodeKind::Socket, // unknown devices cannot be opened
+                    None => InodeKind::Socket(Default::default()), // unknown devices cannot be opened
                 }
             }
             libc::S_IFIFO => InodeKind::Fifo(RefCell::new(None)),
-            _ => InodeKind::Socket,
+            _ => InodeKind::Socket(Default::default()),
         };
-        let child = Inode::new(crate::fs::DEV_ROOT, meta, kind);
+        let child = Inode::new(dir.dev, meta, kind);
         child.readonly.set(ro);
+        child.writethrough.set(wt);
         children.push((name, child));
     }
     for (name, child) in children {
@@ -267,6 +278,61 @@ fn host_read_fd(inode: &Inode, link: &HostLink) -> Result<RawFd, Errno> {
     })
 }
 
+thread_local! {
+    /// Read-write host fds of write-through files, keyed by inode number; bounded.
+    static HOST_RW_FDS: RefCell<std::collections::HashMap<u64, OwnedFd>> = RefCell::new(Default::default());
+}
+
+fn host_rw_fd(inode: &Inode, link: &HostLink) -> Result<RawFd, Errno> {
+    if !inode.writethrough.get() {
+        return Err(Errno::EROFS);
+    }
+    HOST_RW_FDS.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(fd) = c.get(&inode.ino) {
+            return Ok(fd.as_raw_fd());
+        }
+        if c.len() > 256 {
+            c.clear();
+        }
+        let fd = link.open(libc::O_RDWR)?;
+        let raw = fd.as_raw_fd();
+        c.insert(inode.ino, fd);
+        Ok(raw)
+    })
+}
+
+/// Writes a mapped write-through file's pages back to the host (msync, close).
+pub fn sync_mirror(inode: &Inode) {
+    let InodeKind::File(f) = &inode.kind else {
+        return;
+    };
+    let FileData::Paged(w) = &*f.borrow() else {
+        return;
+    };
+    let Some(link) = inode.mirror.borrow().clone() else {
+        return;
+    };
+    let Ok(fd) = host_rw_fd(inode, &link) else {
+        return;
+    };
+    let size = inode.meta.borrow().size;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off = 0u64;
+    while off < size {
+        let n = (size - off).min(buf.len() as u64) as usize;
+        let Ok(got) = w.read(off, &mut buf[..n]) else {
+            return;
+        };
+        if got == 0 {
+            break;
+        }
+        // SAFETY: buf[..got] is valid; fd is a host fd we own.
+        unsafe { libc::pwrite(fd, buf.as_ptr() as *const _, got, off as i64) };
+        off += got as u64;
+    }
+}
+
 /// Drops the cached host fd of an inode (after copy-up).
 fn forget_host_fd(ino: u64) {
     HOST_FDS.with(|c| {
@@ -279,7 +345,7 @@ pub fn copy_up(inode: &Inode) -> Result<(), Errno> {
     let InodeKind::File(f) = &inode.kind else {
         return Err(Errno::EINVAL);
     };
-    if !matches!(&*f.borrow(), FileData::Host(_)) {
+    if !matches!(&*f.borrow(), FileData::Host(_)) || inode.writethrough.get() {
         return Ok(());
     }
     let size = inode.meta.borrow().size as usize;
@@ -309,8 +375,41 @@ pub fn write_file(inode: &Inode, off: u64, data: &[u8]) -> Result<usize, Errno> 
     if end > (1 << 34) {
         return Err(Errno::EFBIG);
     }
+    if let FileData::Host(link) = &*f {
+        // Write-through file: straight to the host file.
+        let fd = host_rw_fd(inode, link)?;
+        let mut done = 0;
+        while done < data.len() {
+            // SAFETY: data[done..] is valid; fd is a host fd we own.
+            let r = unsafe {
+                libc::pwrite(
+                    fd,
+                    data[done..].as_ptr() as *const _,
+                    data.len() - done,
+                    (off + done as u64) as i64,
+                )
+            };
+            if r < 0 {
+                return Err(Errno::last());
+            }
+            done += r as usize;
+        }
+        drop(f);
+        let mut m = inode.meta.borrow_mut();
+        m.size = m.size.max(end);
+        let now = Time::now();
+        m.mtime = now;
+        m.ctime = now;
+        return Ok(done);
+    }
     if let FileData::Paged(w) = &*f {
         w.write(off, data)?;
+        if let Some(link) = inode.mirror.borrow().as_ref() {
+            // A write-through file that is also mapped: keep the host copy current.
+            let fd = host_rw_fd(inode, link)?;
+            // SAFETY: data is valid; fd is a host fd we own.
+            unsafe { libc::pwrite(fd, data.as_ptr() as *const _, data.len(), off as i64) };
+        }
         drop(f);
         let mut m = inode.meta.borrow_mut();
         m.size = m.size.max(end);
@@ -354,7 +453,21 @@ pub fn truncate(inode: &Inode, len: u64) -> Result<(), Errno> {
                 w.clear_from(len);
             }
         }
-        FileData::Host(_) => {}
+        FileData::Host(link) => {
+            if inode.writethrough.get() {
+                let fd = host_rw_fd(inode, link)?;
+                // SAFETY: ftruncate of a host fd we own.
+                if unsafe { libc::ftruncate(fd, len as i64) } != 0 {
+                    return Err(Errno::last());
+                }
+            }
+        }
+    }
+    if let Some(link) = inode.mirror.borrow().as_ref() {
+        if let Ok(fd) = host_rw_fd(inode, link) {
+            // SAFETY: ftruncate of a host fd we own.
+            unsafe { libc::ftruncate(fd, len as i64) };
+        }
     }
     let mut m = inode.meta.borrow_mut();
     m.size = len;
@@ -389,7 +502,12 @@ pub fn make_paged(inode: &Inode) -> Result<u64, Errno> {
         off += n as u64;
     }
     let at = w.off;
-    *f.borrow_mut() = FileData::Paged(w);
+    let old = std::mem::replace(&mut *f.borrow_mut(), FileData::Paged(w));
+    if inode.writethrough.get() {
+        if let FileData::Host(link) = old {
+            *inode.mirror.borrow_mut() = Some(link);
+        }
+    }
     forget_host_fd(inode.ino);
     inode.meta.borrow_mut().size = off;
     Ok(at)

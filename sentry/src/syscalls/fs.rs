@@ -4,13 +4,13 @@ use super::file::{get_file, stat_file, stat_of};
 use super::{dirfd_start, path_ctx, read_path, SysResult};
 use crate::errno::Errno;
 use crate::fs::devfs::DevFile;
-use crate::fs::overlay;
 use crate::fs::pipe::{new_pipe, PipeEnd};
 use crate::fs::procfs::{self, ProcFile};
 use crate::fs::regular::{DirFile, RegularFile};
+use crate::fs::{hostops, overlay};
 use crate::kernel::{Kernel, Tid};
 use crate::vfs::file::{FileOps, OpenFile};
-use crate::vfs::inode::{FileData, Inode, InodeKind, Meta};
+use crate::vfs::inode::{FileData, Inode, InodeKind, Meta, SymlinkData};
 use crate::vfs::{self, may_access, PathCtx, Time, MAY_EXEC, MAY_READ, MAY_WRITE};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -138,7 +138,7 @@ pub fn open_inode(
             }
         }
         InodeKind::Symlink(_) => return Err(Errno::ELOOP),
-        InodeKind::Socket => return Err(Errno::ENXIO),
+        InodeKind::Socket(_) => return Err(Errno::ENXIO),
         InodeKind::Proc(p) => {
             if p.is_dir() {
                 if want_write {
@@ -220,6 +220,16 @@ pub fn do_open(
                     ctx.creds.fsuid,
                     ctx.creds.fsgid,
                 );
+                let perm = mode & !umask & 0o7777;
+                if let Some(link) =
+                    hostops::create_file(&dir, &name, perm, ctx.creds.fsuid, ctx.creds.fsgid)?
+                {
+                    if let InodeKind::File(fd) = &inode.kind {
+                        *fd.borrow_mut() = FileData::Host(link);
+                    }
+                    inode.writethrough.set(true);
+                }
+                inode.readonly.set(dir.readonly.get());
                 dir.link_child(&name, inode.clone())?;
                 k.dirty = true;
                 let p = join_path(&dir, &name);
@@ -458,6 +468,12 @@ fn mkdir_impl(k: &mut Kernel, tid: Tid, dirfd: i32, path_addr: u64, mode: u32) -
     }
     let child = Inode::new_dir(dir.dev, mode, ctx.creds.fsuid, gid);
     child.readonly.set(dir.readonly.get());
+    if let Some(link) = hostops::mkdir(&dir, &name, mode, ctx.creds.fsuid, gid)? {
+        if let InodeKind::Dir(d) = &child.kind {
+            d.borrow_mut().lower = Some(link);
+        }
+        child.writethrough.set(true);
+    }
     dir.link_child(&name, child)?;
     Ok(0)
 }
@@ -517,6 +533,7 @@ fn unlink_impl(k: &mut Kernel, tid: Tid, dirfd: i32, path_addr: u64, flags: u64)
     } else if victim.is_dir() {
         return Err(Errno::EISDIR.into());
     }
+    hostops::unlink(&dir, &name, rmdir)?;
     if let InodeKind::Dir(d) = &dir.kind {
         d.borrow_mut().entries.remove(&name);
     }
@@ -628,6 +645,7 @@ fn rename_impl(
     let (InodeKind::Dir(od), InodeKind::Dir(nd)) = (&odir.kind, &ndir.kind) else {
         return Err(Errno::EXDEV.into());
     };
+    hostops::rename(&odir, &oname, &ndir, &nname, flags, &src)?;
     if flags & EXCHANGE != 0 {
         let d = dst.ok_or(Errno::ENOENT)?;
         od.borrow_mut().entries.insert(oname.clone(), d.clone());
@@ -704,6 +722,7 @@ fn link_impl(
         return Err(Errno::EXDEV.into());
     }
     check_dir_write(&ndir, &ctx)?;
+    hostops::link(&src, &ndir, &nname)?;
     ndir.link_child(&nname, src.clone())?;
     let mut m = src.meta.borrow_mut();
     m.nlink += 1;
@@ -738,6 +757,12 @@ fn symlink_impl(k: &mut Kernel, tid: Tid, target_addr: u64, ndfd: i32, npath: u6
     }
     check_dir_write(&dir, &ctx)?;
     let l = overlay::new_symlink(dir.dev, &target, ctx.creds.fsuid, ctx.creds.fsgid);
+    if let Some(link) = hostops::symlink(&dir, &name, &target, ctx.creds.fsuid, ctx.creds.fsgid)? {
+        if let InodeKind::Symlink(s) = &l.kind {
+            *s.borrow_mut() = SymlinkData::Host(link);
+        }
+        l.writethrough.set(true);
+    }
     dir.link_child(&name, l)?;
     Ok(0)
 }
@@ -799,6 +824,7 @@ fn chmod_inode(ctx: &PathCtx, inode: &Inode, mode: u32) -> SysResult {
     if ctx.creds.fsuid != 0 && !ctx.creds.in_group(m.gid) && !ctx.creds.has_cap(vfs::CAP_FOWNER) {
         mode &= !libc::S_ISGID;
     }
+    hostops::chmod(inode, mode)?;
     m.mode = (m.mode & libc::S_IFMT) | mode;
     m.ctime = Time::now();
     Ok(0)
@@ -837,6 +863,7 @@ fn chown_inode(ctx: &PathCtx, inode: &Inode, uid: u32, gid: u32) -> SysResult {
     {
         return Err(Errno::EPERM.into());
     }
+    hostops::chown(inode, uid, gid)?;
     if uid != u32::MAX {
         m.uid = uid;
     }
@@ -926,6 +953,10 @@ pub fn sys_utimensat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         }
         (out[0], out[1])
     };
+    {
+        let m = inode.meta.borrow();
+        hostops::set_times(&inode, at.unwrap_or(m.atime), mt.unwrap_or(m.mtime))?;
+    }
     let mut m = inode.meta.borrow_mut();
     if let Some(t) = at {
         m.atime = t;
@@ -1044,7 +1075,7 @@ fn mknod_impl(
             InodeKind::File(RefCell::new(FileData::Mem(Vec::new()))),
         ),
         libc::S_IFIFO => (libc::S_IFIFO, InodeKind::Fifo(RefCell::new(None))),
-        libc::S_IFSOCK => (libc::S_IFSOCK, InodeKind::Socket),
+        libc::S_IFSOCK => (libc::S_IFSOCK, InodeKind::Socket(Default::default())),
         libc::S_IFCHR => {
             if !ctx.creds.has_cap(27) {
                 return Err(Errno::EPERM.into());
@@ -1060,6 +1091,10 @@ fn mknod_impl(
     let mut meta = Meta::new(fmt | perm, ctx.creds.fsuid, ctx.creds.fsgid);
     meta.rdev = dev;
     let inode = Inode::new(dir.dev, meta, kind);
+    if fmt == libc::S_IFIFO {
+        hostops::mkfifo(&dir, &name, perm)?;
+        inode.writethrough.set(dir.writethrough.get());
+    }
     dir.link_child(&name, inode)?;
     Ok(0)
 }

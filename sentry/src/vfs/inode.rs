@@ -96,6 +96,8 @@ pub fn minor(dev: u64) -> u64 {
 pub struct DirData {
     pub entries: BTreeMap<Vec<u8>, Rc<Inode>>,
     pub lower: Option<HostLink>,
+    /// The host directory's own O_PATH fd, kept after import for write-through changes.
+    pub host: Option<Rc<std::os::fd::OwnedFd>>,
 }
 
 /// Regular file contents: in sentry memory, or still only on the host (read-only lower).
@@ -120,7 +122,8 @@ pub enum InodeKind {
     Symlink(RefCell<SymlinkData>),
     Device(DevKind),
     Fifo(RefCell<Option<Rc<RefCell<crate::fs::pipe::PipeBuf>>>>),
-    Socket,
+    /// A socket file; the slot names the AF_UNIX endpoint bound to it while it lives.
+    Socket(crate::net::unix::BoundSlot),
     Proc(ProcNode),
 }
 
@@ -135,6 +138,11 @@ pub struct Inode {
     pub name: RefCell<Vec<u8>>,
     /// The filesystem refuses writes (read-only rootfs or `ro` mount).
     pub readonly: Cell<bool>,
+    /// Changes go to the host file system too (`--overlay=none`, rw bind mounts).
+    pub writethrough: Cell<bool>,
+    /// For a write-through file whose pages moved into the memory file: the host file to
+    /// keep in step.
+    pub mirror: RefCell<Option<HostLink>>,
 }
 
 thread_local! {
@@ -159,6 +167,8 @@ impl Inode {
             parent: RefCell::new(Weak::new()),
             name: RefCell::new(Vec::new()),
             readonly: Cell::new(false),
+            writethrough: Cell::new(false),
+            mirror: RefCell::new(None),
         })
     }
 
