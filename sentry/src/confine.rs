@@ -319,6 +319,58 @@ mod tests {
 }
 
 #[cfg(test)]
+mod socket_tests {
+    /// Runs `f` in a forked child under the sealed filter; returns the wait status.
+    fn under_filter(f: fn() -> i32) -> i32 {
+        let prog = super::build().expect("filter");
+        // SAFETY: fork in a test; the child only makes raw syscalls and exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: child side, see above.
+            unsafe {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if seccompiler::apply_filter(&prog).is_err() {
+                    libc::_exit(2);
+                }
+                libc::_exit(f());
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        status
+    }
+
+    /// The sentry may create IP sockets (workload TCP/UDP) and nothing else.
+    #[test]
+    fn filter_allows_ip_sockets_only() {
+        let st = under_filter(|| {
+            // SAFETY: plain socket(2) calls.
+            let a = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            // SAFETY: as above.
+            let b = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0) };
+            i32::from(a < 0 || b < 0)
+        });
+        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "status {st:#x}");
+        for domain in [libc::AF_UNIX, libc::AF_NETLINK, libc::AF_PACKET] {
+            let st = match domain {
+                // SAFETY: plain socket(2) calls in the filtered child.
+                libc::AF_UNIX => under_filter(|| unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) }),
+                // SAFETY: as above.
+                libc::AF_NETLINK => under_filter(|| unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0) }),
+                // SAFETY: as above.
+                _ => under_filter(|| unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) }),
+            };
+            assert!(
+                libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGSYS,
+                "socket({domain}) not killed: status {st:#x}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
 mod doc_tests {
     /// docs/security.md lists the filter; keep them in sync.
     #[test]

@@ -52,9 +52,17 @@ pub fn check_type(ty: i32, proto: i32) -> Result<(), Errno> {
             Ok(())
         }
         libc::SOCK_STREAM | libc::SOCK_DGRAM => Err(Errno::EPROTONOSUPPORT),
-        libc::SOCK_RAW | libc::SOCK_PACKET => Err(Errno::EPERM),
+        // SOCK_PACKET (10) is the old packet-socket type.
+        libc::SOCK_RAW | 10 => Err(Errno::EPERM),
         libc::SOCK_SEQPACKET | libc::SOCK_RDM => Err(Errno(libc::ESOCKTNOSUPPORT)),
         _ => Err(Errno::EINVAL),
+    }
+}
+
+impl Drop for InetSocket {
+    fn drop(&mut self) {
+        // The OwnedFd closes right after this; its number may be reused.
+        crate::kernel::note_host_fd_closed();
     }
 }
 
@@ -63,13 +71,8 @@ impl InetSocket {
     pub fn new(domain: i32, ty: i32, proto: i32, uid: u32, gid: u32) -> Result<InetSocket, Errno> {
         check_type(ty, proto)?;
         // SAFETY: plain socket(2); the result is checked and owned below.
-        let fd = unsafe {
-            libc::socket(
-                domain,
-                ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                proto,
-            )
-        };
+        let fd =
+            unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, proto) };
         if fd < 0 {
             return Err(Errno::last());
         }
@@ -193,8 +196,11 @@ impl InetSocket {
         control: &[u8],
         flags: i32,
     ) -> Result<usize, Errno> {
-        let allowed =
-            libc::MSG_OOB | libc::MSG_DONTROUTE | libc::MSG_EOR | libc::MSG_MORE | libc::MSG_CONFIRM;
+        let allowed = libc::MSG_OOB
+            | libc::MSG_DONTROUTE
+            | libc::MSG_EOR
+            | libc::MSG_MORE
+            | libc::MSG_CONFIRM;
         let hflags = (flags & allowed) | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
         let mut iov = libc::iovec {
             iov_base: data.as_ptr() as *mut libc::c_void,
@@ -313,62 +319,68 @@ impl InetSocket {
                 | libc::SO_COOKIE => !set,
                 _ => false,
             },
-            libc::IPPROTO_TCP => matches!(
-                name,
-                libc::TCP_NODELAY
-                    | libc::TCP_MAXSEG
-                    | libc::TCP_CORK
-                    | libc::TCP_KEEPIDLE
-                    | libc::TCP_KEEPINTVL
-                    | libc::TCP_KEEPCNT
-                    | libc::TCP_SYNCNT
-                    | libc::TCP_LINGER2
-                    | libc::TCP_DEFER_ACCEPT
-                    | libc::TCP_WINDOW_CLAMP
-                    | libc::TCP_QUICKACK
-                    | libc::TCP_CONGESTION
-                    | libc::TCP_USER_TIMEOUT
-                    | libc::TCP_NOTSENT_LOWAT
-                    | libc::TCP_FASTOPEN
-                    | libc::TCP_FASTOPEN_CONNECT
-            ) || (!set && name == libc::TCP_INFO),
-            libc::IPPROTO_IP => matches!(
-                name,
-                libc::IP_TOS
-                    | libc::IP_TTL
-                    | libc::IP_PKTINFO
-                    | libc::IP_RECVTTL
-                    | libc::IP_RECVTOS
-                    | libc::IP_MTU_DISCOVER
-                    | libc::IP_RECVERR
-                    | libc::IP_FREEBIND
-                    | libc::IP_BIND_ADDRESS_NO_PORT
-                    | libc::IP_RECVORIGDSTADDR
-                    | libc::IP_MULTICAST_IF
-                    | libc::IP_MULTICAST_TTL
-                    | libc::IP_MULTICAST_LOOP
-                    | libc::IP_ADD_MEMBERSHIP
-                    | libc::IP_DROP_MEMBERSHIP
-                    | libc::IP_ADD_SOURCE_MEMBERSHIP
-                    | libc::IP_DROP_SOURCE_MEMBERSHIP
-                    | libc::IP_MULTICAST_ALL
-            ) || (!set && name == libc::IP_MTU),
-            libc::IPPROTO_IPV6 => matches!(
-                name,
-                libc::IPV6_V6ONLY
-                    | libc::IPV6_UNICAST_HOPS
-                    | libc::IPV6_MULTICAST_IF
-                    | libc::IPV6_MULTICAST_HOPS
-                    | libc::IPV6_MULTICAST_LOOP
-                    | libc::IPV6_ADD_MEMBERSHIP
-                    | libc::IPV6_DROP_MEMBERSHIP
-                    | libc::IPV6_RECVPKTINFO
-                    | libc::IPV6_RECVHOPLIMIT
-                    | libc::IPV6_RECVTCLASS
-                    | libc::IPV6_TCLASS
-                    | libc::IPV6_MTU_DISCOVER
-                    | libc::IPV6_RECVERR
-            ) || (!set && name == libc::IPV6_MTU),
+            libc::IPPROTO_TCP => {
+                matches!(
+                    name,
+                    libc::TCP_NODELAY
+                        | libc::TCP_MAXSEG
+                        | libc::TCP_CORK
+                        | libc::TCP_KEEPIDLE
+                        | libc::TCP_KEEPINTVL
+                        | libc::TCP_KEEPCNT
+                        | libc::TCP_SYNCNT
+                        | libc::TCP_LINGER2
+                        | libc::TCP_DEFER_ACCEPT
+                        | libc::TCP_WINDOW_CLAMP
+                        | libc::TCP_QUICKACK
+                        | libc::TCP_CONGESTION
+                        | libc::TCP_USER_TIMEOUT
+                        | libc::TCP_NOTSENT_LOWAT
+                        | libc::TCP_FASTOPEN
+                        | libc::TCP_FASTOPEN_CONNECT
+                ) || (!set && name == libc::TCP_INFO)
+            }
+            libc::IPPROTO_IP => {
+                matches!(
+                    name,
+                    libc::IP_TOS
+                        | libc::IP_TTL
+                        | libc::IP_PKTINFO
+                        | libc::IP_RECVTTL
+                        | libc::IP_RECVTOS
+                        | libc::IP_MTU_DISCOVER
+                        | libc::IP_RECVERR
+                        | libc::IP_FREEBIND
+                        | libc::IP_BIND_ADDRESS_NO_PORT
+                        | libc::IP_RECVORIGDSTADDR
+                        | libc::IP_MULTICAST_IF
+                        | libc::IP_MULTICAST_TTL
+                        | libc::IP_MULTICAST_LOOP
+                        | libc::IP_ADD_MEMBERSHIP
+                        | libc::IP_DROP_MEMBERSHIP
+                        | libc::IP_ADD_SOURCE_MEMBERSHIP
+                        | libc::IP_DROP_SOURCE_MEMBERSHIP
+                        | libc::IP_MULTICAST_ALL
+                ) || (!set && name == libc::IP_MTU)
+            }
+            libc::IPPROTO_IPV6 => {
+                matches!(
+                    name,
+                    libc::IPV6_V6ONLY
+                        | libc::IPV6_UNICAST_HOPS
+                        | libc::IPV6_MULTICAST_IF
+                        | libc::IPV6_MULTICAST_HOPS
+                        | libc::IPV6_MULTICAST_LOOP
+                        | libc::IPV6_ADD_MEMBERSHIP
+                        | libc::IPV6_DROP_MEMBERSHIP
+                        | libc::IPV6_RECVPKTINFO
+                        | libc::IPV6_RECVHOPLIMIT
+                        | libc::IPV6_RECVTCLASS
+                        | libc::IPV6_TCLASS
+                        | libc::IPV6_MTU_DISCOVER
+                        | libc::IPV6_RECVERR
+                ) || (!set && name == libc::IPV6_MTU)
+            }
             libc::IPPROTO_UDP => matches!(name, libc::UDP_CORK | libc::UDP_SEGMENT | libc::UDP_GRO),
             _ => false,
         }

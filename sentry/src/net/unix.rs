@@ -139,7 +139,7 @@ impl Msg {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Stream,
     Dgram,
@@ -212,14 +212,19 @@ pub struct Endpoint {
 }
 
 thread_local! {
-    /// The sandbox's abstract socket namespace. The sentry is one thread per sandbox.
-    static ABSTRACT: RefCell<HashMap<Vec<u8>, Weak<Endpoint>>> = RefCell::new(HashMap::new());
+    /// The sandbox's abstract socket namespace. The sentry is one thread per sandbox. As in
+    /// Linux (whose hash includes the type), each socket type has its own names.
+    static ABSTRACT: RefCell<HashMap<(Kind, Vec<u8>), Weak<Endpoint>>> = RefCell::new(HashMap::new());
     static AUTOBIND: Cell<u32> = const { Cell::new(0) };
 }
 
-/// The live endpoint bound to an abstract name.
-pub fn lookup_abstract(name: &[u8]) -> Option<Rc<Endpoint>> {
-    ABSTRACT.with(|t| t.borrow().get(name).and_then(|w| w.upgrade()))
+/// The live endpoint of type `kind` bound to an abstract name.
+pub fn lookup_abstract(kind: Kind, name: &[u8]) -> Option<Rc<Endpoint>> {
+    ABSTRACT.with(|t| {
+        t.borrow()
+            .get(&(kind, name.to_vec()))
+            .and_then(|w| w.upgrade())
+    })
 }
 
 /// What a receive produced.
@@ -284,6 +289,10 @@ impl Endpoint {
         self.st.borrow().name.is_some()
     }
 
+    pub fn is_connected(&self) -> bool {
+        self.st.borrow().state == State::Connected
+    }
+
     pub fn is_listening(&self) -> bool {
         self.st.borrow().state == State::Listening
     }
@@ -327,12 +336,13 @@ impl Endpoint {
         if self.is_bound() {
             return Err(Errno::EINVAL);
         }
+        let key = (self.kind, name.clone());
         let taken = ABSTRACT.with(|t| {
             let mut t = t.borrow_mut();
-            if t.get(&name).is_some_and(|w| w.strong_count() > 0) {
+            if t.get(&key).is_some_and(|w| w.strong_count() > 0) {
                 return true;
             }
-            t.insert(name.clone(), Rc::downgrade(self));
+            t.insert(key, Rc::downgrade(self));
             false
         });
         if taken {
@@ -435,11 +445,20 @@ impl Endpoint {
     }
 
     /// connect(2) of a datagram socket: sets (or with None, clears) the default destination.
+    /// A socket connected elsewhere cannot be connected to (EPERM, Linux's unix_may_send).
     pub fn connect_dgram(&self, target: Option<&Rc<Endpoint>>) -> Result<(), Errno> {
         let name = match target {
             Some(t) if t.kind != Kind::Dgram => return Err(Errno(libc::EPROTOTYPE)),
             Some(t) if std::ptr::eq(Rc::as_ptr(t), self) => self.name(),
-            Some(t) => t.name(),
+            Some(t) => {
+                let ts = t.st.borrow();
+                if let Some(tp) = ts.peer.as_ref() {
+                    if tp.strong_count() > 0 && !std::ptr::eq(tp.as_ptr(), self) {
+                        return Err(Errno::EPERM);
+                    }
+                }
+                ts.name.clone()
+            }
             None => None,
         };
         let mut s = self.st.borrow_mut();
@@ -476,7 +495,7 @@ impl Endpoint {
         block: bool,
     ) -> Result<usize, Errno> {
         match self.kind {
-            Kind::Stream => self.send_stream(target.is_some(), data, rights, creds, block),
+            Kind::Stream => self.send_stream(data, rights, creds, block),
             Kind::Seqpacket => {
                 if self.st.borrow().state != State::Connected {
                     return Err(Errno::ENOTCONN);
@@ -489,7 +508,6 @@ impl Endpoint {
 
     fn send_stream(
         &self,
-        has_addr: bool,
         data: &[u8],
         rights: Vec<Rc<OpenFile>>,
         creds: Ucred,
@@ -497,13 +515,6 @@ impl Endpoint {
     ) -> Result<usize, Errno> {
         let (peer, from, sndbuf) = {
             let s = self.st.borrow();
-            if has_addr {
-                return Err(if s.state == State::Connected {
-                    Errno::EISCONN
-                } else {
-                    Errno::EOPNOTSUPP
-                });
-            }
             if s.state != State::Connected {
                 return Err(Errno::ENOTCONN);
             }
@@ -625,6 +636,8 @@ impl Endpoint {
 
     fn recv_stream(&self, buf: &mut [u8], flags: i32, block: bool) -> Result<Recv, Errno> {
         let peek = flags & libc::MSG_PEEK != 0;
+        // MSG_WAITALL waits for at most what the writer may queue (its SO_SNDBUF).
+        let wait_cap = self.peer().map_or(0, |p| p.st.borrow().sndbuf);
         let mut s = self.st.borrow_mut();
         if s.state != State::Connected {
             return Err(Errno::EINVAL);
@@ -642,7 +655,7 @@ impl Endpoint {
             && block
             && !peek
             && s.rx_bytes < buf.len()
-            && s.rx_bytes < s.rcvbuf.max(s.sndbuf)
+            && s.rx_bytes < wait_cap
             && !s.rcv_shut
         {
             return Err(Errno::EAGAIN);
@@ -865,13 +878,14 @@ impl Endpoint {
 impl Drop for Endpoint {
     fn drop(&mut self) {
         let kind = self.kind;
+        let me = self as *const Endpoint;
         let st = self.st.get_mut();
-        if let Some(UnixAddr::Abstract(name)) = &st.name {
-            let me = self as *const Endpoint;
+        if let Some(UnixAddr::Abstract(name)) = &mut st.name {
             ABSTRACT.with(|t| {
                 if let Ok(mut t) = t.try_borrow_mut() {
-                    if t.get(name).is_some_and(|w| std::ptr::eq(w.as_ptr(), me)) {
-                        t.remove(name);
+                    let key = (kind, std::mem::take(name));
+                    if t.get(&key).is_some_and(|w| std::ptr::eq(w.as_ptr(), me)) {
+                        t.remove(&key);
                     }
                 }
             });
@@ -1017,10 +1031,7 @@ mod tests {
     fn stream_send_buffer_limits_nonblocking_writes() {
         let (a, b) = Endpoint::pair(Kind::Stream, cred(1));
         let big = vec![7u8; BUF_DEFAULT + 1000];
-        assert_eq!(
-            a.send(None, &big, vec![], cred(1), false),
-            Ok(BUF_DEFAULT)
-        );
+        assert_eq!(a.send(None, &big, vec![], cred(1), false), Ok(BUF_DEFAULT));
         assert_eq!(
             a.send(None, b"x", vec![], cred(1), false),
             Err(Errno::EAGAIN)
@@ -1060,7 +1071,7 @@ mod tests {
         let c1 = Endpoint::new(Kind::Stream, cred(2));
         let c2 = Endpoint::new(Kind::Stream, cred(3));
         let c3 = Endpoint::new(Kind::Stream, cred(4));
-        let found = lookup_abstract(b"test-listen").unwrap();
+        let found = lookup_abstract(Kind::Stream, b"test-listen").unwrap();
         c1.connect(&found, cred(2)).unwrap();
         c2.connect(&found, cred(3)).unwrap();
         // backlog 1 admits two, the third waits.
@@ -1083,7 +1094,7 @@ mod tests {
         drop(l);
         assert_eq!(recv_all(&c2, 10).unwrap_err(), Errno::ECONNRESET);
         assert_eq!(recv_all(&c2, 10).unwrap().0, b"");
-        assert!(lookup_abstract(b"test-listen").is_none());
+        assert!(lookup_abstract(Kind::Stream, b"test-listen").is_none());
     }
 
     #[test]

@@ -500,6 +500,10 @@ pub fn stat_file(f: &OpenFile) -> libc::stat {
     if let Some(i) = &f.inode {
         return stat_of(i);
     }
+    // Sockets (host-backed ones too) report the sentry's socket inode, S_IFSOCK.
+    if let Some(st) = crate::net::stat_socket(f) {
+        return st;
+    }
     // SAFETY: POD.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     st.st_blksize = 4096;

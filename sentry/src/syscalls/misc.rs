@@ -307,7 +307,12 @@ fn select_common(
             return Err(Errno::EBADF.into());
         }
         if let Some(h) = hfd {
-            host.push((h, POLLIN | POLLOUT));
+            // Watch only what the sets ask for: a socket that is writable must not wake a
+            // select() that waits to read from it.
+            let ev = if want[0] { POLLIN } else { 0 }
+                | if want[1] { POLLOUT } else { 0 }
+                | if want[2] { POLLPRI } else { 0 };
+            host.push((h, ev));
         }
         let got = [
             rev & (POLLIN | POLLHUP | POLLERR) != 0,

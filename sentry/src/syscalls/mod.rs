@@ -7,6 +7,7 @@ pub mod futex;
 pub mod misc;
 pub mod mm;
 pub mod names;
+pub mod net;
 pub mod process;
 pub mod signal;
 pub mod table;

@@ -1,6 +1,6 @@
 //! The syscall table. Anything not listed here returns ENOSYS (logged once per sandbox).
 
-use super::{file, fs, futex, misc, mm, process, signal, time, Handler, Support, SyscallDef};
+use super::{file, fs, futex, misc, mm, net, process, signal, time, Handler, Support, SyscallDef};
 use std::sync::OnceLock;
 
 use Support::*;
@@ -243,6 +243,33 @@ table![
     (SYS_timer_gettime, time::sys_timer_gettime, Full, ""),
     (SYS_timer_getoverrun, time::sys_timer_getoverrun, Full, ""),
     (SYS_timer_delete, time::sys_timer_delete, Full, ""),
+    // net.rs (sockets in crate::net: AF_UNIX in the sentry, AF_INET/AF_INET6 as sentry-owned host sockets)
+    (SYS_socket, net::sys_socket, Partial, "AF_UNIX, AF_INET, AF_INET6 (TCP, UDP, ICMP ping); no netlink, packet or raw sockets"),
+    (SYS_socketpair, net::sys_socketpair, Full, "AF_UNIX"),
+    (SYS_bind, net::sys_bind, Full, "unix: path, abstract and autobind names"),
+    (SYS_listen, net::sys_listen, Full, ""),
+    (SYS_accept, net::sys_accept, Full, ""),
+    (SYS_accept4, net::sys_accept4, Full, ""),
+    (SYS_connect, net::sys_connect, Full, ""),
+    (SYS_getsockname, net::sys_getsockname, Full, ""),
+    (SYS_getpeername, net::sys_getpeername, Full, ""),
+    (SYS_sendto, net::sys_sendto, Full, ""),
+    (SYS_recvfrom, net::sys_recvfrom, Full, ""),
+    (SYS_sendmsg, net::sys_sendmsg, Partial, "unix: SCM_RIGHTS, SCM_CREDENTIALS; inet: IP-level control messages"),
+    (SYS_recvmsg, net::sys_recvmsg, Full, ""),
+    (SYS_sendmmsg, net::sys_sendmmsg, Full, ""),
+    (SYS_recvmmsg, net::sys_recvmmsg, Partial, "waits for the first message only (as MSG_WAITFORONE); timeout ignored"),
+    (SYS_shutdown, net::sys_shutdown, Full, ""),
+    (SYS_setsockopt, net::sys_setsockopt, Partial, "allow-listed options; SO_RCVTIMEO/SO_SNDTIMEO emulated"),
+    (SYS_getsockopt, net::sys_getsockopt, Partial, "allow-listed options"),
+    // anonfd.rs: eventfd, timerfd, signalfd (objects in fs/eventfd.rs, fs/timerfd.rs, fs/signalfd.rs)
+    (SYS_eventfd, anonfd::sys_eventfd, Full, ""),
+    (SYS_eventfd2, anonfd::sys_eventfd2, Full, ""),
+    (SYS_timerfd_create, anonfd::sys_timerfd_create, Partial, "clock changes never cancel (TFD_TIMER_CANCEL_ON_SET)"),
+    (SYS_timerfd_settime, anonfd::sys_timerfd_settime, Full, ""),
+    (SYS_timerfd_gettime, anonfd::sys_timerfd_gettime, Full, ""),
+    (SYS_signalfd, anonfd::sys_signalfd, Full, ""),
+    (SYS_signalfd4, anonfd::sys_signalfd4, Full, ""),
     // misc.rs
     (SYS_uname, misc::sys_uname, Full, "release is the sentry's"),
     (SYS_sethostname, misc::sys_sethostname, Full, ""),
