@@ -18,6 +18,11 @@ pub struct PipeBuf {
     /// Ever had a writer (FIFO readers opened before any writer see no EOF yet).
     pub had_writer: bool,
     pub ino: u64,
+    /// Event counters for edge-triggered epoll (FileOps::event_seq): `rseq` grows with what
+    /// read ends wait for (writes, the last writer closing), `wseq` with what write ends
+    /// wait for (reads, the last reader closing).
+    pub rseq: u64,
+    pub wseq: u64,
 }
 
 pub fn new_pipe() -> Rc<RefCell<PipeBuf>> {
@@ -53,8 +58,10 @@ impl Drop for PipeEnd {
         let mut b = self.buf.borrow_mut();
         if self.write_end {
             b.writers -= 1;
+            b.rseq += 1;
         } else {
             b.readers -= 1;
+            b.wseq += 1;
         }
     }
 }
@@ -78,6 +85,7 @@ impl FileOps for PipeEnd {
         for (i, byte) in b.data.drain(..n).enumerate() {
             buf[i] = byte;
         }
+        b.wseq += 1;
         Ok(n)
     }
 
@@ -96,7 +104,17 @@ impl FileOps for PipeEnd {
         }
         let n = buf.len().min(room);
         b.data.extend(&buf[..n]);
+        b.rseq += 1;
         Ok(n)
+    }
+
+    fn event_seq(&self) -> u64 {
+        let b = self.buf.borrow();
+        if self.write_end {
+            b.wseq
+        } else {
+            b.rseq
+        }
     }
 
     fn poll(&self) -> u32 {

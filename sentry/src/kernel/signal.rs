@@ -182,12 +182,26 @@ impl Kernel {
         let Some(p) = self.procs.get(&pid) else {
             return true;
         };
+        // A blocked signal is queued even when ignored, as in Linux: the disposition may
+        // change before it is unblocked, and signalfd or sigwaitinfo may take it.
+        if self.blocked_in_process(pid, sig) {
+            return false;
+        }
         let act = p.sigactions.borrow()[sig as usize];
         match act.handler {
             SIG_IGN => sig != SIGKILL && sig != SIGSTOP,
             SIG_DFL => default_action(sig) == DefaultAction::Ignore,
             _ => false,
         }
+    }
+
+    /// Does some thread of process `pid` block `sig`?
+    pub fn blocked_in_process(&self, pid: i32, sig: i32) -> bool {
+        self.procs.get(&pid).is_some_and(|p| {
+            p.threads
+                .iter()
+                .any(|t| self.tasks.get(t).is_some_and(|t| t.sigmask & bit(sig) != 0))
+        })
     }
 
     /// Queues a signal for a whole process and wakes a thread that can take it.
@@ -310,6 +324,8 @@ impl Kernel {
             let act = p.sigactions.borrow()[sig as usize];
             match act.handler {
                 SIG_IGN => continue,
+                // Init (of the sandbox's pid namespace) is immune to default actions.
+                SIG_DFL if pid == 1 => continue,
                 SIG_DFL => match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {

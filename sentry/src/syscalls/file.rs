@@ -91,7 +91,8 @@ fn do_read(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<u
     }
     let len = (len as usize).min(MAX_IO);
     let mut buf = vec![0u8; len];
-    let r = file_read(&f, &mut buf, off);
+    let r = crate::fs::signalfd::read(k, tid, &f, &mut buf)
+        .unwrap_or_else(|| file_read(&f, &mut buf, off));
     let n = io_outcome(k, tid, &f, r, POLLIN)?;
     // Reading may have made room for a blocked writer.
     k.dirty = true;
@@ -157,7 +158,8 @@ fn do_readv(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<u
     let iovs = read_iovecs(k, tid, iov, cnt)?;
     let total: usize = iovs.iter().map(|v| v.1).sum::<usize>().min(MAX_IO);
     let mut buf = vec![0u8; total];
-    let r = file_read(&f, &mut buf, off);
+    let r = crate::fs::signalfd::read(k, tid, &f, &mut buf)
+        .unwrap_or_else(|| file_read(&f, &mut buf, off));
     let n = io_outcome(k, tid, &f, r, POLLIN)?;
     k.dirty = true;
     let mem = k.mem_of(tid)?;

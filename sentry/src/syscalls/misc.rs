@@ -155,7 +155,11 @@ fn poll_fd(k: &Kernel, tid: Tid, fd: i32, events: u32) -> (u32, Option<i32>) {
     }
 }
 
-fn timeout_deadline(k: &mut Kernel, tid: Tid, timeout: Option<Duration>) -> Option<Instant> {
+pub(super) fn timeout_deadline(
+    k: &mut Kernel,
+    tid: Tid,
+    timeout: Option<Duration>,
+) -> Option<Instant> {
     let t = k.task_mut(tid);
     match (t.deadline, timeout) {
         (Some(d), _) => Some(d),
@@ -183,6 +187,7 @@ fn poll_common(
     let mut out = raw.clone();
     let mut ready = 0;
     let mut host = Vec::new();
+    crate::fs::signalfd::refresh(k, tid);
     for (i, c) in raw.chunks_exact(8).enumerate() {
         let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         let events = u16::from_le_bytes([c[4], c[5]]) as u32;
@@ -219,7 +224,7 @@ pub fn sys_poll(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     poll_common(k, tid, a[0], a[1], timeout)
 }
 
-fn read_ts(k: &Kernel, tid: Tid, addr: u64) -> Result<Option<Duration>, Errno> {
+pub(super) fn read_ts(k: &Kernel, tid: Tid, addr: u64) -> Result<Option<Duration>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -233,7 +238,7 @@ fn read_ts(k: &Kernel, tid: Tid, addr: u64) -> Result<Option<Duration>, Errno> {
 }
 
 /// Installs a temporary signal mask for ppoll/pselect (restored after the call or handler).
-fn swap_mask(k: &mut Kernel, tid: Tid, addr: u64) -> Result<(), Errno> {
+pub(super) fn swap_mask(k: &mut Kernel, tid: Tid, addr: u64) -> Result<(), Errno> {
     if addr == 0 || k.task(tid).saved_mask.is_some() {
         return Ok(());
     }
@@ -244,7 +249,7 @@ fn swap_mask(k: &mut Kernel, tid: Tid, addr: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-fn restore_mask(k: &mut Kernel, tid: Tid, r: &SysResult) {
+pub(super) fn restore_mask(k: &mut Kernel, tid: Tid, r: &SysResult) {
     if matches!(r, Err(SysErr::Block(_))) {
         return;
     }
@@ -292,6 +297,7 @@ fn select_common(
     let mut outs: [Vec<u8>; 3] = [vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]];
     let mut ready = 0;
     let mut host = Vec::new();
+    crate::fs::signalfd::refresh(k, tid);
     for fd in 0..nfds {
         let (byte, bitm) = (fd / 8, 1u8 << (fd % 8));
         let want: [bool; 3] = [

@@ -1,6 +1,8 @@
 //! The syscall table: number -> (name, handler, support level, note), and the dispatcher.
 //! Handlers live in one file per family; `moat syscalls` prints this table.
 
+pub mod anonfd;
+pub mod epoll;
 pub mod file;
 pub mod fs;
 pub mod futex;

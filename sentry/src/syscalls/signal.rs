@@ -129,8 +129,9 @@ fn kill_one(k: &mut Kernel, tid: Tid, target: Pid, sig: i32) -> Result<(), Errno
     if !may_signal(k, tid, target) {
         return Err(Errno::EPERM);
     }
-    // Init only gets signals it has a handler for (from inside its namespace).
-    if target == 1 && sig != 0 {
+    // Init only gets signals it has a handler for (from inside its namespace), or that it
+    // blocks (for sigwaitinfo or a signalfd).
+    if target == 1 && sig != 0 && !k.blocked_in_process(1, sig) {
         let act = k.procs[&1].sigactions.borrow()[sig as usize];
         if act.handler <= 1 {
             return Ok(());

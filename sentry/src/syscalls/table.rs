@@ -1,6 +1,9 @@
 //! The syscall table. Anything not listed here returns ENOSYS (logged once per sandbox).
 
-use super::{file, fs, futex, misc, mm, net, process, signal, time, Handler, Support, SyscallDef};
+use super::{
+    anonfd, epoll, file, fs, futex, misc, mm, net, process, signal, time, Handler, Support,
+    SyscallDef,
+};
 use std::sync::OnceLock;
 
 use Support::*;
@@ -243,6 +246,13 @@ table![
     (SYS_timer_gettime, time::sys_timer_gettime, Full, ""),
     (SYS_timer_getoverrun, time::sys_timer_getoverrun, Full, ""),
     (SYS_timer_delete, time::sys_timer_delete, Full, ""),
+    // epoll.rs (instances in fs/epoll.rs)
+    (SYS_epoll_create, epoll::sys_epoll_create, Full, ""),
+    (SYS_epoll_create1, epoll::sys_epoll_create1, Full, ""),
+    (SYS_epoll_ctl, epoll::sys_epoll_ctl, Full, "EPOLLEXCLUSIVE accepted, all waiters wake"),
+    (SYS_epoll_wait, epoll::sys_epoll_wait, Full, ""),
+    (SYS_epoll_pwait, epoll::sys_epoll_pwait, Full, ""),
+    (SYS_epoll_pwait2, epoll::sys_epoll_pwait2, Full, ""),
     // net.rs (sockets in crate::net: AF_UNIX in the sentry, AF_INET/AF_INET6 as sentry-owned host sockets)
     (SYS_socket, net::sys_socket, Partial, "AF_UNIX, AF_INET, AF_INET6 (TCP, UDP, ICMP ping); no netlink, packet or raw sockets"),
     (SYS_socketpair, net::sys_socketpair, Full, "AF_UNIX"),

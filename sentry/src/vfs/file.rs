@@ -28,6 +28,13 @@ pub trait FileOps: std::fmt::Debug {
     fn poll(&self) -> u32 {
         POLLIN | POLLOUT
     }
+    /// A counter that grows whenever new events happen on the object behind this file (data
+    /// written into a pipe, bytes read out of it for the write end). Edge-triggered epoll
+    /// reports a ready file again when this changes, as Linux does on every wake-up; files
+    /// that keep 0 get edges only when readiness bits newly appear.
+    fn event_seq(&self) -> u64 {
+        0
+    }
     /// Whether lseek/pread make sense.
     fn seekable(&self) -> bool {
         false
