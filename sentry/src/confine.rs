@@ -252,7 +252,7 @@ pub fn seal() -> Result<(), SentryError> {
         // SAFETY: installing a plain SA_SIGINFO handler for SIGSYS.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigsys as usize;
+            sa.sa_sigaction = on_sigsys as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO;
             libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
         }
@@ -352,13 +352,20 @@ mod socket_tests {
             let b = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0) };
             i32::from(a < 0 || b < 0)
         });
-        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "status {st:#x}");
+        assert!(
+            libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+            "status {st:#x}"
+        );
         for domain in [libc::AF_UNIX, libc::AF_NETLINK, libc::AF_PACKET] {
             let st = match domain {
                 // SAFETY: plain socket(2) calls in the filtered child.
-                libc::AF_UNIX => under_filter(|| unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) }),
+                libc::AF_UNIX => {
+                    under_filter(|| unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) })
+                }
                 // SAFETY: as above.
-                libc::AF_NETLINK => under_filter(|| unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0) }),
+                libc::AF_NETLINK => {
+                    under_filter(|| unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0) })
+                }
                 // SAFETY: as above.
                 _ => under_filter(|| unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) }),
             };

@@ -68,6 +68,7 @@ impl Sentry {
     /// Confines the sentry (seccomp, capabilities), starts the init task and serves the
     /// workload until init exits. Returns how init ended.
     pub fn run(mut self) -> Result<WorkloadExit, SentryError> {
+        self.kernel.setup_tick();
         confine::seal()?;
         let st = self.kernel.run(1);
         let s = st.0;

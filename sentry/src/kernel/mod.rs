@@ -81,6 +81,9 @@ fn host_fd_closes() -> u64 {
     HOST_FD_CLOSES.with(|c| c.get())
 }
 
+/// The signal of the sentry's own tick (see `Kernel::setup_tick`).
+const TICK_SIGNAL: i32 = libc::SIGALRM;
+
 /// epoll tag of the control queue's eventfd.
 const CONTROL_TAG: u64 = u64::MAX - 1;
 
@@ -166,9 +169,19 @@ impl Kernel {
 
     /// Connects the runtime's request queue to the event loop.
     pub(crate) fn attach_control(&mut self, q: crate::control::ControlQueue) {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: CONTROL_TAG };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: CONTROL_TAG,
+        };
         // SAFETY: adding our eventfd to our epoll set.
-        unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, q.wake.as_raw_fd(), &mut ev) };
+        unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                q.wake.as_raw_fd(),
+                &mut ev,
+            )
+        };
         self.control = Some(q);
     }
 
@@ -236,7 +249,92 @@ impl Kernel {
             if progressed {
                 continue;
             }
+            if self.only_stubs_to_wait_for() {
+                // Fast path: the next event can only be a stub stop, so wait for it directly
+                // (one syscall instead of epoll + signalfd reads). The tick interrupts this
+                // wait now and then so host signals and control requests are still seen.
+                match ptrace::wait_any_interruptible() {
+                    Ok(Some((host, status))) => self.handle_stop(host, status),
+                    _ => self.poll_events_now(),
+                }
+                continue;
+            }
             self.wait_events();
+        }
+    }
+
+    /// True when some thread runs application code and nothing else can wake us: no
+    /// deadlines, no host fds to watch.
+    fn only_stubs_to_wait_for(&self) -> bool {
+        if self.timers.next_deadline().is_some() || self.paused {
+            return false;
+        }
+        let mut running = false;
+        for t in self.tasks.values() {
+            match t.state {
+                RunState::InApp => running = true,
+                RunState::Blocked => {
+                    if t.blocked
+                        .as_ref()
+                        .is_some_and(|b| b.deadline.is_some() || !b.host_fds.is_empty())
+                    {
+                        return false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        running
+    }
+
+    /// Looks at host signals and control requests without sleeping.
+    fn poll_events_now(&mut self) {
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 8];
+        // SAFETY: evs is a valid buffer of 8 events; zero timeout.
+        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), evs.as_mut_ptr(), 8, 0) };
+        for ev in evs.iter().take(n.max(0) as usize) {
+            if ev.u64 == u64::MAX {
+                self.read_host_signals();
+            } else if ev.u64 == CONTROL_TAG {
+                self.handle_control();
+            } else {
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Arms a periodic signal to this thread alone, so a blocking waitpid never hides host
+    /// signals or control requests for long. Call before sealing (timer_create is not
+    /// allowed afterwards).
+    pub fn setup_tick(&mut self) {
+        extern "C" fn on_tick(_: libc::c_int) {}
+        // SAFETY: installing an empty handler without SA_RESTART, creating a thread-directed
+        // POSIX timer for our own thread; all structures are local and valid.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_tick as *const () as usize;
+            sa.sa_flags = 0;
+            libc::sigaction(TICK_SIGNAL, &sa, std::ptr::null_mut());
+            let mut sev: libc::sigevent = std::mem::zeroed();
+            sev.sigev_notify = libc::SIGEV_THREAD_ID;
+            sev.sigev_signo = TICK_SIGNAL;
+            sev.sigev_notify_thread_id = libc::gettid();
+            let mut timer: libc::timer_t = std::ptr::null_mut();
+            if libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) != 0 {
+                tracing::warn!(
+                    "no tick timer: host signals may wait for the next workload syscall"
+                );
+                return;
+            }
+            let period = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 20_000_000,
+            };
+            let its = libc::itimerspec {
+                it_interval: period,
+                it_value: period,
+            };
+            libc::timer_settime(timer, 0, &its, std::ptr::null_mut());
         }
     }
 
@@ -303,8 +401,8 @@ impl Kernel {
         }
         for (&fd, &asked) in &want {
             // POLL* and EPOLL* share their values; errors and hangups are always reported.
-            let mut events = asked
-                & (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLOUT | libc::EPOLLRDHUP) as u32;
+            let mut events =
+                asked & (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLOUT | libc::EPOLLRDHUP) as u32;
             if events == 0 {
                 events = (libc::EPOLLIN | libc::EPOLLOUT) as u32;
             }
@@ -713,19 +811,70 @@ impl Kernel {
         }
         let threads = std::mem::take(&mut p.threads);
         let stub_pid = p.stub_pid;
+        let mut dead_stubs = Vec::new();
         for tid in threads {
             if let Some(mut t) = self.tasks.remove(&tid) {
+                let was_running = t.state == RunState::InApp;
                 t.state = RunState::Dead;
                 self.by_host.remove(&t.stub.tid);
                 self.interrupted.remove(&tid);
                 if t.clear_child_tid != 0 {
                     let _ = Mem { pid: stub_pid }.write_u32(t.clear_child_tid, 0);
                 }
+                dead_stubs.push((t.stub, was_running));
             }
         }
-        // SAFETY: kill our own stub process.
-        unsafe { libc::kill(stub_pid, libc::SIGKILL) };
+        if self
+            .procs
+            .values()
+            .any(|o| o.pid != pid && o.zombie.is_none() && o.stub_pid == stub_pid)
+        {
+            // Another process (a vfork parent) lives in this stub: end only our host threads.
+            for (stub, running) in dead_stubs {
+                if running {
+                    let _ = stub.stop_now();
+                }
+                stub.exit_thread();
+            }
+        } else {
+            // SAFETY: kill our own stub process.
+            unsafe { libc::kill(stub_pid, libc::SIGKILL) };
+        }
         self.exit_process(pid, status);
+    }
+
+    /// Does another live process run in the same stub process (a CLONE_VM child)?
+    pub fn shares_address_space(&self, pid: Pid) -> bool {
+        let Some(p) = self.procs.get(&pid) else {
+            return false;
+        };
+        self.procs
+            .values()
+            .any(|o| o.pid != pid && o.zombie.is_none() && o.stub_pid == p.stub_pid)
+    }
+
+    /// Gives a task a stub process of its own (forked from the zygote), ending its host
+    /// thread in the shared one. Used at execve by CLONE_VM children.
+    pub fn move_to_new_stub(&mut self, tid: Tid) -> Result<(), Errno> {
+        let zygote = self.zygote.as_ref().ok_or(Errno::ENOMEM)?;
+        let mut scratch = zygote.get_regs().map_err(|e| Errno::from_io(&e))?;
+        let fresh = zygote.fork(&mut scratch).map_err(|e| Errno::from_io(&e))?;
+        let fresh_regs = fresh.get_regs().map_err(|e| Errno::from_io(&e))?;
+        let t = self.tasks.get_mut(&tid).ok_or(Errno::ESRCH)?;
+        let old = std::mem::replace(&mut t.stub, fresh);
+        // Keep the workload registers' segment selectors valid for the new stub.
+        t.regs.cs = fresh_regs.cs;
+        t.regs.ss = fresh_regs.ss;
+        let new_host = t.stub.tid;
+        let new_pid = t.stub.pid;
+        let tgid = t.tgid;
+        self.by_host.remove(&old.tid);
+        self.by_host.insert(new_host, tid);
+        if let Some(p) = self.procs.get_mut(&tgid) {
+            p.stub_pid = new_pid;
+        }
+        old.exit_thread();
+        Ok(())
     }
 
     /// Turns a process whose threads are gone into a zombie and tells its parent.

@@ -96,6 +96,22 @@ pub fn waitpid(tid: i32, flags: i32) -> io::Result<Option<(i32, i32)>> {
     }
 }
 
+/// Blocks until any stub changes state; returns None when a signal (the sentry's tick)
+/// interrupted the wait.
+pub fn wait_any_interruptible() -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    // SAFETY: status is a valid out pointer.
+    let r = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+    if r == -1 {
+        let e = errno();
+        if e.raw_os_error() == Some(libc::EINTR) {
+            return Ok(None);
+        }
+        return Err(e);
+    }
+    Ok(Some((r, status)))
+}
+
 /// Builds the stub's seccomp filter: allow the injectable syscalls only when issued from the
 /// stub's syscall instruction; kill the process for anything else.
 fn stub_filter() -> Vec<libc::sock_filter> {

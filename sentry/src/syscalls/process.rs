@@ -67,11 +67,14 @@ pub fn do_clone(
     }
     let new_pid = k.alloc_pid()?;
     let mut scratch = k.task(tid).regs;
-    let child_stub = k
-        .task(tid)
-        .stub
-        .fork(&mut scratch)
-        .map_err(|e| Errno::from_io(&e))?;
+    // CLONE_VM (vfork, posix_spawn): the child shares the parent's memory until it execs, so
+    // it runs as another host thread of the parent's stub process. Otherwise fork the stub.
+    let child_stub = if flags & CLONE_VM != 0 {
+        k.task(tid).stub.spawn_thread(&mut scratch)
+    } else {
+        k.task(tid).stub.fork(&mut scratch)
+    }
+    .map_err(|e| Errno::from_io(&e))?;
     let parent_task = k.task(tid);
     let mut regs = parent_task.regs;
     regs.rax = 0;
@@ -308,6 +311,11 @@ fn exec_impl(
     }
     let img = loader::prepare(k, &ctx, start, &path, argv)?;
     let pid = k.task(tid).tgid;
+    if k.shares_address_space(pid) {
+        // A CLONE_VM child (vfork) must not unmap its parent's memory: it moves to a fresh
+        // stub process before loading the new program.
+        k.move_to_new_stub(tid)?;
+    }
     // Every other thread of the process goes away.
     let others: Vec<Tid> = k
         .proc_of(tid)
