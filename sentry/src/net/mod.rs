@@ -136,6 +136,18 @@ pub fn opt_int(v: &[u8]) -> Result<i32, Errno> {
     Ok(i32::from_le_bytes([v[0], v[1], v[2], v[3]]))
 }
 
+/// The SO_SNDTIMEO (waiting for POLLOUT) or SO_RCVTIMEO of a socket file, for read(2) and
+/// write(2), which go through the generic file path.
+pub fn io_timeout(f: &OpenFile, events: u32) -> Option<Duration> {
+    let s = sock_of(f).ok()?;
+    let c = s.common();
+    if events & crate::vfs::file::POLLOUT != 0 {
+        c.sndtimeo.get()
+    } else {
+        c.rcvtimeo.get()
+    }
+}
+
 /// fstat of a socket file: S_IFSOCK, its own inode number.
 pub fn stat_socket(f: &OpenFile) -> Option<libc::stat> {
     let s = sock_of(f).ok()?;

@@ -72,6 +72,11 @@ fn io_outcome(
 ) -> Result<usize, SysErr> {
     match r {
         Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {
+            // Sockets bound the wait by SO_RCVTIMEO / SO_SNDTIMEO.
+            if let Some(to) = crate::net::io_timeout(f, events) {
+                let host = f.ops.host_fd().map(|h| (h, events));
+                return Err(super::net::wait_for(k, tid, host, Some(to)));
+            }
             Err(block_on_host(f.ops.host_fd(), events))
         }
         Err(e) if e == Errno::EPIPE => {

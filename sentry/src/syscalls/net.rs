@@ -62,7 +62,7 @@ fn peer_creds(k: &Kernel, tid: Tid) -> net::unix::Ucred {
 /// Parks the caller until something changes (and `host` is ready, for host sockets), or
 /// fails with EAGAIN once the socket's SO_RCVTIMEO/SO_SNDTIMEO deadline has passed. The
 /// deadline lives on the task so it survives the re-runs of the blocked syscall.
-fn wait_for(
+pub(crate) fn wait_for(
     k: &mut Kernel,
     tid: Tid,
     host: Option<(i32, u32)>,
