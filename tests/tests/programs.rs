@@ -36,3 +36,39 @@ fn compare_program(args: &[&str]) {
 fn syscalls_program() {
     compare_program(&["/opt/moat-tests/syscalls"]);
 }
+
+/// AF_UNIX stream: socketpair, path/abstract/autobind names, listen/accept, EOF, EPIPE, SO_PEERCRED.
+#[test]
+fn net_unix_stream_program() {
+    compare_program(&["/opt/moat-tests/net_unix_stream"]);
+}
+
+/// AF_UNIX datagram and seqpacket: names, truncation, connect rules, queue limits, EOF.
+#[test]
+fn net_unix_dgram_program() {
+    compare_program(&["/opt/moat-tests/net_unix_dgram"]);
+}
+
+/// SCM_RIGHTS and SCM_CREDENTIALS across processes, MSG_CTRUNC, MSG_CMSG_CLOEXEC.
+#[test]
+fn net_scm_program() {
+    compare_program(&["/opt/moat-tests/net_scm"]);
+}
+
+/// TCP over loopback (host sockets owned by the sentry): echo, options, 4 MiB, RST, IPv6.
+#[test]
+fn net_tcp_program() {
+    compare_program(&["/opt/moat-tests/net_tcp"]);
+}
+
+/// UDP over loopback: names, MSG_PEEK/MSG_TRUNC, sendmmsg/recvmmsg, IP_PKTINFO.
+#[test]
+fn net_udp_program() {
+    compare_program(&["/opt/moat-tests/net_udp"]);
+}
+
+/// Nonblocking connect, readiness through poll/select/epoll, SO_RCVTIMEO/SO_SNDTIMEO.
+#[test]
+fn net_nonblock_program() {
+    compare_program(&["/opt/moat-tests/net_nonblock"]);
+}
