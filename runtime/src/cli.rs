@@ -38,7 +38,8 @@ pub struct GlobalOpts {
     /// Debug logging
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use systemd for cgroups (accepted; cgroups are not managed yet)
+    /// cgroupsPath is systemd's slice:prefix:name (moat writes the cgroup itself, without
+    /// asking systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (accepted for compatibility). Only before the command
@@ -89,6 +90,20 @@ pub enum Command {
     List(ListArgs),
     /// Write a default config.json (a bundle specification)
     Spec(SpecArgs),
+    /// Run a new process inside a running container
+    Exec(ExecArgs),
+    /// List the container's processes (the sandbox's own, virtual pids)
+    Ps(PsArgs),
+    /// Freeze every process of the container
+    Pause(IdArg),
+    /// Thaw a paused container
+    Resume(IdArg),
+    /// Print the container's resource usage (and OOM events) as JSON
+    Events(EventsArgs),
+    /// Change the container's resource limits
+    Update(UpdateArgs),
+    /// Print what this runtime supports (OCI features JSON)
+    Features,
     /// Print the sentry's syscall table: number, name, support level, note
     Syscalls,
     /// The sandbox process (internal)
@@ -186,6 +201,167 @@ pub struct SpecArgs {
     /// A spec for a rootless container
     #[arg(long = "rootless", id = "spec_rootless")]
     pub rootless: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecArgs {
+    /// Unix socket to send the terminal's master fd to (with --tty --detach)
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory inside the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Add an environment variable (KEY=VALUE)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-terminal
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID[:GID]
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional group ids
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// The process to run, as OCI process JSON
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Return once the process started; a host process stands for it (see --pid-file)
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the pid of the host process standing for the exec'd process to this file
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Accepted for compatibility (no SELinux labels in a sandbox)
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Accepted for compatibility (no AppArmor profiles in a sandbox)
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the process
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Pass this many extra fds (3, 4, ...) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Accepted for compatibility (the exec'd process shares the sandbox's cgroup)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// The command and its arguments
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// ps(1) options (not supported: moat lists the sandbox's own processes)
+    #[arg(
+        value_name = "PS_OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Time between stats reports (Go duration: 5s, 500ms, 1m)
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub interval: String,
+    /// Print the stats once and exit
+    #[arg(long)]
+    pub stats: bool,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// linux.resources as JSON, from this file or "-" for stdin
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Block IO weight (10..1000)
+    #[arg(long = "blkio-weight", value_name = "N")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period (microseconds)
+    #[arg(long = "cpu-period", value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota (microseconds)
+    #[arg(long = "cpu-quota", value_name = "US", allow_negative_numbers = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share", value_name = "N")]
+    pub cpu_share: Option<u64>,
+    /// CPU realtime period (microseconds)
+    #[arg(long = "cpu-rt-period", value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime (microseconds)
+    #[arg(
+        long = "cpu-rt-runtime",
+        value_name = "US",
+        allow_negative_numbers = true
+    )]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs allowed (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (deprecated)
+    #[arg(
+        long = "kernel-memory",
+        value_name = "BYTES",
+        allow_hyphen_values = true
+    )]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP memory limit (deprecated)
+    #[arg(
+        long = "kernel-memory-tcp",
+        value_name = "BYTES",
+        allow_hyphen_values = true
+    )]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or with k/m/g suffix; -1 for none)
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(
+        long = "memory-reservation",
+        value_name = "BYTES",
+        allow_hyphen_values = true
+    )]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for none)
+    #[arg(long = "memory-swap", value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of tasks (0 or -1 for none)
+    #[arg(long = "pids-limit", value_name = "N", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT L3 cache schema (not supported)
+    #[arg(long = "l3-cache-schema", value_name = "SCHEMA")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported)
+    #[arg(long = "mem-bw-schema", value_name = "SCHEMA")]
+    pub mem_bw_schema: Option<String>,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -298,6 +474,28 @@ mod tests {
             &["spec", "--rootless", "-b", "/b"],
             &["--rootless", "true", "spec", "--rootless"],
             &["syscalls"],
+            &["exec", "x", "sh", "-c", "echo"],
+            &[
+                "exec",
+                "-t",
+                "-d",
+                "--pid-file",
+                "p",
+                "--console-socket",
+                "s",
+                "x",
+                "ls",
+            ],
+            &["exec", "-p", "proc.json", "x"],
+            &["ps", "x"],
+            &["ps", "-f", "json", "x"],
+            &["pause", "x"],
+            &["resume", "x"],
+            &["events", "--stats", "x"],
+            &["events", "--interval", "1s", "x"],
+            &["update", "--memory", "1m", "--pids-limit", "-1", "x"],
+            &["update", "-r", "-", "x"],
+            &["features"],
             &[
                 "boot",
                 "--id",
@@ -320,6 +518,19 @@ mod tests {
             panic!()
         };
         assert!(s.rootless);
+    }
+
+    #[test]
+    fn exec_command_keeps_its_flags() {
+        let c = parse(&["exec", "-e", "A=1", "-u", "5:6", "x", "ls", "-l", "--debug"]).unwrap();
+        let Some(Command::Exec(e)) = c.command else {
+            panic!()
+        };
+        assert_eq!(e.id, "x");
+        assert_eq!(e.command, ["ls", "-l", "--debug"]);
+        assert_eq!(e.env, ["A=1"]);
+        assert_eq!(e.user.as_deref(), Some("5:6"));
+        assert!(!c.global.debug);
     }
 
     #[test]

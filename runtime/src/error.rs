@@ -35,6 +35,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Other(String),
+    /// A failure after which moat exits with `code` rather than 1 (runc's `exec failed`: 255).
+    #[error("{msg}")]
+    Exit { code: i32, msg: String },
 }
 
 impl Error {
@@ -43,6 +46,14 @@ impl Error {
         Error::Io {
             ctx: ctx.into(),
             err,
+        }
+    }
+
+    /// The status moat exits with for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exit { code, .. } => *code,
+            _ => 1,
         }
     }
 

@@ -6,15 +6,19 @@
 //! it; `state`, `kill`, `delete` and `list` read and act on `<root>/<id>/state.json`.
 
 pub mod bundle;
+pub mod cgroups;
 pub mod cli;
 pub mod commands;
 pub mod container_id;
 pub mod control;
 pub mod error;
+pub mod features;
+pub mod hooks;
 pub mod logging;
 pub mod signal;
 pub mod spawn;
 pub mod state;
 pub mod time;
+pub mod tty;
 
 pub use error::{Error, Result};

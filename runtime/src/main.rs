@@ -50,7 +50,7 @@ fn run(global: moat_runtime::cli::GlobalOpts, command: Command) -> anyhow::Resul
         Ok(code) => Ok(code),
         Err(e) => {
             logging::report_error(Some(sink), &e.to_string());
-            Ok(1)
+            Ok(e.exit_code())
         }
     }
 }

@@ -117,6 +117,100 @@ pub fn default_action(sig: i32) -> DefaultAction {
     }
 }
 
+/// Signals a process standing in for a workload process forwards to it: every catchable one
+/// except SIGCHLD (about our own children), SIGURG, and glibc's reserved 32 and 33.
+pub fn forwardable() -> Vec<i32> {
+    (1..=MAX_SIGNAL)
+        .filter(|&s| {
+            !matches!(
+                s,
+                libc::SIGKILL | libc::SIGSTOP | libc::SIGCHLD | libc::SIGURG | 32 | 33
+            )
+        })
+        .collect()
+}
+
+/// Write end of the self-pipe the handler writes signal numbers to.
+static PIPE_WRITE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn to_pipe(sig: libc::c_int) {
+    let fd = PIPE_WRITE.load(std::sync::atomic::Ordering::SeqCst);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; one byte from our stack. A full pipe drops
+        // the signal (the pipe is non-blocking).
+        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    }
+}
+
+/// Signals turned into bytes on a pipe, so a poll loop can handle them.
+#[derive(Debug)]
+pub struct SignalPipe {
+    read: std::os::fd::OwnedFd,
+    _write: std::os::fd::OwnedFd,
+}
+
+impl SignalPipe {
+    /// Installs handlers for `signals` (once per process).
+    pub fn install(signals: &[i32]) -> Result<SignalPipe> {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe2 writes two fds into the array we pass.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+            return Err(Error::last_os("create signal pipe"));
+        }
+        // SAFETY: both fds were just created and are owned by nobody else.
+        let (read, write) = unsafe {
+            (
+                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            )
+        };
+        PIPE_WRITE.store(fds[1], std::sync::atomic::Ordering::SeqCst);
+        for &sig in signals {
+            // SAFETY: a zeroed sigaction with a plain handler that only calls write(2).
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = to_pipe as extern "C" fn(libc::c_int) as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+        Ok(SignalPipe {
+            read,
+            _write: write,
+        })
+    }
+
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.read)
+    }
+
+    /// The signals received since the last call.
+    pub fn drain(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: read into our buffer from our non-blocking pipe.
+            let n = unsafe { libc::read(self.fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            out.extend(buf[..n as usize].iter().map(|&b| i32::from(b)));
+        }
+        out
+    }
+}
+
+/// Restores the default action of `signals`.
+pub fn reset_handlers(signals: &[i32]) {
+    for &sig in signals {
+        // SAFETY: setting SIG_DFL has no memory effects.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,16 +37,24 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Clones a child with `clone_flags` (new namespaces) that execs `/proc/self/exe` with `args`
 /// (`args[0]` is argv[0]). The child starts a new session and keeps `keep_fds` open across the
-/// exec; `args` should name the ready pipe fd given to `make_args`.
+/// exec; `args` should name the ready pipe fd given to `make_args`. With `tty`, that terminal
+/// becomes the child's stdin, stdout, stderr and controlling terminal.
+///
+/// The child waits, before its exec, until `before_release(pid)` has returned: that is where
+/// the caller puts it into its cgroup, so that everything the sandbox ever starts is inside.
+/// If `before_release` fails, the child is killed and reaped.
 ///
 /// The caller must be single-threaded: the child runs between `clone` and `exec` on a copy of
 /// the caller's memory.
 pub fn spawn_boot(
     clone_flags: libc::c_int,
     keep_fds: &[RawFd],
+    tty: Option<RawFd>,
     make_args: impl FnOnce(RawFd) -> Vec<String>,
+    before_release: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Spawned> {
     let (r, w) = pipe()?;
+    let (gate_r, gate_w) = pipe()?;
     let args = make_args(w.as_raw_fd());
     // Everything the child needs is prepared here: it must not allocate.
     let path = CString::new("/proc/self/exe").map_err(|e| Error::Other(e.to_string()))?;
@@ -59,6 +67,8 @@ pub fn spawn_boot(
     argv.push(std::ptr::null());
     let mut fds: Vec<RawFd> = keep_fds.to_vec();
     fds.push(w.as_raw_fd());
+    let gate = gate_r.as_raw_fd();
+    let tty = tty.unwrap_or(-1);
     let exec_failed = b"cannot exec the sandbox process (/proc/self/exe)";
 
     // SAFETY: a fork-style clone (no new stack, SIGCHLD on exit). The caller is single-threaded,
@@ -92,6 +102,23 @@ pub fn spawn_boot(
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // Wait for the parent (cgroup placement). EOF without a byte: it gave up.
+            let mut b = 0u8;
+            loop {
+                let n = libc::read(gate, (&mut b as *mut u8).cast(), 1);
+                if n == 1 {
+                    break;
+                }
+                if n == 0 || *libc::__errno_location() != libc::EINTR {
+                    libc::_exit(1);
+                }
+            }
+            if tty >= 0 {
+                for std_fd in 0..3 {
+                    libc::dup2(tty, std_fd);
+                }
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+            }
             for &fd in &fds {
                 libc::fcntl(fd, libc::F_SETFD, 0);
             }
@@ -104,9 +131,20 @@ pub fn spawn_boot(
             libc::_exit(127);
         }
     }
+    let pid = pid as i32;
     drop(w);
+    drop(gate_r);
+    if let Err(e) = before_release(pid) {
+        kill_and_reap(pid);
+        return Err(e);
+    }
+    let mut gate_w = File::from(gate_w);
+    if let Err(e) = std::io::Write::write_all(&mut gate_w, b"g") {
+        kill_and_reap(pid);
+        return Err(Error::io("release the sandbox process", e));
+    }
     Ok(Spawned {
-        pid: pid as i32,
+        pid,
         ready: File::from(r),
     })
 }

@@ -17,6 +17,8 @@ pub const STATE_FILE: &str = "state.json";
 pub const CONTROL_SOCKET: &str = "control.sock";
 pub const LOCK_FILE: &str = ".lock";
 pub const SENTRY_LOG: &str = "sentry.log";
+/// The container's config.json as created (exec, hooks and update read it).
+pub const CONFIG_FILE: &str = "config.json";
 /// `sun_path` holds 108 bytes including the terminating NUL.
 pub const MAX_SOCKET_PATH: usize = 107;
 
@@ -27,6 +29,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -36,6 +39,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -69,6 +73,9 @@ pub struct State {
     /// Version of the moat that created the container (its sandbox speaks that protocol).
     #[serde(default)]
     pub moat_version: String,
+    /// The sandbox's cgroup (empty when cgroups were not set up).
+    #[serde(default, skip_serializing_if = "crate::cgroups::CgroupPaths::is_empty")]
+    pub cgroup: crate::cgroups::CgroupPaths,
 }
 
 /// The state as `runc state` prints it (field order and names as runc's).
@@ -225,6 +232,25 @@ impl Container {
         self.dir.join(CONTROL_SOCKET)
     }
 
+    /// The OCI state as hooks get it on stdin.
+    pub fn state_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(&self.oci_state(String::new())).map_err(json_err)
+    }
+
+    /// The spec the container was created from (the saved copy, else the bundle's).
+    pub fn spec(&self) -> Result<oci_spec::runtime::Spec> {
+        let saved = self.dir.join(CONFIG_FILE);
+        let data = match fs::read(&saved) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let p = self.state.bundle.join("config.json");
+                fs::read(&p).map_err(|e| Error::io(format!("read {}", p.display()), e))?
+            }
+            Err(e) => return Err(Error::io(format!("read {}", saved.display()), e)),
+        };
+        serde_json::from_slice(&data).map_err(|e| Error::Config(e.to_string()))
+    }
+
     /// The OCI state for `moat state` / `moat list --format json`.
     pub fn oci_state(&self, owner: String) -> OciState<'_> {
         OciState {
@@ -341,6 +367,7 @@ mod tests {
             annotations: [("k".to_string(), "v".to_string())].into(),
             sandbox_start_time: process_start_time(std::process::id() as i32).unwrap(),
             moat_version: "0.1.0".into(),
+            cgroup: Default::default(),
         }
     }
 

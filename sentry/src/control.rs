@@ -43,12 +43,33 @@ pub struct Stats {
 }
 
 pub(crate) enum Request {
-    Kill { signal: i32, all: bool, reply: Sender<Result<(), String>> },
-    Ps { reply: Sender<Vec<ProcessInfo>> },
-    Exec { spec: ExecSpec, started: Sender<Result<i32, String>>, exited: Sender<crate::WorkloadExit> },
-    Pause { reply: Sender<Result<(), String>> },
-    Resume { reply: Sender<Result<(), String>> },
-    Stats { reply: Sender<Stats> },
+    Kill {
+        signal: i32,
+        all: bool,
+        reply: Sender<Result<(), String>>,
+    },
+    Signal {
+        pid: i32,
+        signal: i32,
+        reply: Sender<Result<(), String>>,
+    },
+    Ps {
+        reply: Sender<Vec<ProcessInfo>>,
+    },
+    Exec {
+        spec: ExecSpec,
+        started: Sender<Result<i32, String>>,
+        exited: Sender<crate::WorkloadExit>,
+    },
+    Pause {
+        reply: Sender<Result<(), String>>,
+    },
+    Resume {
+        reply: Sender<Result<(), String>>,
+    },
+    Stats {
+        reply: Sender<Stats>,
+    },
 }
 
 /// The sentry's end: an eventfd to wake the event loop and the request queue.
@@ -68,12 +89,21 @@ pub(crate) fn new_queue() -> Result<(SentryHandle, ControlQueue), SentryError> {
     // SAFETY: plain eventfd creation.
     let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if fd < 0 {
-        return Err(SentryError::Host { op: "eventfd", err: std::io::Error::last_os_error() });
+        return Err(SentryError::Host {
+            op: "eventfd",
+            err: std::io::Error::last_os_error(),
+        });
     }
     // SAFETY: fresh fd.
     let wake = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
     let (tx, rx) = channel();
-    Ok((SentryHandle { tx, wake: wake.clone() }, ControlQueue { wake, rx }))
+    Ok((
+        SentryHandle {
+            tx,
+            wake: wake.clone(),
+        },
+        ControlQueue { wake, rx },
+    ))
 }
 
 fn gone() -> SentryError {
@@ -89,7 +119,20 @@ pub struct ExecWait {
 impl ExecWait {
     /// Blocks until the process exits (or the sandbox ends: reported as SIGKILL).
     pub fn wait(self) -> crate::WorkloadExit {
-        self.exited.recv().unwrap_or(crate::WorkloadExit::Signaled(libc::SIGKILL))
+        self.exited
+            .recv()
+            .unwrap_or(crate::WorkloadExit::Signaled(libc::SIGKILL))
+    }
+
+    /// The exit, if the process has ended (never blocks; makes no system call). A sandbox
+    /// that ended first reports SIGKILL.
+    pub fn try_wait(&self) -> Option<crate::WorkloadExit> {
+        use std::sync::mpsc::TryRecvError;
+        match self.exited.try_recv() {
+            Ok(e) => Some(e),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(crate::WorkloadExit::Signaled(libc::SIGKILL)),
+        }
     }
 }
 
@@ -109,6 +152,14 @@ impl SentryHandle {
         rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
     }
 
+    /// Sends `signal` to the workload process with virtual pid `pid` (e.g. one started by
+    /// [`SentryHandle::exec`]). A process that is gone is not an error.
+    pub fn signal(&self, pid: i32, signal: i32) -> Result<(), SentryError> {
+        let (reply, rx) = channel();
+        self.send(Request::Signal { pid, signal, reply })?;
+        rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
+    }
+
     pub fn ps(&self) -> Result<Vec<ProcessInfo>, SentryError> {
         let (reply, rx) = channel();
         self.send(Request::Ps { reply })?;
@@ -119,8 +170,15 @@ impl SentryHandle {
     pub fn exec(&self, spec: ExecSpec) -> Result<ExecWait, SentryError> {
         let (started, srx) = channel();
         let (exited, erx) = channel();
-        self.send(Request::Exec { spec, started, exited })?;
-        let pid = srx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)?;
+        self.send(Request::Exec {
+            spec,
+            started,
+            exited,
+        })?;
+        let pid = srx
+            .recv()
+            .map_err(|_| gone())?
+            .map_err(SentryError::Setup)?;
         Ok(ExecWait { pid, exited: erx })
     }
 

@@ -1,7 +1,13 @@
 //! `moat boot` (internal): the sandbox process. It is pid 1 of a new pid namespace, cloned by
 //! `create` into the namespaces the spec asks for. It prepares the host side (mount propagation,
-//! network, hostname), opens the rootfs and mount sources, boots the sentry, reports on the ready
-//! pipe, waits on the control socket for `start`, and then becomes the sentry.
+//! network, hostname), opens the rootfs and mount sources, boots the sentry, starts the control
+//! thread, reports on the ready pipe, waits for `start`, and then becomes the sentry.
+//!
+//! The control thread serves `<root>/<id>/control.sock` for the sandbox's whole life, one
+//! connection at a time, multiplexing the open exec connections with `poll`. It is started
+//! before the sentry seals itself, and from then on lives under the sentry's seccomp filter: it
+//! only uses sockets it already has (accept4, recvmsg, sendmsg, poll, fcntl, setsockopt), never
+//! opens files and never starts threads.
 //!
 //! Its stdio belongs to the workload: its own logs go to `--log` or `<root>/<id>/sentry.log`.
 //! It installs no signal handlers: the sentry handles signals once it runs.
@@ -10,16 +16,17 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::Duration;
 
-use sentry::Sentry;
+use sentry::{ExecSpec, ExecWait, Sentry, SentryHandle, WorkloadExit};
 
 use crate::bundle::Bundle;
 use crate::cli::BootArgs;
 use crate::commands::Ctx;
-use crate::control::{self, Request, Response};
+use crate::control::{self, ExecProcess, ProcessEntry, Request, Response, SandboxStats};
 use crate::error::{Error, Result};
 use crate::logging;
 use crate::signal::{self, DefaultAction};
@@ -52,7 +59,7 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
         let _ = ready.write_all(e.to_string().as_bytes());
         return 1;
     }
-    let sentry = match prepare(ctx, args) {
+    let (sentry, init) = match prepare(ctx, args) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(id = %args.id, "boot failed: {e}");
@@ -60,6 +67,28 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
             return 1;
         }
     };
+    // The control thread: started now, before the sentry seals the process (no thread can be
+    // created after that).
+    let (to_main, from_control) = mpsc::channel();
+    let server = ControlServer {
+        listener,
+        handle: sentry.handle(),
+        main: to_main,
+        phase: Phase::Created,
+        init,
+        execs: Vec::new(),
+    };
+    if let Err(e) = server.listener.set_nonblocking(true) {
+        let _ = ready.write_all(format!("control socket: {e}").as_bytes());
+        return 1;
+    }
+    if let Err(e) = std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || server.serve())
+    {
+        let _ = ready.write_all(format!("start the control thread: {e}").as_bytes());
+        return 1;
+    }
     // From now on the sandbox outlives `create` (spawn set a parent-death signal for the boot).
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong, 0, 0, 0) };
@@ -70,10 +99,14 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
     drop(ready);
     tracing::debug!(id = %args.id, "sandbox ready, waiting for start");
 
-    if let Some(code) = serve_until_start(&listener) {
-        return code;
+    match from_control.recv() {
+        Ok(ToMain::Start) => {}
+        Ok(ToMain::Exit(code)) => return code,
+        Err(_) => {
+            tracing::error!(id = %args.id, "the control thread ended");
+            return 1;
+        }
     }
-    drop(listener);
     match sentry.run() {
         Ok(exit) => {
             tracing::debug!(id = %args.id, ?exit, "workload exited");
@@ -136,7 +169,7 @@ fn close_inherited_fds(keep: &[RawFd]) {
 
 /// The host-side setup and the sentry's boot. Everything that can fail for a bad bundle fails
 /// here, before `create` returns.
-fn prepare(ctx: &Ctx, args: &BootArgs) -> Result<Sentry> {
+fn prepare(ctx: &Ctx, args: &BootArgs) -> Result<(Sentry, ProcessEntry)> {
     let bundle = Bundle::load(&args.bundle)?;
     let plan = bundle.namespaces()?;
     make_mounts_private()?;
@@ -155,7 +188,22 @@ fn prepare(ctx: &Ctx, args: &BootArgs) -> Result<Sentry> {
         set_name(d, true);
     }
     let spec = bundle.sandbox_spec(ctx.sentry_options(), [0, 1, 2])?;
-    Sentry::new(spec).map_err(|e| Error::Sandbox(e.to_string()))
+    // What `ps` shows before `start`: the loaded, not yet running init.
+    let init = ProcessEntry {
+        pid: 1,
+        ppid: 0,
+        uid: spec.uid,
+        state: "S".into(),
+        comm: spec
+            .args
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a).chars().take(15).collect())
+            .unwrap_or_default(),
+        args: spec.args.clone(),
+        threads: 1,
+    };
+    let sentry = Sentry::new(spec).map_err(|e| Error::Sandbox(e.to_string()))?;
+    Ok((sentry, init))
 }
 
 /// Mounts in our new mount namespace stop propagating to and from the host.
@@ -237,51 +285,337 @@ fn set_name(name: &str, domain: bool) {
     }
 }
 
-/// Answers control requests until `start`. Returns `Some(code)` if the sandbox must exit instead
-/// (a terminating signal sent before start, or a broken listener).
-fn serve_until_start(listener: &UnixListener) -> Option<i32> {
-    loop {
-        let incoming = match control::accept(listener, REQUEST_TIMEOUT) {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::error!("control socket: {e}");
-                return Some(1);
+/// What the control thread tells the main thread.
+enum ToMain {
+    /// Run the workload.
+    Start,
+    /// Exit without running it (a terminating signal before `start`).
+    Exit(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Created,
+    Running,
+    Paused,
+}
+
+/// A process started by `exec`, and the connection of the client waiting for it.
+struct ExecConn {
+    pid: i32,
+    wait: ExecWait,
+    stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+/// How often the control thread looks for exec'd processes that ended (only while there are).
+const EXEC_POLL_MS: i32 = 20;
+
+struct ControlServer {
+    listener: UnixListener,
+    handle: SentryHandle,
+    main: mpsc::Sender<ToMain>,
+    phase: Phase,
+    init: ProcessEntry,
+    execs: Vec<ExecConn>,
+}
+
+impl ControlServer {
+    /// Serves the control socket until the process exits.
+    fn serve(mut self) {
+        loop {
+            self.reap_execs();
+            let mut pfds = vec![libc::pollfd {
+                fd: self.listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            for e in &self.execs {
+                pfds.push(libc::pollfd {
+                    fd: e.stream.as_raw_fd(),
+                    events: libc::POLLIN | libc::POLLRDHUP,
+                    revents: 0,
+                });
             }
-        };
+            let timeout = if self.execs.is_empty() {
+                -1
+            } else {
+                EXEC_POLL_MS
+            };
+            // SAFETY: poll on pollfds we own, for the length we pass.
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!("control socket: poll: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                continue;
+            }
+            // Exec connections first (their indices shift once the listener adds one).
+            let ready: Vec<bool> = pfds[1..].iter().map(|p| p.revents != 0).collect();
+            for i in (0..ready.len()).rev() {
+                if ready[i] {
+                    self.exec_input(i);
+                }
+            }
+            if pfds[0].revents != 0 {
+                match control::accept_one(&self.listener, REQUEST_TIMEOUT) {
+                    Ok(Some(inc)) => self.handle_request(inc),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!("control socket: {e}");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports the exit of every exec'd process that ended.
+    fn reap_execs(&mut self) {
+        let mut i = 0;
+        while i < self.execs.len() {
+            match self.execs[i].wait.try_wait() {
+                Some(exit) => {
+                    let mut e = self.execs.swap_remove(i);
+                    let resp = match exit {
+                        WorkloadExit::Exited(c) => Response {
+                            ok: true,
+                            exit_code: Some(c),
+                            ..Default::default()
+                        },
+                        WorkloadExit::Signaled(s) => Response {
+                            ok: true,
+                            exit_signal: Some(s),
+                            ..Default::default()
+                        },
+                    };
+                    tracing::debug!(pid = e.pid, ?exit, "exec'd process exited");
+                    if let Ok(line) = control::json_line(&resp) {
+                        let _ = e.stream.set_nonblocking(false);
+                        let _ = io::Write::write_all(&mut e.stream, &line);
+                    }
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// Signal lines from an exec client; its hang-up kills the process.
+    fn exec_input(&mut self, i: usize) {
+        let mut chunk = [0u8; 1024];
+        let n = io::Read::read(&mut self.execs[i].stream, &mut chunk);
+        match n {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Ok(0) | Err(_) => {
+                let e = self.execs.swap_remove(i);
+                tracing::debug!(pid = e.pid, "exec client went away: killing the process");
+                let _ = self.handle.signal(e.pid, libc::SIGKILL);
+            }
+            Ok(k) => {
+                let e = &mut self.execs[i];
+                e.buf.extend_from_slice(&chunk[..k]);
+                if e.buf.len() > control::MAX_LINE {
+                    e.buf.clear();
+                }
+                let pid = e.pid;
+                for line in control::take_lines(&mut e.buf) {
+                    match serde_json::from_str::<Request>(&line) {
+                        Ok(Request::Signal { signal })
+                            if (1..=signal::MAX_SIGNAL).contains(&signal) =>
+                        {
+                            if let Err(err) = self.handle.signal(pid, signal) {
+                                tracing::debug!(pid, signal, "forward signal: {err}");
+                            }
+                        }
+                        other => tracing::debug!(pid, ?other, "ignored on an exec connection"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_request(&mut self, mut incoming: control::Incoming) {
         let req = match &incoming.request {
             Ok(r) => r.clone(),
             Err(msg) => {
                 tracing::warn!("control socket: {msg}");
                 let msg = msg.clone();
                 incoming.reply(&Response::error(msg));
-                continue;
+                return;
             }
         };
         tracing::debug!(?req, "control request");
-        match req {
-            Request::Start => {
-                incoming.reply(&Response::ok());
-                return None;
+        let created = self.phase == Phase::Created;
+        let resp = match req {
+            Request::Start if created => {
+                self.phase = Phase::Running;
+                let _ = self.main.send(ToMain::Start);
+                Response::ok()
             }
-            Request::State => {
-                incoming.reply(&Response {
-                    ok: true,
-                    error: None,
-                    status: Some("created".into()),
-                });
+            Request::Start => Response::error("cannot start an already running container"),
+            Request::State => Response {
+                ok: true,
+                status: Some(
+                    match self.phase {
+                        Phase::Created => "created",
+                        Phase::Running => "running",
+                        Phase::Paused => "paused",
+                    }
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            Request::Kill { signal: sig, .. } if !(1..=signal::MAX_SIGNAL).contains(&sig) => {
+                Response::error(format!("invalid signal {sig}"))
             }
-            Request::Kill { signal: sig, .. } => {
-                if !(1..=signal::MAX_SIGNAL).contains(&sig) {
-                    incoming.reply(&Response::error(format!("invalid signal {sig}")));
-                    continue;
-                }
-                incoming.reply(&Response::ok());
+            Request::Kill { signal: sig, .. } if created => {
                 // The init has not run: it reacts as with default dispositions.
                 if signal::default_action(sig) == DefaultAction::Terminate {
                     tracing::debug!("{} before start: container stops", signal::name(sig));
-                    return Some(128 + sig);
+                    incoming.reply(&Response::ok());
+                    let _ = self.main.send(ToMain::Exit(128 + sig));
+                    return;
+                }
+                Response::ok()
+            }
+            Request::Kill { signal: sig, all } => result(self.handle.kill(sig, all)),
+            Request::Signal { .. } => Response::error("signal is only valid on an exec connection"),
+            Request::Exec { process } => {
+                let fds = std::mem::take(&mut incoming.fds);
+                match self.exec(process, fds) {
+                    Ok((pid, wait)) => {
+                        incoming.reply_keep(&Response {
+                            ok: true,
+                            pid: Some(pid),
+                            ..Default::default()
+                        });
+                        if incoming.stream.set_nonblocking(true).is_ok() {
+                            self.execs.push(ExecConn {
+                                pid,
+                                wait,
+                                stream: incoming.stream,
+                                buf: Vec::new(),
+                            });
+                        } else {
+                            let _ = self.handle.signal(pid, libc::SIGKILL);
+                        }
+                        return;
+                    }
+                    Err(e) => Response::error(e),
                 }
             }
+            Request::Ps if created => Response {
+                ok: true,
+                processes: Some(vec![self.init.clone()]),
+                ..Default::default()
+            },
+            Request::Ps => match self.handle.ps() {
+                Ok(list) => Response {
+                    ok: true,
+                    processes: Some(
+                        list.into_iter()
+                            .map(|p| ProcessEntry {
+                                pid: p.pid,
+                                ppid: p.ppid,
+                                uid: p.uid,
+                                state: p.state.to_string(),
+                                comm: p.comm,
+                                args: p.args,
+                                threads: p.threads,
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                },
+                Err(e) => Response::error(e.to_string()),
+            },
+            Request::Pause | Request::Resume if created => Response::error("container not running"),
+            Request::Pause => {
+                let r = self.handle.pause();
+                if r.is_ok() {
+                    self.phase = Phase::Paused;
+                }
+                result(r)
+            }
+            Request::Resume => {
+                let r = self.handle.resume();
+                if r.is_ok() {
+                    self.phase = Phase::Running;
+                }
+                result(r)
+            }
+            Request::Stats if created => Response {
+                ok: true,
+                stats: Some(SandboxStats {
+                    processes: 1,
+                    threads: 1,
+                    mapped_bytes: 0,
+                }),
+                ..Default::default()
+            },
+            Request::Stats => match self.handle.stats() {
+                Ok(s) => Response {
+                    ok: true,
+                    stats: Some(SandboxStats {
+                        processes: s.processes,
+                        threads: s.threads,
+                        mapped_bytes: s.mapped_bytes,
+                    }),
+                    ..Default::default()
+                },
+                Err(e) => Response::error(e.to_string()),
+            },
+        };
+        incoming.reply(&resp);
+    }
+
+    fn exec(
+        &mut self,
+        p: ExecProcess,
+        fds: Vec<OwnedFd>,
+    ) -> std::result::Result<(i32, ExecWait), String> {
+        match self.phase {
+            Phase::Created => {
+                return Err(
+                    "cannot exec in a created container: moat runs exec'd processes once the container is started"
+                        .into(),
+                )
+            }
+            Phase::Paused | Phase::Running => {}
         }
+        if p.args.is_empty() {
+            return Err("process args cannot be empty".into());
+        }
+        let stdio: [OwnedFd; 3] = fds
+            .try_into()
+            .map_err(|v: Vec<OwnedFd>| format!("exec needs 3 stdio fds, got {}", v.len()))?;
+        let spec = ExecSpec {
+            args: p.args,
+            env: p.env,
+            cwd: p.cwd,
+            uid: p.uid,
+            gid: p.gid,
+            additional_gids: p.additional_gids,
+            stdio,
+        };
+        let wait = self
+            .handle
+            .exec(spec)
+            .map_err(|e| format!("unable to start container process: {e}"))?;
+        tracing::debug!(pid = wait.pid, "exec'd process started");
+        Ok((wait.pid, wait))
+    }
+}
+
+fn result(r: std::result::Result<(), sentry::SentryError>) -> Response {
+    match r {
+        Ok(()) => Response::ok(),
+        Err(e) => Response::error(e.to_string()),
     }
 }

@@ -9,14 +9,19 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use std::os::fd::OwnedFd;
+
 use crate::bundle::Bundle;
+use crate::cgroups::{self, CgroupPaths};
 use crate::cli::CreateArgs;
 use crate::commands::Ctx;
 use crate::container_id;
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::spawn::{self, kill_and_reap};
 use crate::state::{self, Container, Lock, State, Status};
 use crate::time::rfc3339_nano;
+use crate::tty;
 
 /// A container `create` made. The lock is still held, so `run` can start it before anyone else
 /// sees it.
@@ -26,6 +31,8 @@ pub struct Created {
     pub lock: Lock,
     /// Host pid of the sandbox process: our child.
     pub pid: i32,
+    /// The terminal's master when `run` keeps the container's terminal itself.
+    pub console: Option<OwnedFd>,
 }
 
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<()> {
@@ -44,14 +51,6 @@ fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<
             "cannot use console socket if moat will not detach or allocate tty".into(),
         ));
     }
-    if terminal && console_socket {
-        return Err(Error::Other(
-            "process.terminal is not supported yet; set it to false".into(),
-        ));
-    }
-    if terminal {
-        tracing::warn!("process.terminal is not supported yet: the container uses moat's stdio");
-    }
     Ok(())
 }
 
@@ -59,6 +58,7 @@ fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<
 struct Cleanup {
     dir: PathBuf,
     child: Option<i32>,
+    cgroup: CgroupPaths,
     armed: bool,
 }
 
@@ -70,6 +70,7 @@ impl Drop for Cleanup {
         if let Some(pid) = self.child {
             kill_and_reap(pid);
         }
+        cgroups::destroy(&self.cgroup);
         if let Err(e) = fs::remove_dir_all(&self.dir) {
             tracing::warn!("remove {}: {e}", self.dir.display());
         }
@@ -94,6 +95,24 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
         detach,
         args.console_socket.is_some(),
     )?;
+    let linux = bundle.spec.linux().as_ref();
+    let layout = cgroups::Layout::detect()?;
+    let mut cgroup = if layout.mode() == "none" {
+        tracing::warn!("no cgroup hierarchy is mounted: resources are not limited");
+        CgroupPaths::default()
+    } else {
+        cgroups::resolve(
+            &layout,
+            linux
+                .and_then(|l| l.cgroups_path().as_ref())
+                .map(|p| p.to_string_lossy())
+                .as_deref(),
+            &args.id,
+            ctx.global.systemd_cgroup,
+        )?
+    };
+    hooks::validate(&bundle.spec)?;
+    let terminal = process.terminal() == Some(true);
     if args.preserve_fds > 0 {
         tracing::warn!(
             "--preserve-fds is not supported yet: only stdio is passed to the container"
@@ -120,9 +139,35 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     let mut cleanup = Cleanup {
         dir: dir.clone(),
         child: None,
+        cgroup: CgroupPaths::default(),
         armed: true,
     };
     let lock = Lock::exclusive(&dir)?;
+    // The spec as created: exec, hooks and update read this copy, not the bundle.
+    state::write_atomic(
+        &dir.join(state::CONFIG_FILE),
+        &serde_json::to_vec(&bundle.spec)
+            .map_err(|e| Error::Other(format!("encode config: {e}")))?,
+        0o600,
+    )?;
+    if !cgroup.is_empty() {
+        cgroups::create(&mut cgroup, &layout)?;
+        cleanup.cgroup = cgroup.clone();
+        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+            cgroups::apply(&cgroup, r)?;
+        }
+    }
+    // The terminal: its master goes to the console socket (or stays with `run`).
+    let mut console = None;
+    let mut slave = None;
+    if terminal {
+        let pty = tty::open_pty()?;
+        match &args.console_socket {
+            Some(sock) => tty::send_console(sock, &pty.master)?,
+            None => console = Some(pty.master),
+        }
+        slave = Some(pty.slave);
+    }
 
     let mut container = Container {
         dir: dir.clone(),
@@ -143,6 +188,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
                 .collect(),
             sandbox_start_time: 0,
             moat_version: env!("CARGO_PKG_VERSION").to_string(),
+            cgroup: cgroup.clone(),
         },
     };
     container.save()?;
@@ -154,24 +200,38 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     let control_fd = listener.as_raw_fd();
     let globals = ctx.boot_global_args();
     let bundle_dir = bundle.dir.to_string_lossy().into_owned();
-    let mut child = spawn::spawn_boot(plan.clone_flags, &[control_fd], |ready_fd| {
-        let mut v = vec!["moat".to_string()];
-        v.extend(globals);
-        v.extend([
-            "boot".into(),
-            "--id".into(),
-            args.id.clone(),
-            "--bundle".into(),
-            bundle_dir,
-            "--ready-fd".into(),
-            ready_fd.to_string(),
-            "--control-fd".into(),
-            control_fd.to_string(),
-        ]);
-        v
-    })?;
+    let slave_fd = slave.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    let mut child = spawn::spawn_boot(
+        plan.clone_flags,
+        &[control_fd],
+        slave_fd,
+        |ready_fd| {
+            let mut v = vec!["moat".to_string()];
+            v.extend(globals);
+            v.extend([
+                "boot".into(),
+                "--id".into(),
+                args.id.clone(),
+                "--bundle".into(),
+                bundle_dir,
+                "--ready-fd".into(),
+                ready_fd.to_string(),
+                "--control-fd".into(),
+                control_fd.to_string(),
+            ]);
+            v
+        },
+        |pid| {
+            if cgroup.is_empty() {
+                Ok(())
+            } else {
+                cgroups::add_pid(&cgroup, pid)
+            }
+        },
+    )?;
     cleanup.child = Some(child.pid);
     drop(listener);
+    drop(slave);
 
     container.state.pid = child.pid;
     container.state.sandbox_start_time = state::process_start_time(child.pid).unwrap_or(0);
@@ -179,6 +239,15 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     tracing::debug!(id = %args.id, pid = child.pid, "sandbox process started");
 
     child.wait_ready()?;
+    // The sandbox's namespaces exist; the workload has not run.
+    let st = container.state_json()?;
+    for kind in [
+        hooks::Kind::Prestart,
+        hooks::Kind::CreateRuntime,
+        hooks::Kind::CreateContainer,
+    ] {
+        hooks::run(&bundle.spec, kind, &st)?;
+    }
     container.state.status = Status::Created;
     container.save()?;
     if let Some(p) = &pid_file {
@@ -190,6 +259,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
         container,
         lock,
         pid: child.pid,
+        console,
     })
 }
 
@@ -206,9 +276,10 @@ mod tests {
     fn terminal_checks_like_runc() {
         assert!(check_terminal(false, true, false).is_ok());
         assert!(check_terminal(false, false, false).is_ok());
+        assert!(check_terminal(true, true, true).is_ok());
         assert!(
             check_terminal(true, false, false).is_ok(),
-            "run without -d uses moat's stdio"
+            "run without -d keeps the terminal"
         );
         assert!(check_terminal(true, true, false)
             .unwrap_err()

@@ -5,10 +5,12 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::cgroups;
 use crate::cli::DeleteArgs;
 use crate::commands::Ctx;
 use crate::container_id;
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::state::{self, Container, Lock, Status};
 
 /// How long to wait for a killed sandbox to disappear.
@@ -39,14 +41,27 @@ pub fn run(ctx: &Ctx, args: &DeleteArgs) -> Result<()> {
         Err(Error::NotExist { .. }) if args.force => return remove_dir(&dir),
         Err(e) => return Err(e),
     };
-    if c.status() == Status::Running && !args.force {
+    let status = c.status();
+    if matches!(status, Status::Running | Status::Paused) && !args.force {
         return Err(Error::State(format!(
-            "cannot delete container {} that is not stopped: running",
+            "cannot delete container {} that is not stopped: {status}",
             args.id
         )));
     }
-    destroy(&c)?;
-    remove_dir(&dir)
+    teardown(&c)
+}
+
+/// Kills the sandbox, removes its cgroup, runs the poststop hooks and removes the state
+/// directory. The caller holds the lock.
+pub fn teardown(c: &Container) -> Result<()> {
+    destroy(c)?;
+    cgroups::destroy(&c.state.cgroup);
+    if let Ok(spec) = c.spec() {
+        if let Ok(st) = c.state_json() {
+            hooks::run_warn(&spec, hooks::Kind::Poststop, &st);
+        }
+    }
+    remove_dir(&c.dir)
 }
 
 /// Kills the sandbox (if it is still the live process we started) and waits until it is gone.

@@ -1,9 +1,11 @@
-//! `moat kill`: send a signal to the container's init.
+//! `moat kill`: send a signal to the container's init (`--all`: to every workload process).
 //!
-//! A running container gets the signal with kill(2) on the sandbox process; the sentry (pid 1 of
-//! the sandbox) forwards it to the workload's init. A created container's init has not run yet,
-//! so the sandbox is asked over the control socket, and acts as an init with default signal
-//! dispositions would (a terminating signal stops the container).
+//! The signal goes over the control socket; the sentry delivers it to the workload's init (or,
+//! with `--all`, to every workload process). SIGKILL instead kills the sandbox process itself,
+//! which takes the whole workload with it, as SIGKILL to runc's init (or to all) does. A created
+//! container's init has not run yet: the sandbox acts as an init with default signal
+//! dispositions would (a terminating signal stops the container). If the control socket does
+//! not answer, the signal goes to the sandbox process with kill(2), and the sentry forwards it.
 
 use std::io;
 
@@ -23,7 +25,8 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
     let c = Container::load(&ctx.root, &args.id)?;
     match c.status() {
         Status::Stopped => Err(Error::State("container not running".into())),
-        Status::Created if sig != libc::SIGKILL => {
+        _ if sig == libc::SIGKILL => signal_sandbox(&c, sig),
+        _ => {
             let req = Request::Kill {
                 signal: sig,
                 all: args.all,
@@ -35,7 +38,6 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
                 Err(e) => Err(e),
             }
         }
-        _ => signal_sandbox(&c, sig),
     }
 }
 

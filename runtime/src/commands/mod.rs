@@ -3,12 +3,18 @@
 pub mod boot;
 pub mod create;
 pub mod delete;
+pub mod events;
+pub mod exec;
+pub mod features;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use std::path::PathBuf;
 
@@ -100,6 +106,13 @@ pub fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Command::Delete(a) => delete::run(ctx, &a).map(|_| 0),
         Command::List(a) => list::run(ctx, &a).map(|_| 0),
         Command::Spec(a) => spec::run(&a).map(|_| 0),
+        Command::Exec(a) => exec::run(ctx, &a),
+        Command::Ps(a) => ps::run(ctx, &a).map(|_| 0),
+        Command::Pause(a) => pause::pause(ctx, &a.id).map(|_| 0),
+        Command::Resume(a) => pause::resume(ctx, &a.id).map(|_| 0),
+        Command::Events(a) => events::run(ctx, &a).map(|_| 0),
+        Command::Update(a) => update::run(ctx, &a).map(|_| 0),
+        Command::Features => features::run().map(|_| 0),
         Command::Syscalls => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

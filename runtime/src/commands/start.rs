@@ -6,6 +6,7 @@ use crate::commands::Ctx;
 use crate::container_id;
 use crate::control::{self, Request};
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::state::{self, Container, Lock, Status};
 
 /// How long a command waits for the sandbox to answer on its control socket.
@@ -32,10 +33,23 @@ pub fn start_locked(c: &mut Container) -> Result<()> {
                 "cannot start an already running container".into(),
             ))
         }
+        Status::Paused => {
+            return Err(Error::State(
+                "cannot start a container in the paused state".into(),
+            ))
+        }
         Status::Creating => {
             return Err(Error::State(
                 "cannot start a container that is being created".into(),
             ))
+        }
+    }
+    let spec = c.spec().ok();
+    if let Some(spec) = &spec {
+        // Before the workload runs; a failure stops the container.
+        if let Err(e) = hooks::run(spec, hooks::Kind::StartContainer, &c.state_json()?) {
+            let _ = crate::commands::kill::signal_sandbox(c, libc::SIGKILL);
+            return Err(e);
         }
     }
     if let Err(e) = control::call(&c.control_socket(), &Request::Start, CONTROL_TIMEOUT) {
@@ -49,5 +63,9 @@ pub fn start_locked(c: &mut Container) -> Result<()> {
     c.state.status = Status::Running;
     c.save()?;
     tracing::debug!(id = %c.state.id, "container started");
+    if let Some(spec) = &spec {
+        // The runtime spec: a failing poststart hook is a warning; the container runs on.
+        hooks::run_warn(spec, hooks::Kind::Poststart, &c.state_json()?);
+    }
     Ok(())
 }

@@ -11,7 +11,13 @@ impl Kernel {
         let Some(q) = &self.control else { return };
         let mut buf = 0u64;
         // SAFETY: draining our eventfd into an 8-byte buffer.
-        unsafe { libc::read(std::os::fd::AsRawFd::as_raw_fd(&*q.wake), &mut buf as *mut u64 as *mut _, 8) };
+        unsafe {
+            libc::read(
+                std::os::fd::AsRawFd::as_raw_fd(&*q.wake),
+                &mut buf as *mut u64 as *mut _,
+                8,
+            )
+        };
         let reqs: Vec<Request> = q.rx.try_iter().collect();
         for r in reqs {
             self.handle_request(r);
@@ -25,13 +31,40 @@ impl Kernel {
                     Err(format!("invalid signal {signal}"))
                 } else {
                     let targets: Vec<i32> = if all {
-                        self.procs.values().filter(|p| p.zombie.is_none()).map(|p| p.pid).collect()
+                        self.procs
+                            .values()
+                            .filter(|p| p.zombie.is_none())
+                            .map(|p| p.pid)
+                            .collect()
                     } else {
                         vec![1]
                     };
                     for pid in targets {
-                        self.send_to_process(pid, SigInfo { signo: signal, code: SI_USER, ..Default::default() });
+                        self.send_to_process(
+                            pid,
+                            SigInfo {
+                                signo: signal,
+                                code: SI_USER,
+                                ..Default::default()
+                            },
+                        );
                     }
+                    Ok(())
+                };
+                let _ = reply.send(res);
+            }
+            Request::Signal { pid, signal, reply } => {
+                let res = if !(1..=64).contains(&signal) {
+                    Err(format!("invalid signal {signal}"))
+                } else {
+                    self.send_to_process(
+                        pid,
+                        SigInfo {
+                            signo: signal,
+                            code: SI_USER,
+                            ..Default::default()
+                        },
+                    );
                     Ok(())
                 };
                 let _ = reply.send(res);
@@ -39,7 +72,11 @@ impl Kernel {
             Request::Ps { reply } => {
                 let _ = reply.send(self.process_list());
             }
-            Request::Exec { spec, started, exited } => match self.spawn_exec(spec) {
+            Request::Exec {
+                spec,
+                started,
+                exited,
+            } => match self.spawn_exec(spec) {
                 Ok(pid) => {
                     self.exec_waiters.insert(pid, exited);
                     let _ = started.send(Ok(pid));
@@ -50,7 +87,12 @@ impl Kernel {
             },
             Request::Pause { reply } => {
                 self.paused = true;
-                let running: Vec<_> = self.tasks.values().filter(|t| t.state == RunState::InApp).map(|t| t.tid).collect();
+                let running: Vec<_> = self
+                    .tasks
+                    .values()
+                    .filter(|t| t.state == RunState::InApp)
+                    .map(|t| t.tid)
+                    .collect();
                 for t in running {
                     self.kick(t);
                 }
@@ -59,7 +101,11 @@ impl Kernel {
             Request::Resume { reply } => {
                 self.paused = false;
                 for t in std::mem::take(&mut self.frozen) {
-                    if self.tasks.get(&t).is_some_and(|x| x.state == RunState::InSentry) {
+                    if self
+                        .tasks
+                        .get(&t)
+                        .is_some_and(|x| x.state == RunState::InSentry)
+                    {
                         self.resume(t);
                     }
                 }
@@ -87,7 +133,11 @@ impl Kernel {
                     'Z'
                 } else if p.stop_report.is_some() || self.paused {
                     'T'
-                } else if p.threads.iter().any(|t| self.tasks.get(t).is_some_and(|t| t.state != RunState::Blocked)) {
+                } else if p.threads.iter().any(|t| {
+                    self.tasks
+                        .get(t)
+                        .is_some_and(|t| t.state != RunState::Blocked)
+                }) {
                     'R'
                 } else {
                     'S'
@@ -114,16 +164,39 @@ impl Kernel {
 
     /// Starts a new process inside the sandbox from the zygote stub.
     fn spawn_exec(&mut self, spec: ExecSpec) -> Result<i32, crate::SentryError> {
-        let host = |op: &'static str, e: Errno| crate::SentryError::Host { op, err: std::io::Error::from_raw_os_error(e.0) };
+        let host = |op: &'static str, e: Errno| crate::SentryError::Host {
+            op,
+            err: std::io::Error::from_raw_os_error(e.0),
+        };
         if self.init_exit.is_some() {
-            return Err(crate::SentryError::Setup("cannot exec in a stopped container".into()));
+            return Err(crate::SentryError::Setup(
+                "cannot exec in a stopped container".into(),
+            ));
         }
-        let zygote = self.zygote.as_ref().ok_or_else(|| crate::SentryError::Setup("no zygote stub".into()))?;
-        let mut scratch = zygote.get_regs().map_err(|e| crate::SentryError::Host { op: "ptrace", err: e })?;
-        let stub = zygote.fork(&mut scratch).map_err(|e| crate::SentryError::Host { op: "fork stub", err: e })?;
+        let zygote = self
+            .zygote
+            .as_ref()
+            .ok_or_else(|| crate::SentryError::Setup("no zygote stub".into()))?;
+        let mut scratch = zygote.get_regs().map_err(|e| crate::SentryError::Host {
+            op: "ptrace",
+            err: e,
+        })?;
+        let stub = zygote
+            .fork(&mut scratch)
+            .map_err(|e| crate::SentryError::Host {
+                op: "fork stub",
+                err: e,
+            })?;
         let pid = self.alloc_pid().map_err(|e| host("alloc pid", e))?;
-        let root = self.root.clone().ok_or_else(|| crate::SentryError::Setup("no root".into()))?;
-        let (rlimits, umask) = self.procs.get(&1).map(|p| (p.rlimits, p.umask)).unwrap_or(([(u64::MAX, u64::MAX); 16], 0o022));
+        let root = self
+            .root
+            .clone()
+            .ok_or_else(|| crate::SentryError::Setup("no root".into()))?;
+        let (rlimits, umask) = self
+            .procs
+            .get(&1)
+            .map(|p| (p.rlimits, p.umask))
+            .unwrap_or(([(u64::MAX, u64::MAX); 16], 0o022));
         let mut creds = Creds::root();
         creds.uid = spec.uid;
         creds.euid = spec.uid;
@@ -138,14 +211,35 @@ impl Kernel {
             creds.cap_effective = 0;
             creds.cap_permitted = 0;
         }
-        let raw: Vec<i32> = spec.stdio.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
-        let fds = crate::boot::stdio_table(&raw, rlimits[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as usize);
+        let raw: Vec<i32> = spec
+            .stdio
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
+        let fds = crate::boot::stdio_table(
+            &raw,
+            rlimits[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as usize,
+        );
         let cwd = {
-            let ctx = crate::vfs::PathCtx { root: root.clone(), cwd: root.clone(), creds: creds.clone(), pid, tid: pid };
-            crate::vfs::resolve(self, &ctx, None, spec.cwd.as_bytes(), true).ok().filter(|c| c.is_dir()).unwrap_or_else(|| root.clone())
+            let ctx = crate::vfs::PathCtx {
+                root: root.clone(),
+                cwd: root.clone(),
+                creds: creds.clone(),
+                pid,
+                tid: pid,
+            };
+            crate::vfs::resolve(self, &ctx, None, spec.cwd.as_bytes(), true)
+                .ok()
+                .filter(|c| c.is_dir())
+                .unwrap_or_else(|| root.clone())
         };
-        let stub_handle = crate::platform::ptrace::Stub { tid: stub.tid, pid: stub.pid };
-        if let Err(e) = crate::boot::create_process(self, stub, pid, 0, creds, fds, cwd, root, umask, rlimits) {
+        let stub_handle = crate::platform::ptrace::Stub {
+            tid: stub.tid,
+            pid: stub.pid,
+        };
+        if let Err(e) =
+            crate::boot::create_process(self, stub, pid, 0, creds, fds, cwd, root, umask, rlimits)
+        {
             stub_handle.kill();
             return Err(host("create process", e));
         }

@@ -1,0 +1,40 @@
+//! `moat pause` / `moat resume`: freeze and thaw every workload thread.
+//!
+//! The sentry stops running the workload's threads (they stay in the sentry) until resumed; the
+//! sandbox itself keeps answering, so `ps`, `events` and `kill` work on a paused container. The
+//! cgroup is not frozen: that would freeze the sentry too.
+
+use crate::commands::start::CONTROL_TIMEOUT;
+use crate::commands::Ctx;
+use crate::container_id;
+use crate::control::{self, Request};
+use crate::error::{Error, Result};
+use crate::state::{self, Container, Lock, Status};
+
+pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
+    container_id::validate(id)?;
+    let _lock = Lock::exclusive(&state::container_dir(&ctx.root, id))?;
+    let mut c = Container::load(&ctx.root, id)?;
+    if c.status() != Status::Running {
+        return Err(Error::State("container not running".into()));
+    }
+    control::call(&c.control_socket(), &Request::Pause, CONTROL_TIMEOUT)?;
+    c.state.status = Status::Paused;
+    c.save()?;
+    tracing::debug!(id, "container paused");
+    Ok(())
+}
+
+pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
+    container_id::validate(id)?;
+    let _lock = Lock::exclusive(&state::container_dir(&ctx.root, id))?;
+    let mut c = Container::load(&ctx.root, id)?;
+    if c.status() != Status::Paused {
+        return Err(Error::State("container not paused".into()));
+    }
+    control::call(&c.control_socket(), &Request::Resume, CONTROL_TIMEOUT)?;
+    c.state.status = Status::Running;
+    c.save()?;
+    tracing::debug!(id, "container resumed");
+    Ok(())
+}
