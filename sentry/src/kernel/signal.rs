@@ -32,6 +32,15 @@ pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
 pub const CLD_DUMPED: i32 = 3;
 
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+
+/// Does an FP area carry the XSAVE software header (magic1 in sw_reserved at offset 464)?
+fn xstate_magic_ok(area: &[u8]) -> bool {
+    area.len() >= 512
+        && u32::from_le_bytes(area[464..468].try_into().unwrap_or([0; 4])) == FP_XSTATE_MAGIC1
+}
+
 pub fn bit(sig: i32) -> SigSet {
     1u64 << (sig - 1)
 }
@@ -396,7 +405,25 @@ impl Kernel {
     ) -> Result<(), Errno> {
         let t = self.tasks.get(&tid).ok_or(Errno::ESRCH)?;
         let mem = self.mem_of(tid)?;
-        let fp = t.stub.get_fpregs().map_err(|_| Errno::EFAULT)?;
+        // The FP area: the full XSAVE state when ptrace gives it (with the software-reserved
+        // header the kernel fills in and FP_XSTATE_MAGIC2 after it, as Linux lays it out),
+        // else the legacy 512-byte FXSAVE area.
+        let fp_area = match t.stub.get_xstate() {
+            Ok(mut x) if x.len() > arch::FPSTATE_SIZE + 64 => {
+                // ptrace puts XCR0 in the software-reserved bytes; a signal frame carries
+                // the _fpx_sw_bytes header there instead.
+                let xcr0 = u64::from_le_bytes(x[464..472].try_into().unwrap_or([0; 8]));
+                let size = x.len() as u32;
+                x[464..468].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+                x[468..472].copy_from_slice(&(size + 4).to_le_bytes());
+                x[472..480].copy_from_slice(&xcr0.to_le_bytes());
+                x[480..484].copy_from_slice(&size.to_le_bytes());
+                x.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
+                x
+            }
+            _ => arch::fpregs_bytes(&t.stub.get_fpregs().map_err(|_| Errno::EFAULT)?).to_vec(),
+        };
+        let xstate = fp_area.len() > arch::FPSTATE_SIZE;
         let regs = t.regs;
         let old_mask = t.saved_mask.unwrap_or(t.sigmask);
         let (ss_sp, ss_flags, ss_size) = t.altstack;
@@ -410,10 +437,10 @@ impl Kernel {
         } else {
             regs.rsp - arch::RED_ZONE
         };
-        sp -= arch::FPSTATE_SIZE as u64;
+        sp -= fp_area.len() as u64;
         sp &= !63;
         let fp_addr = sp;
-        mem.write(fp_addr, &arch::fpregs_bytes(&fp))?;
+        mem.write(fp_addr, &fp_area)?;
         let frame = ((sp - arch::SIGFRAME_SIZE as u64) & !15) - 8;
         let mut buf = vec![0u8; arch::SIGFRAME_SIZE];
         buf[0..8].copy_from_slice(&act.restorer.to_le_bytes());
@@ -431,6 +458,10 @@ impl Kernel {
             fp_addr,
             (ss_sp, cur_flags, ss_size),
         );
+        if xstate {
+            // uc_flags: UC_FP_XSTATE
+            buf[8..16].copy_from_slice(&1u64.to_le_bytes());
+        }
         buf[8 + arch::UCONTEXT_SIZE..].copy_from_slice(&info.to_bytes());
         mem.write(frame, &buf)?;
         let t = self.tasks.get_mut(&tid).ok_or(Errno::ESRCH)?;
@@ -460,8 +491,26 @@ impl Kernel {
         let (regs, mask, fp_addr) = arch::read_ucontext(&buf, &t.regs);
         if fp_addr != 0 {
             let fpb = mem.read_vec(fp_addr, arch::FPSTATE_SIZE)?;
-            let fp = arch::fpregs_from_bytes(&fpb);
-            t.stub.set_fpregs(&fp).map_err(|_| Errno::EFAULT)?;
+            let xsize = if xstate_magic_ok(&fpb) {
+                u32::from_le_bytes(fpb[464 + 16..464 + 20].try_into().unwrap_or([0; 4])) as usize
+            } else {
+                0
+            };
+            if xsize > arch::FPSTATE_SIZE && xsize <= 16384 {
+                let mut x = mem.read_vec(fp_addr, xsize)?;
+                let xcr0 = x[472..480].to_vec();
+                x[464..472].copy_from_slice(&xcr0);
+                // Reserved MXCSR bits set by the handler would fault the restore.
+                let mxcsr = u32::from_le_bytes(x[24..28].try_into().unwrap_or([0; 4])) & 0xffff;
+                x[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+                if t.stub.set_xstate(&x).is_err() {
+                    let fp = arch::fpregs_from_bytes(&fpb);
+                    t.stub.set_fpregs(&fp).map_err(|_| Errno::EFAULT)?;
+                }
+            } else {
+                let fp = arch::fpregs_from_bytes(&fpb);
+                t.stub.set_fpregs(&fp).map_err(|_| Errno::EFAULT)?;
+            }
         }
         let ss_sp = u64::from_le_bytes(buf[16..24].try_into().unwrap_or([0; 8]));
         let ss_flags = i32::from_le_bytes(buf[24..28].try_into().unwrap_or([0; 4]));

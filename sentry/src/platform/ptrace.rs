@@ -53,6 +53,9 @@ fn stub_syscall_addr() -> u64 {
     moat_stub_syscall as *const () as usize as u64
 }
 
+/// ptrace regset of the XSAVE area.
+const NT_X86_XSTATE: usize = 0x202;
+
 /// Highest user address + 1 on x86-64 with 4-level paging.
 pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 
@@ -286,6 +289,37 @@ impl Stub {
             self.tid,
             0,
             f as *const FpRegs as usize,
+        )
+        .map(|_| ())
+    }
+
+    /// The full XSAVE area (x87, SSE, AVX, ... as the CPU has it), as signal frames carry it.
+    pub fn get_xstate(&self) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; 16384];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr() as *mut _,
+            iov_len: buf.len(),
+        };
+        ptrace(
+            libc::PTRACE_GETREGSET,
+            self.tid,
+            NT_X86_XSTATE,
+            &mut iov as *mut _ as usize,
+        )?;
+        buf.truncate(iov.iov_len);
+        Ok(buf)
+    }
+
+    pub fn set_xstate(&self, data: &[u8]) -> io::Result<()> {
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut _,
+            iov_len: data.len(),
+        };
+        ptrace(
+            libc::PTRACE_SETREGSET,
+            self.tid,
+            NT_X86_XSTATE,
+            &mut iov as *mut _ as usize,
         )
         .map(|_| ())
     }
