@@ -36,8 +36,13 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
     let out = match args.format {
         ListFormat::Json => {
             let pids: Vec<i32> = procs.iter().map(|p| p.pid).collect();
-            let mut s = serde_json::to_string(&pids)
-                .map_err(|e| Error::Other(format!("encode pids: {e}")))?;
+            // runc prints Go's nil slice (`null`) when there is no process.
+            let mut s = if pids.is_empty() {
+                "null".to_string()
+            } else {
+                serde_json::to_string(&pids)
+                    .map_err(|e| Error::Other(format!("encode pids: {e}")))?
+            };
             s.push('\n');
             s
         }
