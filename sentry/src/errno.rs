@@ -60,6 +60,8 @@ errnos!(
     EALREADY,
     ENOPROTOOPT,
     ETXTBSY,
+    EIDRM,
+    ENOMSG,
     EDEADLK,
     ENOLCK,
     EADDRNOTAVAIL,
@@ -69,6 +71,15 @@ errnos!(
 );
 
 impl Errno {
+    /// EINVAL when `invalid` (bad index), else ERANGE (bad value).
+    pub fn if_range(invalid: bool) -> Errno {
+        if invalid {
+            Errno::EINVAL
+        } else {
+            Errno::ERANGE
+        }
+    }
+
     pub fn from_io(e: &std::io::Error) -> Errno {
         Errno(e.raw_os_error().unwrap_or(libc::EIO))
     }

@@ -2,6 +2,7 @@
 //! process lifecycle (fork, exit, wait, job control).
 
 pub mod control;
+pub mod ipc;
 pub mod signal;
 pub mod task;
 pub mod timers;
@@ -56,6 +57,8 @@ pub struct Kernel {
     pub frozen: Vec<Tid>,
     /// Processes started by `exec`, with who waits for their exit.
     pub exec_waiters: HashMap<Pid, std::sync::mpsc::Sender<crate::WorkloadExit>>,
+    /// System V IPC objects.
+    pub ipc: ipc::Ipc,
     /// Log every syscall (MOAT_STRACE=1 in the sandbox's environment), like runsc --strace.
     pub strace: bool,
     epoll: OwnedFd,
@@ -151,6 +154,7 @@ impl Kernel {
             mounts: Vec::new(),
             timers: timers::Timers::default(),
             control: None,
+            ipc: Default::default(),
             zygote: None,
             root: None,
             paused: false,

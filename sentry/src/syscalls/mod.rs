@@ -6,6 +6,7 @@ pub mod epoll;
 pub mod file;
 pub mod fs;
 pub mod futex;
+pub mod ipc;
 pub mod misc;
 pub mod mm;
 pub mod names;

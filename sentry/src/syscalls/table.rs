@@ -1,7 +1,7 @@
 //! The syscall table. Anything not listed here returns ENOSYS (logged once per sandbox).
 
 use super::{
-    anonfd, epoll, file, fs, futex, misc, mm, net, process, signal, time, Handler, Support,
+    anonfd, epoll, file, fs, futex, ipc, misc, mm, net, process, signal, time, Handler, Support,
     SyscallDef,
 };
 use std::sync::OnceLock;
@@ -272,7 +272,7 @@ table![
     (SYS_shutdown, net::sys_shutdown, Full, ""),
     (SYS_setsockopt, net::sys_setsockopt, Partial, "allow-listed options; SO_RCVTIMEO/SO_SNDTIMEO emulated"),
     (SYS_getsockopt, net::sys_getsockopt, Partial, "allow-listed options"),
-    // anonfd.rs: eventfd, timerfd, signalfd (objects in fs/eventfd.rs, fs/timerfd.rs, fs/signalfd.rs)
+    // anonfd.rs: eventfd, timerfd, signalfd, memfd, inotify (objects in fs/eventfd.rs, fs/timerfd.rs, fs/signalfd.rs, fs/memfd.rs, fs/inotify.rs)
     (SYS_eventfd, anonfd::sys_eventfd, Full, ""),
     (SYS_eventfd2, anonfd::sys_eventfd2, Full, ""),
     (SYS_timerfd_create, anonfd::sys_timerfd_create, Partial, "clock changes never cancel (TFD_TIMER_CANCEL_ON_SET)"),
@@ -280,6 +280,24 @@ table![
     (SYS_timerfd_gettime, anonfd::sys_timerfd_gettime, Full, ""),
     (SYS_signalfd, anonfd::sys_signalfd, Full, ""),
     (SYS_signalfd4, anonfd::sys_signalfd4, Full, ""),
+    (SYS_memfd_create, anonfd::sys_memfd_create, Partial, "seals bind the memfd's own file description; MFD_HUGETLB gets normal pages"),
+    (SYS_inotify_init, anonfd::sys_inotify_init, Partial, "changes made inside the sandbox only"),
+    (SYS_inotify_init1, anonfd::sys_inotify_init1, Partial, "changes made inside the sandbox only"),
+    (SYS_inotify_add_watch, anonfd::sys_inotify_add_watch, Full, ""),
+    (SYS_inotify_rm_watch, anonfd::sys_inotify_rm_watch, Full, ""),
+    // ipc.rs
+    (SYS_shmget, ipc::sys_shmget, Full, "segments live in the sandbox memory file"),
+    (SYS_shmat, ipc::sys_shmat, Full, ""),
+    (SYS_shmdt, ipc::sys_shmdt, Full, ""),
+    (SYS_shmctl, ipc::sys_shmctl, Partial, "IPC_STAT/SET/RMID/INFO"),
+    (SYS_semget, ipc::sys_semget, Full, ""),
+    (SYS_semop, ipc::sys_semop, Partial, "SEM_UNDO is not applied at exit"),
+    (SYS_semtimedop, ipc::sys_semtimedop, Partial, "SEM_UNDO is not applied at exit"),
+    (SYS_semctl, ipc::sys_semctl, Full, ""),
+    (SYS_msgget, ipc::sys_msgget, Full, ""),
+    (SYS_msgsnd, ipc::sys_msgsnd, Full, ""),
+    (SYS_msgrcv, ipc::sys_msgrcv, Full, ""),
+    (SYS_msgctl, ipc::sys_msgctl, Full, ""),
     // misc.rs
     (SYS_uname, misc::sys_uname, Full, "release is the sentry's"),
     (SYS_sethostname, misc::sys_sethostname, Full, ""),
