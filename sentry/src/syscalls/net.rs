@@ -803,10 +803,11 @@ pub fn sys_sendmmsg(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let flags = a[3] as i32;
     let mut sent = 0u64;
     for i in 0..vlen {
-        let m = a[1] + i * MMSGHDR_SIZE;
+        // Hostile vectors may sit at the top of the address space: never overflow.
+        let m = a[1].checked_add(i * MMSGHDR_SIZE).ok_or(Errno::EFAULT)?;
         match sendmsg_one(k, tid, &f, m, flags) {
             Ok(n) => {
-                k.mem_of(tid)?.write_u32(m + 56, n as u32)?;
+                k.mem_of(tid)?.write_u32(m.wrapping_add(56), n as u32)?;
                 sent += 1;
             }
             // The first message reports (or waits); later ones end the batch.
@@ -991,13 +992,13 @@ fn recvmsg_one(
         let ulen = (h.namelen as i32).max(0) as usize;
         let n = r.name.len().min(ulen);
         mem.write(h.name, &r.name[..n])?;
-        mem.write_u32(msg + 8, r.name.len() as u32)?;
+        mem.write_u32(msg.wrapping_add(8), r.name.len() as u32)?;
     }
     if room > 0 && !r.control.is_empty() {
         mem.write(h.control, &r.control)?;
     }
-    mem.write_u64(msg + 40, r.control.len() as u64)?;
-    mem.write_i32(msg + 48, r.flags)?;
+    mem.write_u64(msg.wrapping_add(40), r.control.len() as u64)?;
+    mem.write_i32(msg.wrapping_add(48), r.flags)?;
     Ok(r.ret)
 }
 
@@ -1016,7 +1017,8 @@ pub fn sys_recvmmsg(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let flags = a[3] as i32 & !0x10000; // MSG_WAITFORONE is implied
     let mut got = 0u64;
     for i in 0..vlen {
-        let m = a[1] + i * MMSGHDR_SIZE;
+        // Hostile vectors may sit at the top of the address space: never overflow.
+        let m = a[1].checked_add(i * MMSGHDR_SIZE).ok_or(Errno::EFAULT)?;
         let fl = if got == 0 {
             flags
         } else {
@@ -1024,7 +1026,7 @@ pub fn sys_recvmmsg(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         };
         match recvmsg_one(k, tid, &f, m, fl) {
             Ok(n) => {
-                k.mem_of(tid)?.write_u32(m + 56, n as u32)?;
+                k.mem_of(tid)?.write_u32(m.wrapping_add(56), n as u32)?;
                 got += 1;
             }
             Err(e) if got == 0 => return Err(e),
