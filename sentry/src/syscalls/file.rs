@@ -99,6 +99,7 @@ fn do_read(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<u
     let r = crate::fs::signalfd::read(k, tid, &f, &mut buf)
         .unwrap_or_else(|| file_read(&f, &mut buf, off));
     let n = io_outcome(k, tid, &f, r, POLLIN)?;
+    crate::fs::inotify::on_access(&f, n);
     // Reading may have made room for a blocked writer.
     k.dirty = true;
     k.mem_of(tid)?.write(addr, &buf[..n])?;
@@ -111,6 +112,7 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
     let buf = k.mem_of(tid)?.read_vec(addr, len)?;
     let r = file_write(&f, &buf, off);
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
+    crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
     Ok(n as i64)
 }
@@ -166,6 +168,7 @@ fn do_readv(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<u
     let r = crate::fs::signalfd::read(k, tid, &f, &mut buf)
         .unwrap_or_else(|| file_read(&f, &mut buf, off));
     let n = io_outcome(k, tid, &f, r, POLLIN)?;
+    crate::fs::inotify::on_access(&f, n);
     k.dirty = true;
     let mem = k.mem_of(tid)?;
     let mut done = 0;
@@ -191,6 +194,7 @@ fn do_writev(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<
     }
     let r = file_write(&f, &buf, off);
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
+    crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
     Ok(n as i64)
 }
@@ -381,7 +385,9 @@ pub fn sys_fcntl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         libc::F_GETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
         libc::F_SETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
         libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
-        libc::F_ADD_SEALS | libc::F_GET_SEALS => Err(Errno::EINVAL.into()),
+        libc::F_ADD_SEALS | libc::F_GET_SEALS => {
+            Ok(crate::fs::memfd::fcntl_seals(&f, a[1] as i32, a[2])?)
+        }
         _ => Err(Errno::EINVAL.into()),
     }
 }
@@ -607,6 +613,7 @@ pub fn sys_getdents64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     f.pos.set(idx as u64);
     k.mem_of(tid)?.write(a[1], &out)?;
+    crate::fs::inotify::on_readdir(&f);
     Ok(out.len() as i64)
 }
 
@@ -625,7 +632,9 @@ pub fn sys_ftruncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if inode.readonly.get() {
         return Err(Errno::EROFS.into());
     }
+    crate::fs::memfd::check_truncate(&f, a[1])?;
     overlay::truncate(&inode, a[1])?;
+    crate::fs::inotify::on_modify(&f);
     Ok(0)
 }
 
@@ -775,6 +784,58 @@ pub fn sys_tee(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let n = io_outcome(k, tid, &out, r, POLLOUT)?;
     k.dirty = true;
     Ok(n as i64)
+}
+
+/// fallocate: mode 0 extends the file; PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE zero a range.
+pub fn sys_fallocate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    let (mode, off, len) = (a[1] as i32, a[2] as i64, a[3] as i64);
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if !f.writable() {
+        return Err(Errno::EBADF.into());
+    }
+    let inode = f.inode.clone().ok_or(Errno::ESPIPE)?;
+    if !matches!(inode.kind, InodeKind::File(_)) {
+        return Err(if inode.is_dir() {
+            Errno::EISDIR
+        } else {
+            Errno::ENODEV
+        }
+        .into());
+    }
+    if inode.readonly.get() {
+        return Err(Errno::EROFS.into());
+    }
+    let end = off.checked_add(len).ok_or(Errno::EFBIG)? as u64;
+    let size = inode.size();
+    const KEEP_SIZE: i32 = 1;
+    const PUNCH_HOLE: i32 = 2;
+    const ZERO_RANGE: i32 = 0x10;
+    match mode {
+        0 | KEEP_SIZE => {
+            if end > size && mode == 0 {
+                overlay::truncate(&inode, end)?;
+            }
+        }
+        m if m == PUNCH_HOLE | KEEP_SIZE || m == ZERO_RANGE || m == ZERO_RANGE | KEEP_SIZE => {
+            let zero_end = if m & KEEP_SIZE != 0 {
+                end.min(size)
+            } else {
+                end
+            };
+            let mut pos = off as u64;
+            let zeros = vec![0u8; 65536];
+            while pos < zero_end {
+                let n = ((zero_end - pos) as usize).min(zeros.len());
+                overlay::write_file(&inode, pos, &zeros[..n])?;
+                pos += n as u64;
+            }
+        }
+        _ => return Err(Errno::EOPNOTSUPP.into()),
+    }
+    Ok(0)
 }
 
 pub fn sys_fadvise(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {

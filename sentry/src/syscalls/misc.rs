@@ -384,3 +384,27 @@ pub fn sys_pselect6(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 pub fn sys_block_forever(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
     Err(block())
 }
+
+/// rseq: not offered; glibc and others fall back when registration fails with ENOSYS.
+pub fn sys_rseq(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Err(Errno::ENOSYS.into())
+}
+
+/// membarrier: every command the sandbox supports is a no-op, because the sentry already
+/// serialises the syscalls of all threads; QUERY reports the ones we accept.
+pub fn sys_membarrier(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
+    const QUERY: u64 = 0;
+    const GLOBAL: u64 = 1;
+    const PRIVATE_EXPEDITED: u64 = 8;
+    const REGISTER_PRIVATE_EXPEDITED: u64 = 16;
+    match a[0] {
+        QUERY => Ok((GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED) as i64),
+        GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => {
+            if a[1] != 0 {
+                return Err(Errno::EINVAL.into());
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL.into()),
+    }
+}

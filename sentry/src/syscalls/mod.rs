@@ -15,6 +15,7 @@ pub mod process;
 pub mod signal;
 pub mod table;
 pub mod time;
+pub mod xattr;
 
 use crate::errno::Errno;
 use crate::kernel::{Blocked, Kernel, Tid};

@@ -1,8 +1,8 @@
 //! The syscall table. Anything not listed here returns ENOSYS (logged once per sandbox).
 
 use super::{
-    anonfd, epoll, file, fs, futex, ipc, misc, mm, net, process, signal, time, Handler, Support,
-    SyscallDef,
+    anonfd, epoll, file, fs, futex, ipc, misc, mm, net, process, signal, time, xattr, Handler,
+    Support, SyscallDef,
 };
 use std::sync::OnceLock;
 
@@ -298,6 +298,22 @@ table![
     (SYS_msgsnd, ipc::sys_msgsnd, Full, ""),
     (SYS_msgrcv, ipc::sys_msgrcv, Full, ""),
     (SYS_msgctl, ipc::sys_msgctl, Full, ""),
+    // xattr.rs
+    (SYS_getxattr, xattr::sys_getxattr, Partial, "user.* and trusted.* kept in sentry memory"),
+    (SYS_lgetxattr, xattr::sys_lgetxattr, Partial, "user.* and trusted.* kept in sentry memory"),
+    (SYS_fgetxattr, xattr::sys_fgetxattr, Partial, "user.* and trusted.* kept in sentry memory"),
+    (SYS_setxattr, xattr::sys_setxattr, Partial, "user.* and trusted.* kept in sentry memory"),
+    (SYS_lsetxattr, xattr::sys_lsetxattr, Partial, "user.* and trusted.* kept in sentry memory"),
+    (SYS_fsetxattr, xattr::sys_fsetxattr, Partial, "user.* and trusted.* kept in sentry memory"),
+    (SYS_listxattr, xattr::sys_listxattr, Full, ""),
+    (SYS_llistxattr, xattr::sys_llistxattr, Full, ""),
+    (SYS_flistxattr, xattr::sys_flistxattr, Full, ""),
+    (SYS_removexattr, xattr::sys_removexattr, Full, ""),
+    (SYS_lremovexattr, xattr::sys_lremovexattr, Full, ""),
+    (SYS_fremovexattr, xattr::sys_fremovexattr, Full, ""),
+    (SYS_fallocate, file::sys_fallocate, Partial, "modes 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE"),
+    (SYS_rseq, misc::sys_rseq, Refused, "ENOSYS on purpose: libc falls back"),
+    (SYS_membarrier, misc::sys_membarrier, Full, "no-ops: the sentry serialises syscalls"),
     // misc.rs
     (SYS_uname, misc::sys_uname, Full, "release is the sentry's"),
     (SYS_sethostname, misc::sys_sethostname, Full, ""),

@@ -143,6 +143,8 @@ pub struct Inode {
     /// For a write-through file whose pages moved into the memory file: the host file to
     /// keep in step.
     pub mirror: RefCell<Option<HostLink>>,
+    /// Extended attributes set inside the sandbox (kept in sentry memory).
+    pub xattrs: RefCell<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
 thread_local! {
@@ -169,6 +171,7 @@ impl Inode {
             readonly: Cell::new(false),
             writethrough: Cell::new(false),
             mirror: RefCell::new(None),
+            xattrs: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -213,7 +216,8 @@ impl Inode {
             *child.parent.borrow_mut() = Rc::downgrade(self);
             *child.name.borrow_mut() = name.to_vec();
         }
-        d.borrow_mut().entries.insert(name.to_vec(), child);
+        d.borrow_mut().entries.insert(name.to_vec(), child.clone());
+        crate::fs::inotify::on_create(self, name, &child);
         let now = Time::now();
         let mut m = self.meta.borrow_mut();
         m.mtime = now;
