@@ -230,11 +230,29 @@ static void test_mixed_poll(void) {
     close(sv[1]);
 }
 
+static void test_edge_triggered_unix(void) {
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = sv[1]}, out[2];
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &ev);
+    write(sv[0], "a", 1);
+    check(epoll_wait(ep, out, 2, 1000) == 1, "EPOLLET: first write reported");
+    check(epoll_wait(ep, out, 2, 0) == 0, "EPOLLET: not again without news");
+    write(sv[0], "b", 1);
+    check(epoll_wait(ep, out, 2, 1000) == 1, "EPOLLET: more data is a new edge");
+    close(sv[0]);
+    check(epoll_wait(ep, out, 2, 1000) == 1 && (out[0].events & EPOLLIN), "EPOLLET: peer close is an edge");
+    close(ep);
+    close(sv[1]);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     test_nonblocking_connect();
     test_timeouts();
     test_mixed_poll();
+    test_edge_triggered_unix();
     printf("done: %s\n", failures ? "FAIL" : "ok");
     return failures != 0;
 }

@@ -209,6 +209,9 @@ pub struct Endpoint {
     /// Credentials of the last task that used the socket through a socket syscall: what
     /// write(2) stamps on its data (the FileOps path has no caller identity).
     pub owner: Cell<Ucred>,
+    /// Grows with every event on this endpoint (data queued or taken, shutdown, connection):
+    /// edge-triggered epoll reports a ready socket again when it moves.
+    seq: Cell<u64>,
 }
 
 thread_local! {
@@ -247,6 +250,7 @@ impl Endpoint {
         Rc::new(Endpoint {
             kind,
             owner: Cell::new(owner),
+            seq: Cell::new(0),
             st: RefCell::new(EpState {
                 state: State::Unconnected,
                 name: None,
@@ -279,6 +283,19 @@ impl Endpoint {
             s.peercred = Some(creds);
         }
         (a, b)
+    }
+
+    fn bump(&self) {
+        self.seq.set(self.seq.get().wrapping_add(1));
+    }
+
+    /// FileOps::event_seq: our events plus the peer's (its reads make room for our writes).
+    pub fn event_seq(&self) -> u64 {
+        let mine = self.seq.get();
+        match self.peer() {
+            Some(p) if !std::ptr::eq(Rc::as_ptr(&p), self) => mine.wrapping_add(p.seq.get()),
+            _ => mine,
+        }
     }
 
     pub fn name(&self) -> Option<UnixAddr> {
@@ -441,6 +458,8 @@ impl Endpoint {
             s.peercred = Some(lcreds);
         }
         listener.st.borrow_mut().pending.push_back(srv);
+        listener.bump();
+        self.bump();
         Ok(())
     }
 
@@ -552,6 +571,8 @@ impl Endpoint {
             rights,
             creds,
         });
+        drop(p);
+        peer.bump();
         Ok(n)
     }
 
@@ -622,6 +643,8 @@ impl Endpoint {
             rights,
             creds,
         });
+        drop(o);
+        other.bump();
         Ok(data.len())
     }
 
@@ -703,6 +726,7 @@ impl Endpoint {
         if !peek {
             s.rx_bytes -= copied;
             gone.extend(s.rx.drain(..consumed));
+            self.bump();
         }
         drop(s);
         // Messages fully read hold no files any more (they were taken above), but drop them
@@ -749,6 +773,7 @@ impl Endpoint {
         let gone = if peek {
             None
         } else {
+            self.bump();
             let m = s.rx.pop_front();
             if let Some(m) = &m {
                 s.rx_bytes -= m.data.len();
@@ -780,6 +805,7 @@ impl Endpoint {
             s.snd_shut |= wr;
             s.peer.as_ref().and_then(|w| w.upgrade())
         };
+        self.bump();
         // A connection's peer sees the mirror image: our SHUT_WR is its end of input.
         if self.kind.connection() {
             if let Some(p) = peer {
@@ -787,6 +813,7 @@ impl Endpoint {
                     let mut ps = p.st.borrow_mut();
                     ps.rcv_shut |= wr;
                     ps.snd_shut |= rd;
+                    p.bump();
                 }
             }
         }
@@ -892,6 +919,7 @@ impl Drop for Endpoint {
         }
         if kind.connection() {
             if let Some(p) = st.peer.as_ref().and_then(|w| w.upgrade()) {
+                p.bump();
                 if let Ok(mut ps) = p.st.try_borrow_mut() {
                     ps.rcv_shut = true;
                     ps.snd_shut = true;
@@ -940,6 +968,10 @@ impl FileOps for UnixSocket {
 
     fn poll(&self) -> u32 {
         self.ep.poll()
+    }
+
+    fn event_seq(&self) -> u64 {
+        self.ep.event_seq()
     }
 
     fn ioctl(&self, _f: &OpenFile, req: u64, arg: u64, mem: &crate::mm::Mem) -> Result<i64, Errno> {
