@@ -9,6 +9,7 @@ use crate::kernel::signal::{SigInfo, SIGPIPE};
 use crate::kernel::{Kernel, Tid};
 use crate::vfs::file::{OpenFile, POLLIN, POLLOUT};
 use crate::vfs::inode::{Inode, InodeKind};
+use crate::vfs::locks;
 use std::rc::Rc;
 
 /// Largest single transfer we stage through sentry memory.
@@ -269,6 +270,10 @@ pub fn sys_lseek(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 
 pub fn sys_close(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let e = k.proc_of(tid).fds.borrow_mut().remove(a[0] as i32)?;
+    // POSIX: closing any fd of a file drops all of the process's record locks on it.
+    if let Ok(key) = lock_key(&e.file) {
+        locks::release(key, locks::Owner::Process(k.task(tid).tgid));
+    }
     drop(e);
     k.dirty = true;
     Ok(0)
@@ -370,18 +375,12 @@ pub fn sys_fcntl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             f.flags.set(new);
             Ok(0)
         }
-        libc::F_GETLK => {
-            // No other sandboxed process holds a conflicting lock we track yet: report unlocked.
-            let mem = k.mem_of(tid)?;
-            mem.write(a[2], &(libc::F_UNLCK as i16).to_le_bytes())?;
-            Ok(0)
-        }
-        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => Ok(0),
-        libc::F_OFD_GETLK => {
-            let mem = k.mem_of(tid)?;
-            mem.write(a[2], &(libc::F_UNLCK as i16).to_le_bytes())?;
-            Ok(0)
-        }
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => record_lock(k, tid, &f, a[1] as i32, a[2]),
         libc::F_GETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
         libc::F_SETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
         libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
@@ -392,8 +391,130 @@ pub fn sys_fcntl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
 }
 
+fn lock_key(f: &OpenFile) -> Result<locks::FileKey, Errno> {
+    let i = f.inode.as_ref().ok_or(Errno::EINVAL)?;
+    Ok((i.dev, i.ino))
+}
+
 pub fn sys_flock(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    get_file(k, tid, a[0])?;
+    let f = get_file(k, tid, a[0])?;
+    let key = lock_key(&f).map_err(|_| Errno::EINVAL)?;
+    let ofd = std::rc::Rc::as_ptr(&f) as usize;
+    let op = a[1] as i32;
+    let nb = op & libc::LOCK_NB != 0;
+    match op & !libc::LOCK_NB {
+        libc::LOCK_UN => {
+            locks::funlock(key, ofd);
+            k.dirty = true;
+            Ok(0)
+        }
+        libc::LOCK_SH | libc::LOCK_EX => match locks::flock(key, ofd, op & libc::LOCK_EX != 0) {
+            Ok(()) => Ok(0),
+            Err(e) if nb => Err(e.into()),
+            Err(_) => Err(super::block()),
+        },
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// fcntl record locks (`struct flock`: type, whence, start, len, pid).
+fn record_lock(
+    k: &mut Kernel,
+    tid: Tid,
+    f: &std::rc::Rc<OpenFile>,
+    cmd: i32,
+    arg: u64,
+) -> SysResult {
+    let mem = k.mem_of(tid)?;
+    let b = mem.read_vec(arg, 32)?;
+    let ltype = i16::from_le_bytes([b[0], b[1]]) as i32;
+    let whence = i16::from_le_bytes([b[2], b[3]]) as i32;
+    let start = i64::from_le_bytes(b[8..16].try_into().unwrap_or([0; 8]));
+    let len = i64::from_le_bytes(b[16..24].try_into().unwrap_or([0; 8]));
+    let ofd_cmd = matches!(
+        cmd,
+        libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW
+    );
+    if ofd_cmd && i32::from_le_bytes(b[24..28].try_into().unwrap_or([0; 4])) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let key = lock_key(f).map_err(|_| Errno::EBADF)?;
+    let base: i64 = match whence {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => f.pos.get() as i64,
+        libc::SEEK_END => f.inode.as_ref().map(|i| i.size()).unwrap_or(0) as i64,
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    let s = base.checked_add(start).ok_or(Errno::EOVERFLOW)?;
+    let (lo, hi) = if len > 0 {
+        (s, s.checked_add(len).ok_or(Errno::EOVERFLOW)?)
+    } else if len < 0 {
+        (s.checked_add(len).ok_or(Errno::EINVAL)?, s)
+    } else {
+        (s, i64::MAX)
+    };
+    if lo < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let (lo, hi) = (lo as u64, if hi == i64::MAX { u64::MAX } else { hi as u64 });
+    let pid = k.task(tid).tgid;
+    let owner = if ofd_cmd {
+        locks::Owner::File(std::rc::Rc::as_ptr(f) as usize)
+    } else {
+        locks::Owner::Process(pid)
+    };
+    let write = match ltype {
+        libc::F_RDLCK => false,
+        libc::F_WRLCK => true,
+        libc::F_UNLCK => false,
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    if matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK) {
+        if ltype == libc::F_UNLCK {
+            return Err(Errno::EINVAL.into());
+        }
+        let mut out = b.clone();
+        match locks::conflicting(key, owner, write, lo, hi) {
+            None => out[0..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes()),
+            Some(l) => {
+                let t = if l.write {
+                    libc::F_WRLCK
+                } else {
+                    libc::F_RDLCK
+                } as i16;
+                out[0..2].copy_from_slice(&t.to_le_bytes());
+                out[2..4].copy_from_slice(&(libc::SEEK_SET as i16).to_le_bytes());
+                out[8..16].copy_from_slice(&(l.start as i64).to_le_bytes());
+                let l_len = if l.end == u64::MAX {
+                    0
+                } else {
+                    (l.end - l.start) as i64
+                };
+                out[16..24].copy_from_slice(&l_len.to_le_bytes());
+                let p = if matches!(l.owner, locks::Owner::File(_)) {
+                    -1
+                } else {
+                    l.pid
+                };
+                out[24..28].copy_from_slice(&p.to_le_bytes());
+            }
+        }
+        mem.write(arg, &out)?;
+        return Ok(0);
+    }
+    if ltype == libc::F_RDLCK && !f.readable() || ltype == libc::F_WRLCK && !f.writable() {
+        return Err(Errno::EBADF.into());
+    }
+    if ltype != libc::F_UNLCK {
+        if locks::conflicting(key, owner, write, lo, hi).is_some() {
+            if matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW) {
+                return Err(super::block());
+            }
+            return Err(Errno::EAGAIN.into());
+        }
+    }
+    locks::set_record(key, owner, pid, write, lo, hi, ltype == libc::F_UNLCK);
+    k.dirty = true;
     Ok(0)
 }
 

@@ -101,6 +101,13 @@ impl OpenFile {
     }
 }
 
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        // The last reference to the description: inotify's IN_CLOSE_*.
+        crate::fs::inotify::on_close(self);
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FdEntry {
     pub file: Rc<OpenFile>,

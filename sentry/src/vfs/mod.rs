@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod inode;
+pub mod locks;
 pub mod path;
 
 pub use file::{FdTable, FileOps, OpenFile};
