@@ -888,6 +888,7 @@ impl Kernel {
             return;
         };
         p.zombie = Some(status);
+        crate::vfs::locks::release_process(pid);
         self.timers.forget_process(pid);
         // Close its files now: pipe ends must see EOF while the zombie waits to be reaped.
         let fds = std::mem::take(&mut *p.fds.borrow_mut());
