@@ -5,6 +5,8 @@ pub mod epoll;
 pub mod eventfd;
 pub mod hostfd;
 pub mod hostops;
+pub mod inotify;
+pub mod memfd;
 pub mod overlay;
 pub mod pipe;
 pub mod procfs;

@@ -286,6 +286,18 @@ impl Timers {
     }
 }
 
+thread_local! {
+    /// Set by objects that change state where no `&mut Kernel` is at hand (inotify events
+    /// queued by VFS hooks and by the last close of a file); the event loop turns it into
+    /// `dirty` (in fire_timers, which runs on every pass).
+    static WAKE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Asks the event loop to retry blocked syscalls on its next pass.
+pub fn request_wake() {
+    WAKE.with(|w| w.set(true));
+}
+
 impl Kernel {
     /// Arms (or disarms) a process's alarm; returns the time that was left. alarm(2) is
     /// ITIMER_REAL with no interval.
@@ -299,6 +311,9 @@ impl Kernel {
     /// Fires every timer that is due: signals for interval and POSIX timers, a wake-up
     /// (`dirty`) for timer files whose readiness changed.
     pub fn fire_timers(&mut self) {
+        if WAKE.with(|w| w.replace(false)) {
+            self.dirty = true;
+        }
         let t = &self.timers;
         if t.itimers.is_empty() && t.posix.is_empty() && t.sources.is_empty() {
             return;

@@ -150,3 +150,82 @@ pub fn sys_signalfd4(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 pub fn sys_signalfd(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     sys_signalfd4(k, tid, [a[0], a[1], a[2], 0, 0, 0])
 }
+
+// --- memfd ---------------------------------------------------------------------------
+
+pub fn sys_memfd_create(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    use crate::fs::memfd::*;
+    let flags = a[1] as u32;
+    let all = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
+    let allowed = if flags & MFD_HUGETLB != 0 {
+        all | MFD_HUGE_MASK
+    } else {
+        all
+    };
+    if a[1] > u32::MAX as u64 || flags & !allowed != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if flags & MFD_EXEC != 0 && flags & MFD_NOEXEC_SEAL != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if a[0] == 0 {
+        return Err(Errno::EFAULT.into());
+    }
+    let name = match k.mem_of(tid)?.read_cstr(a[0], NAME_MAX) {
+        Ok(n) => n,
+        Err(e) if e == Errno::ENAMETOOLONG => return Err(Errno::EINVAL.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let creds = &k.proc_of(tid).creds;
+    let f = new_memfd(&name, flags, creds.fsuid, creds.fsgid);
+    let cloexec = if flags & MFD_CLOEXEC != 0 {
+        O_CLOEXEC
+    } else {
+        0
+    };
+    install(k, tid, f, cloexec)
+}
+
+// --- inotify -------------------------------------------------------------------------
+
+pub fn sys_inotify_init1(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let flags = a[0] as u32;
+    if a[0] > u32::MAX as u64 || flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let f = anon_file(
+        "inotify",
+        flags,
+        Box::new(crate::fs::inotify::Inotify::default()),
+    );
+    // Linux opens inotify files read-only.
+    f.flags
+        .set((f.flags.get() & !(libc::O_ACCMODE as u32)) | libc::O_RDONLY as u32);
+    install(k, tid, f, flags)
+}
+
+pub fn sys_inotify_init(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
+    sys_inotify_init1(k, tid, [0; 6])
+}
+
+pub fn sys_inotify_add_watch(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    use crate::fs::inotify::{check_mask, Inotify, IN_DONT_FOLLOW};
+    let mask = a[2] as u32;
+    check_mask(mask)?;
+    let f = get_file(k, tid, a[0])?;
+    let ino = Inotify::of(&f).ok_or(Errno::EINVAL)?;
+    let path = super::read_path(k, tid, a[1])?;
+    let ctx = super::path_ctx(k, tid);
+    let inode = crate::vfs::resolve(k, &ctx, None, &path, mask & IN_DONT_FOLLOW == 0)?;
+    if !crate::vfs::may_access(&inode.meta.borrow(), &ctx.creds, crate::vfs::MAY_READ) {
+        return Err(Errno::EACCES.into());
+    }
+    Ok(ino.add_watch(&inode, mask)? as i64)
+}
+
+pub fn sys_inotify_rm_watch(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    let ino = crate::fs::inotify::Inotify::of(&f).ok_or(Errno::EINVAL)?;
+    ino.rm_watch(a[1] as i32)?;
+    Ok(0)
+}

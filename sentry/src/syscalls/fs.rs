@@ -245,6 +245,7 @@ pub fn do_open(
                     p,
                     Box::new(RegularFile { inode }),
                 );
+                crate::fs::inotify::on_open(&f);
                 return Ok(k.proc_of(tid).fds.borrow_mut().install(f, cloexec, 0)? as i64);
             }
         }
@@ -279,6 +280,7 @@ pub fn do_open(
         }
     }
     let f = open_inode(k, &ctx, &inode, flags, full)?;
+    crate::fs::inotify::on_open(&f);
     k.dirty = true;
     Ok(k.proc_of(tid).fds.borrow_mut().install(f, cloexec, 0)? as i64)
 }
@@ -547,6 +549,7 @@ fn unlink_impl(k: &mut Kernel, tid: Tid, dirfd: i32, path_addr: u64, flags: u64)
         m.nlink = m.nlink.saturating_sub(1);
     }
     dir.touch_mtime();
+    crate::fs::inotify::on_unlink(&dir, &name, &victim);
     k.dirty = true;
     Ok(0)
 }
@@ -654,6 +657,7 @@ fn rename_impl(
             *node.parent.borrow_mut() = Rc::downgrade(parent);
             *node.name.borrow_mut() = name.clone();
         }
+        crate::fs::inotify::on_exchange(&odir, &oname, &ndir, &nname, &src, &d);
     } else {
         od.borrow_mut().entries.remove(&oname);
         if let Some(d) = nd.borrow_mut().entries.insert(nname.clone(), src.clone()) {
@@ -664,6 +668,7 @@ fn rename_impl(
             odir.meta.borrow_mut().nlink -= 1;
             ndir.meta.borrow_mut().nlink += 1;
         }
+        crate::fs::inotify::on_rename(&odir, &oname, &ndir, &nname, &src, dst.as_ref());
         *src.parent.borrow_mut() = Rc::downgrade(&ndir);
         *src.name.borrow_mut() = nname;
     }
@@ -827,6 +832,8 @@ fn chmod_inode(ctx: &PathCtx, inode: &Inode, mode: u32) -> SysResult {
     hostops::chmod(inode, mode)?;
     m.mode = (m.mode & libc::S_IFMT) | mode;
     m.ctime = Time::now();
+    drop(m);
+    crate::fs::inotify::on_attrib(inode);
     Ok(0)
 }
 
@@ -874,6 +881,8 @@ fn chown_inode(ctx: &PathCtx, inode: &Inode, uid: u32, gid: u32) -> SysResult {
         m.mode &= !(libc::S_ISUID | libc::S_ISGID);
     }
     m.ctime = Time::now();
+    drop(m);
+    crate::fs::inotify::on_attrib(inode);
     Ok(0)
 }
 
@@ -965,6 +974,8 @@ pub fn sys_utimensat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         m.mtime = t;
     }
     m.ctime = now;
+    drop(m);
+    crate::fs::inotify::on_attrib(&inode);
     Ok(0)
 }
 
@@ -1042,6 +1053,7 @@ pub fn sys_truncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         return Err(Errno::EACCES.into());
     }
     overlay::truncate(&inode, a[1])?;
+    crate::fs::inotify::on_modify_inode(&inode);
     Ok(0)
 }
 
