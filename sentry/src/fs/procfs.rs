@@ -19,6 +19,8 @@ pub enum ProcNode {
     PidFile(i32, &'static str),
     FdDir(i32),
     FdLink(i32, i32),
+    FdInfoDir(i32),
+    FdInfo(i32, i32),
     /// exe, cwd, root
     PidLink(i32, &'static str),
     TaskDir(i32),
@@ -98,6 +100,7 @@ impl ProcNode {
             ProcNode::Root
                 | ProcNode::Pid(_)
                 | ProcNode::FdDir(_)
+                | ProcNode::FdInfoDir(_)
                 | ProcNode::TaskDir(_)
                 | ProcNode::StaticDir(_)
         )
@@ -188,6 +191,7 @@ pub fn lookup(
             }
             match name_s {
                 "fd" => ProcNode::FdDir(*pid),
+                "fdinfo" => ProcNode::FdInfoDir(*pid),
                 "task" => ProcNode::TaskDir(*pid),
                 "exe" => ProcNode::PidLink(*pid, "exe"),
                 "cwd" => ProcNode::PidLink(*pid, "cwd"),
@@ -197,6 +201,12 @@ pub fn lookup(
                     None => return Err(Errno::ENOENT),
                 },
             }
+        }
+        ProcNode::FdInfoDir(pid) => {
+            let fd: i32 = name_s.parse().map_err(|_| Errno::ENOENT)?;
+            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            pr.fds.borrow().get(fd).map_err(|_| Errno::ENOENT)?;
+            ProcNode::FdInfo(*pid, fd)
         }
         ProcNode::FdDir(pid) => {
             let fd: i32 = name_s.parse().map_err(|_| Errno::ENOENT)?;
@@ -270,9 +280,16 @@ pub fn list(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<(Vec<u8>, u8)
                 out.push((f.as_bytes().to_vec(), DT_REG));
             }
             out.push((b"fd".to_vec(), DT_DIR));
+            out.push((b"fdinfo".to_vec(), DT_DIR));
             out.push((b"task".to_vec(), DT_DIR));
             for l in ["exe", "cwd", "root"] {
                 out.push((l.as_bytes().to_vec(), DT_LNK));
+            }
+        }
+        ProcNode::FdInfoDir(pid) => {
+            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            for (fd, _) in pr.fds.borrow().open_fds() {
+                out.push((fd.to_string().into_bytes(), DT_REG));
             }
         }
         ProcNode::FdDir(pid) => {
@@ -489,6 +506,25 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                 "schedstat" => s.push_str("0 0 0\n"),
                 _ => {}
             }
+        }
+        ProcNode::FdInfo(pid, fd) => {
+            let pr = k.procs.get(pid).ok_or(Errno::ESRCH)?;
+            let fds = pr.fds.borrow();
+            let f = fds.get(*fd).map_err(|_| Errno::ENOENT)?;
+            let cloexec = fds
+                .fds
+                .get(*fd as usize)
+                .and_then(|e| e.as_ref())
+                .is_some_and(|e| e.cloexec);
+            let flags = f.flags.get() | if cloexec { libc::O_CLOEXEC as u32 } else { 0 };
+            let _ = write!(
+                s,
+                "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n",
+                f.pos.get(),
+                flags,
+                20,
+                f.inode.as_ref().map(|i| i.ino).unwrap_or(0)
+            );
         }
         ProcNode::Static(name) => {
             let up = k.boot_time.elapsed().as_secs_f64();

@@ -152,16 +152,9 @@ pub fn prepare(
             }
             None => None,
         };
-        let exe_path = if path.starts_with(b"/") {
-            path.clone()
-        } else {
-            let mut p = ctx.cwd.path();
-            if p != b"/" {
-                p.push(b'/');
-            }
-            p.extend_from_slice(&path);
-            p
-        };
+        // /proc/pid/exe names the file itself, after symlinks (busybox applets show
+        // /bin/busybox, as on Linux).
+        let exe_path = inode.path();
         return Ok(Image {
             elf_data: data,
             elf_inode: inode,
