@@ -73,7 +73,8 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("clock_nanosleep", libc::SYS_clock_nanosleep),
     ("sched_yield", libc::SYS_sched_yield),
     // Workload AF_INET/AF_INET6 sockets are host sockets the sentry owns (net/inet.rs);
-    // socket(2) itself is only allowed for those two families (ARG_EQ below).
+    // socket(2) itself is only allowed for those two families and read-only route netlink
+    // (ARG_EQ below).
     ("bind", libc::SYS_bind),
     ("listen", libc::SYS_listen),
     ("connect", libc::SYS_connect),
@@ -84,9 +85,20 @@ pub const ALLOWED: &[(&str, i64)] = &[
 
 /// Syscalls allowed only when an argument equals one of a few values: (name, nr, arg index,
 /// value). The sentry creates IP sockets for the workload, never unix, netlink or packet ones.
-pub const ARG_EQ: &[(&str, i64, u8, u64)] = &[
-    ("socket", libc::SYS_socket, 0, libc::AF_INET as u64),
-    ("socket", libc::SYS_socket, 0, libc::AF_INET6 as u64),
+/// Every (arg index, value) of one entry must match.
+pub const ARG_EQ: &[(&str, i64, &[(u8, u64)])] = &[
+    ("socket", libc::SYS_socket, &[(0, libc::AF_INET as u64)]),
+    ("socket", libc::SYS_socket, &[(0, libc::AF_INET6 as u64)]),
+    // Interface and address listings (getifaddrs, `ip addr`): NETLINK_ROUTE only; the sentry
+    // forwards read requests only, and holds no CAP_NET_ADMIN for anything else.
+    (
+        "socket",
+        libc::SYS_socket,
+        &[
+            (0, libc::AF_NETLINK as u64),
+            (2, libc::NETLINK_ROUTE as u64),
+        ],
+    ),
 ];
 
 /// Syscalls allowed only when an argument has a bit set: (name, nr, arg index, bit).
@@ -127,13 +139,18 @@ fn build() -> Result<BpfProgram, SentryError> {
             .or_default()
             .push(SeccompRule::new(vec![cond]).map_err(|e| err(&e))?);
     }
-    for (_, nr, arg, val) in ARG_EQ {
-        let cond = SeccompCondition::new(*arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, *val)
+    for (_, nr, conds) in ARG_EQ {
+        let conds = conds
+            .iter()
+            .map(|(arg, val)| {
+                SeccompCondition::new(*arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, *val)
+            })
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| err(&e))?;
         rules
             .entry(*nr)
             .or_default()
-            .push(SeccompRule::new(vec![cond]).map_err(|e| err(&e))?);
+            .push(SeccompRule::new(conds).map_err(|e| err(&e))?);
     }
     // MOAT_DEBUG_SECCOMP=1: report the offending syscall instead of dying silently.
     let debug = std::env::var_os("MOAT_DEBUG_SECCOMP").is_some();
@@ -356,16 +373,25 @@ mod socket_tests {
             libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
             "status {st:#x}"
         );
+        let st = under_filter(|| {
+            // SAFETY: plain socket(2) call.
+            let r = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE) };
+            i32::from(r < 0)
+        });
+        assert!(
+            libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+            "route netlink: {st:#x}"
+        );
         for domain in [libc::AF_UNIX, libc::AF_NETLINK, libc::AF_PACKET] {
             let st = match domain {
                 // SAFETY: plain socket(2) calls in the filtered child.
                 libc::AF_UNIX => {
                     under_filter(|| unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) })
                 }
-                // SAFETY: as above.
-                libc::AF_NETLINK => {
-                    under_filter(|| unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0) })
-                }
+                // SAFETY: as above. Any netlink family but NETLINK_ROUTE (here: audit).
+                libc::AF_NETLINK => under_filter(|| unsafe {
+                    libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT)
+                }),
                 // SAFETY: as above.
                 _ => under_filter(|| unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) }),
             };

@@ -72,3 +72,9 @@ fn net_udp_program() {
 fn net_nonblock_program() {
     compare_program(&["/opt/moat-tests/net_nonblock"]);
 }
+
+/// Interface listings: getifaddrs/if_nameindex (route netlink) and SIOCGIF* ioctls on lo.
+#[test]
+fn net_ifaddrs_program() {
+    compare_program(&["/opt/moat-tests/net_ifaddrs"]);
+}

@@ -8,6 +8,9 @@
 //!
 //! Only a reviewed list of socket options and ioctls reaches the host; nothing that names a
 //! host object (SO_BINDTODEVICE, filters, marks) or changes the namespace (SIOCS*) does.
+//!
+//! The same wrapper serves AF_NETLINK/NETLINK_ROUTE sockets for interface and address listings
+//! (getifaddrs, `ip addr`): only `RTM_GET*` requests addressed to the kernel are forwarded.
 
 use super::SockCommon;
 use crate::errno::Errno;
@@ -66,10 +69,56 @@ impl Drop for InetSocket {
     }
 }
 
+/// Route netlink: datagram or raw type, NETLINK_ROUTE only.
+pub fn check_netlink_type(ty: i32, proto: i32) -> Result<(), Errno> {
+    if ty != libc::SOCK_RAW && ty != libc::SOCK_DGRAM {
+        return Err(Errno(libc::ESOCKTNOSUPPORT));
+    }
+    if proto != libc::NETLINK_ROUTE {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
+    Ok(())
+}
+
+/// Netlink message types the workload may send: the rtnetlink "get" requests.
+const RTM_GETS: &[u16] = &[
+    18, // RTM_GETLINK
+    22, // RTM_GETADDR
+    26, // RTM_GETROUTE
+    30, // RTM_GETNEIGH
+    34, // RTM_GETRULE
+    42, // RTM_GETTCLASS
+    74, // RTM_GETADDRLABEL
+    82, // RTM_GETNETCONF
+];
+
+/// Checks a netlink request buffer: well-formed headers, read-only message types. Anything
+/// else is refused with EPERM (what an unprivileged process gets from the kernel).
+pub fn check_netlink_request(data: &[u8]) -> Result<(), Errno> {
+    let mut off = 0;
+    while off + 16 <= data.len() {
+        let len =
+            u32::from_le_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]) as usize;
+        let ty = u16::from_le_bytes([data[off + 4], data[off + 5]]);
+        if len < 16 || len > data.len() - off {
+            return Err(Errno::EINVAL);
+        }
+        if !RTM_GETS.contains(&ty) {
+            return Err(Errno::EPERM);
+        }
+        off += (len + 3) & !3;
+    }
+    Ok(())
+}
+
 impl InetSocket {
     /// A new host socket (nonblocking, close-on-exec: the sentry never execs, but be tidy).
     pub fn new(domain: i32, ty: i32, proto: i32, uid: u32, gid: u32) -> Result<InetSocket, Errno> {
-        check_type(ty, proto)?;
+        if domain == libc::AF_NETLINK {
+            check_netlink_type(ty, proto)?;
+        } else {
+            check_type(ty, proto)?;
+        }
         // SAFETY: plain socket(2); the result is checked and owned below.
         let fd =
             unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, proto) };
@@ -100,6 +149,10 @@ impl InetSocket {
         self.ty == libc::SOCK_STREAM
     }
 
+    pub fn is_netlink(&self) -> bool {
+        self.domain == libc::AF_NETLINK
+    }
+
     /// Checks a workload-supplied address before the host sees it: the right family for this
     /// socket (AF_UNSPEC is allowed where Linux allows it: connect to dissolve an association,
     /// bind of AF_INET sockets to INADDR_ANY), and the minimum length for that family.
@@ -108,6 +161,16 @@ impl InetSocket {
             return Err(Errno::EINVAL);
         }
         let fam = u16::from_le_bytes([addr[0], addr[1]]) as i32;
+        if self.is_netlink() {
+            // struct sockaddr_nl: family, pad, pid, groups. Requests go to the kernel only.
+            if fam != libc::AF_NETLINK || addr.len() < 12 {
+                return Err(Errno::EINVAL);
+            }
+            if for_connect && addr[4..12].iter().any(|&b| b != 0) {
+                return Err(Errno::EPERM);
+            }
+            return Ok(());
+        }
         if fam == libc::AF_UNSPEC {
             return if for_connect || self.domain == libc::AF_INET {
                 Ok(())
@@ -382,6 +445,11 @@ impl InetSocket {
                 ) || (!set && name == libc::IPV6_MTU)
             }
             libc::IPPROTO_UDP => matches!(name, libc::UDP_CORK | libc::UDP_SEGMENT | libc::UDP_GRO),
+            // SOL_NETLINK: group membership (change notifications), pktinfo, acks, strict checks.
+            libc::SOL_NETLINK => {
+                matches!(name, 1 | 2 | 3 | 4 | 5 | 10 | 11 | 12)
+                    || (!set && name == 9/* NETLINK_LIST_MEMBERSHIPS */)
+            }
             _ => false,
         }
     }
@@ -469,6 +537,69 @@ const SIOCGIFCONF: u64 = 0x8912;
 const SIOCATMARK: u64 = 0x8905;
 const IFREQ_SIZE: usize = 40;
 
+/// Whether `req` is one of the interface queries any socket answers (Linux serves them from
+/// the socket's network namespace whatever its family).
+pub fn is_netdev_ioctl(req: u64) -> bool {
+    (0x8910..=0x89ff).contains(&req)
+}
+
+/// Runs an interface query on host socket `fd` with the workload's struct ifreq / ifconf.
+pub fn netdev_ioctl(fd: i32, req: u64, arg: u64, mem: &crate::mm::Mem) -> Result<i64, Errno> {
+    match req {
+        r if IFREQ_GETS.contains(&r) => {
+            let mut ifr = [0u8; IFREQ_SIZE];
+            mem.read(arg, &mut ifr)?;
+            // SAFETY: ifr is a full struct ifreq; these requests read and write only it.
+            let rc = unsafe { libc::ioctl(fd, req as _, ifr.as_mut_ptr()) };
+            cvt(rc as isize)?;
+            mem.write(arg, &ifr)?;
+            Ok(0)
+        }
+        SIOCGIFCONF => {
+            // struct ifconf { int ifc_len; (pad) char *ifc_buf; }
+            let len = mem.read_u32(arg)? as i32;
+            let ubuf = mem.read_u64(arg + 8)?;
+            if len < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let len = (len as usize).min(64 * 1024);
+            let mut buf = vec![0u8; len];
+            #[repr(C)]
+            struct IfConf {
+                len: libc::c_int,
+                buf: *mut u8,
+            }
+            let mut ic = IfConf {
+                len: len as libc::c_int,
+                buf: if ubuf == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    buf.as_mut_ptr()
+                },
+            };
+            // SAFETY: ic points at our own buffer of ic.len bytes (or NULL to ask the size).
+            let rc = unsafe { libc::ioctl(fd, SIOCGIFCONF as _, &mut ic) };
+            cvt(rc as isize)?;
+            let got = (ic.len.max(0) as usize).min(if ubuf == 0 { usize::MAX } else { len });
+            if ubuf != 0 {
+                mem.write(ubuf, &buf[..got])?;
+            }
+            mem.write_i32(arg, got.min(i32::MAX as usize) as i32)?;
+            Ok(0)
+        }
+        // Interface changes (SIOCSIF*, SIOCADDRT, ...) need CAP_NET_ADMIN, which the sandbox
+        // never has; other interface queries are not offered.
+        _ => Err(Errno::EPERM),
+    }
+}
+
+/// Interface queries for sockets without a host fd (AF_UNIX): a short-lived host socket in the
+/// sandbox's network namespace answers them.
+pub fn netdev_ioctl_any(req: u64, arg: u64, mem: &crate::mm::Mem) -> Result<i64, Errno> {
+    let s = InetSocket::new(libc::AF_INET, libc::SOCK_DGRAM, 0, 0, 0)?;
+    netdev_ioctl(s.raw(), req, arg, mem)
+}
+
 impl FileOps for InetSocket {
     fn read(&self, _f: &OpenFile, buf: &mut [u8], _off: Option<u64>) -> Result<usize, Errno> {
         // SAFETY: buf is valid for its length; the host socket is nonblocking.
@@ -484,6 +615,9 @@ impl FileOps for InetSocket {
     }
 
     fn write(&self, _f: &OpenFile, buf: &[u8], _off: Option<u64>) -> Result<usize, Errno> {
+        if self.is_netlink() {
+            check_netlink_request(buf)?;
+        }
         // SAFETY: buf is valid for its length. MSG_NOSIGNAL: EPIPE becomes the workload's
         // SIGPIPE in io_outcome, never the sentry's.
         let r = unsafe {
@@ -512,47 +646,7 @@ impl FileOps for InetSocket {
                 mem.write_i32(arg, v)?;
                 Ok(0)
             }
-            r if IFREQ_GETS.contains(&r) => {
-                let mut ifr = [0u8; IFREQ_SIZE];
-                mem.read(arg, &mut ifr)?;
-                // SAFETY: ifr is a full struct ifreq; these requests read and write only it.
-                let rc = unsafe { libc::ioctl(self.raw(), req as _, ifr.as_mut_ptr()) };
-                cvt(rc as isize)?;
-                mem.write(arg, &ifr)?;
-                Ok(0)
-            }
-            SIOCGIFCONF => {
-                // struct ifconf { int ifc_len; (pad) char *ifc_buf; }
-                let len = mem.read_u32(arg)? as i32;
-                let ubuf = mem.read_u64(arg + 8)?;
-                if len < 0 {
-                    return Err(Errno::EINVAL);
-                }
-                let len = (len as usize).min(64 * 1024);
-                let mut buf = vec![0u8; len];
-                #[repr(C)]
-                struct IfConf {
-                    len: libc::c_int,
-                    buf: *mut u8,
-                }
-                let mut ic = IfConf {
-                    len: len as libc::c_int,
-                    buf: if ubuf == 0 {
-                        std::ptr::null_mut()
-                    } else {
-                        buf.as_mut_ptr()
-                    },
-                };
-                // SAFETY: ic points at our own buffer of ic.len bytes (or NULL to ask the size).
-                let rc = unsafe { libc::ioctl(self.raw(), SIOCGIFCONF as _, &mut ic) };
-                cvt(rc as isize)?;
-                let got = (ic.len.max(0) as usize).min(if ubuf == 0 { usize::MAX } else { len });
-                if ubuf != 0 {
-                    mem.write(ubuf, &buf[..got])?;
-                }
-                mem.write_i32(arg, got.min(i32::MAX as usize) as i32)?;
-                Ok(0)
-            }
+            r if is_netdev_ioctl(r) => netdev_ioctl(self.raw(), req, arg, mem),
             _ => Err(Errno::ENOTTY),
         }
     }
@@ -632,6 +726,39 @@ mod tests {
         assert_eq!(n, 3);
         assert!(fl & libc::MSG_TRUNC != 0);
         assert_eq!(port_of(&from), port_of(&a.name(false).unwrap()));
+    }
+
+    #[test]
+    fn netlink_requests_are_read_only() {
+        // RTM_GETLINK dump request: nlmsghdr (16) + ifinfomsg (16).
+        let mut req = 32u32.to_le_bytes().to_vec();
+        req.extend_from_slice(&18u16.to_le_bytes());
+        req.extend_from_slice(&0x301u16.to_le_bytes());
+        req.extend_from_slice(&[0; 8]);
+        req.extend_from_slice(&[0; 16]);
+        assert!(check_netlink_request(&req).is_ok());
+        let mut new_link = req.clone();
+        new_link[4] = 16; // RTM_NEWLINK
+        assert_eq!(check_netlink_request(&new_link), Err(Errno::EPERM));
+        let mut bad = req.clone();
+        bad[0] = 200;
+        assert_eq!(check_netlink_request(&bad), Err(Errno::EINVAL));
+        let s =
+            InetSocket::new(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE, 0, 0).unwrap();
+        let kernel = {
+            let mut a = (libc::AF_NETLINK as u16).to_le_bytes().to_vec();
+            a.resize(12, 0);
+            a
+        };
+        assert!(s.check_addr(&kernel, true).is_ok());
+        let mut other = kernel.clone();
+        other[4] = 7; // another process's port
+        assert_eq!(s.check_addr(&other, true), Err(Errno::EPERM));
+        assert!(s.sendmsg(&req, Some(&kernel), &[], 0).is_ok());
+        assert!(matches!(
+            InetSocket::new(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT, 0, 0),
+            Err(e) if e == Errno::EPROTONOSUPPORT
+        ));
     }
 
     #[test]

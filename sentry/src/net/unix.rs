@@ -978,6 +978,9 @@ impl FileOps for UnixSocket {
         let v = match req {
             libc::FIONREAD => self.ep.inq(),
             libc::TIOCOUTQ => self.ep.outq(),
+            r if super::inet::is_netdev_ioctl(r) => {
+                return super::inet::netdev_ioctl_any(req, arg, mem);
+            }
             _ => return Err(Errno::ENOTTY),
         };
         mem.write_i32(arg, v.min(i32::MAX as usize) as i32)?;

@@ -166,7 +166,7 @@ pub fn sys_socket(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let ep = Endpoint::new(kind, scm_creds(k, tid));
             unix_file(ep, nonblock, uid, gid)
         }
-        libc::AF_INET | libc::AF_INET6 => {
+        libc::AF_INET | libc::AF_INET6 | libc::AF_NETLINK => {
             inet_file(InetSocket::new(domain, base, proto, uid, gid)?, nonblock)
         }
         // Packet sockets need CAP_NET_RAW on Linux; the sandbox never grants host access.
@@ -181,7 +181,7 @@ pub fn sys_socketpair(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let (base, nonblock, cloexec) = split_type(a[1] as i32)?;
     match domain {
         libc::AF_UNIX => {}
-        libc::AF_INET | libc::AF_INET6 => return Err(Errno::EOPNOTSUPP.into()),
+        libc::AF_INET | libc::AF_INET6 | libc::AF_NETLINK => return Err(Errno::EOPNOTSUPP.into()),
         _ => return Err(Errno::EAFNOSUPPORT.into()),
     }
     let kind = Kind::from_type(base)?;
@@ -310,7 +310,8 @@ pub fn sys_bind(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             s.check_addr(&raw, false)?;
             let port = u16::from_be_bytes([raw[2], raw[3]]);
             let fam = u16::from_le_bytes([raw[0], raw[1]]) as i32;
-            if fam != libc::AF_UNSPEC
+            if !s.is_netlink()
+                && fam != libc::AF_UNSPEC
                 && port != 0
                 && port < 1024
                 && !k.proc_of(tid).creds.has_cap(CAP_NET_BIND_SERVICE)
@@ -651,6 +652,15 @@ fn do_send(
             }
         }
         Sock::Inet(s) => {
+            if s.is_netlink() {
+                net::inet::check_netlink_request(data)?;
+                if !addr.is_empty() {
+                    s.check_addr(addr, true)?;
+                }
+                if !ctl.is_empty() {
+                    return Err(Errno::EINVAL.into());
+                }
+            }
             let ctl = parse_control(k, tid, false, ctl)?;
             let a = if addr.is_empty() { None } else { Some(addr) };
             match s.sendmsg(data, a, &ctl.host, flags) {

@@ -254,7 +254,7 @@ table![
     (SYS_epoll_pwait, epoll::sys_epoll_pwait, Full, ""),
     (SYS_epoll_pwait2, epoll::sys_epoll_pwait2, Full, ""),
     // net.rs (sockets in crate::net: AF_UNIX in the sentry, AF_INET/AF_INET6 as sentry-owned host sockets)
-    (SYS_socket, net::sys_socket, Partial, "AF_UNIX, AF_INET, AF_INET6 (TCP, UDP, ICMP ping); no netlink, packet or raw sockets"),
+    (SYS_socket, net::sys_socket, Partial, "AF_UNIX, AF_INET, AF_INET6 (TCP, UDP, ICMP ping), read-only NETLINK_ROUTE; no packet or raw sockets"),
     (SYS_socketpair, net::sys_socketpair, Full, "AF_UNIX"),
     (SYS_bind, net::sys_bind, Full, "unix: path, abstract and autobind names"),
     (SYS_listen, net::sys_listen, Full, ""),
