@@ -63,7 +63,11 @@ fn resources_applied_like_runc() {
     let parent = Parent::new("res");
     let mut seen = Vec::new();
     for (name, env) in runtimes("cg-res") {
-        let b = env.bundle("b", &["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"]);
+        let b = small_bundle(
+            &env,
+            "b",
+            &["/bin/sh", "-c", "sleep 100 & sleep 100 & wait"],
+        );
         let id = env.new_id();
         let mut c = b.config();
         c["linux"]["cgroupsPath"] = json!(format!("/{}/{id}", parent.0));
@@ -173,7 +177,7 @@ fn default_and_relative_paths_like_runc() {
     for (name, env) in runtimes("cg-path") {
         let mut dirs = Vec::new();
         for path in [None, Some("moat-test-rel")] {
-            let b = env.bundle(&format!("b{}", dirs.len()), &["/bin/sleep", "100"]);
+            let b = small_bundle(&env, &format!("b{}", dirs.len()), &["/bin/sleep", "100"]);
             let id = env.new_id();
             let mut c = b.config();
             if let Some(p) = path {
@@ -235,7 +239,8 @@ fn pids_limit_holds() {
     require_root!();
     let parent = Parent::new("pids");
     let env = TestEnv::new("cg-pids");
-    let b = env.bundle(
+    let b = small_bundle(
+        &env,
         "b",
         &[
             "/bin/sh",
@@ -278,7 +283,8 @@ fn memory_limit_holds_like_runc() {
     let parent = Parent::new("mem");
     let mut seen = Vec::new();
     for (name, env) in runtimes("cg-mem") {
-        let b = env.bundle(
+        let b = small_bundle(
+            &env,
             "b",
             &[
                 "/bin/sh",

@@ -39,7 +39,7 @@ fn all_hooks_in_order() {
     let env = TestEnv::new("hooks-all");
     let rec = env.dir().join("rec");
     std::fs::create_dir_all(&rec).unwrap();
-    let b = env.bundle("b", &["/bin/sleep", "1000"]);
+    let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
     let names = [
         "prestart",
         "createRuntime",
@@ -93,7 +93,7 @@ fn runtime_namespace_hooks_like_runc() {
     for (name, env) in runtimes("hooks-runc") {
         let rec = env.dir().join("rec");
         std::fs::create_dir_all(&rec).unwrap();
-        let b = env.bundle("b", &["/bin/sleep", "1000"]);
+        let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
         let names = ["prestart", "createRuntime", "poststart", "poststop"];
         let mut hooks = json!({});
         for n in names {
@@ -129,7 +129,7 @@ fn failing_create_hook_leaves_nothing() {
     require_root!();
     let mut msgs = Vec::new();
     for (name, env) in runtimes("hooks-fail") {
-        let b = env.bundle("b", &["/bin/sleep", "1000"]);
+        let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
         with_hooks(
             &b,
             json!({"createRuntime": [
@@ -185,7 +185,7 @@ fn failing_create_hook_leaves_nothing() {
 fn hook_timeout() {
     require_root!();
     let env = TestEnv::new("hooks-timeout");
-    let b = env.bundle("b", &["/bin/sleep", "1000"]);
+    let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
     with_hooks(
         &b,
         json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}),
@@ -205,7 +205,7 @@ fn hook_timeout() {
 fn post_hooks_only_warn_and_bad_hooks_are_rejected() {
     require_root!();
     let env = TestEnv::new("hooks-warn");
-    let b = env.bundle("b", &["/bin/sleep", "1000"]);
+    let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
     with_hooks(
         &b,
         json!({

@@ -142,7 +142,8 @@ fn pause_resume_like_runc() {
     require_root!();
     let mut seen = Vec::new();
     for (name, env) in runtimes("pause") {
-        let b = env.bundle(
+        let b = small_bundle(
+            &env,
             "b",
             &[
                 "/bin/sh",
@@ -316,7 +317,7 @@ fn update_like_runc() {
     require_root!();
     let mut seen = Vec::new();
     for (name, env) in runtimes("update") {
-        let b = env.bundle("b", &["/bin/sleep", "1000"]);
+        let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
         let mut c = b.config();
         c["linux"]["resources"] = json!({"pids": {"limit": 100}, "memory": {"limit": 268435456}});
         b.write_config(&c);
