@@ -19,7 +19,7 @@ ROOTFS    := $(BUILD)/rootfs
 MOAT      := $(CURDIR)/target/release/moat
 DEMO      := $(BUILD)/demo-bundle
 DEMO_ID   := moat-demo-$(shell echo $$$$)
-DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file
+DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file containerd
 
 # bench: everything is overridable, e.g. `make bench REPS=5 OUT=/tmp/report.md`
 REPS      ?= 3
@@ -53,7 +53,7 @@ build:
 rootfs: $(ROOTFS)/.moat-rootfs
 
 # mkrootfs.sh builds in $(ROOTFS).tmp and renames it into place; .moat-rootfs is its marker.
-$(ROOTFS)/.moat-rootfs: tests/mkrootfs.sh $(wildcard tests/programs/*.c)
+$(ROOTFS)/.moat-rootfs: tests/mkrootfs.sh $(wildcard tests/programs/*.[ch]) $(wildcard tests/python/*.py)
 	@mkdir -p $(BUILD)
 	tests/mkrootfs.sh $(ROOTFS)
 
