@@ -262,6 +262,22 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
     }
 }
 
+/// Every workload TCP/UDP socket is a host fd of the sentry: use the whole hard limit (the
+/// workload's own limit is the virtual RLIMIT_NOFILE of its fd tables). Best effort.
+fn raise_nofile() {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        }
+    }
+}
+
 /// Seals the sentry: from here on it can only make the syscalls above.
 pub fn seal() -> Result<(), SentryError> {
     let prog = build()?;
@@ -274,6 +290,7 @@ pub fn seal() -> Result<(), SentryError> {
             libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
         }
     }
+    raise_nofile();
     drop_caps()?;
     // SAFETY: plain prctl.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
