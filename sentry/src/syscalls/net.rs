@@ -905,7 +905,8 @@ fn do_recv(
     want_name: bool,
     ctl_room: usize,
 ) -> Result<Received, SysErr> {
-    let block = !(f.nonblocking() || flags & libc::MSG_DONTWAIT != 0);
+    // The error queue never blocks (Linux returns EAGAIN when it is empty).
+    let block = !(f.nonblocking() || flags & (libc::MSG_DONTWAIT | libc::MSG_ERRQUEUE) != 0);
     let mut buf = vec![0u8; len.min(MAX_IO)];
     match net::sock_of(f)? {
         Sock::Unix(u) => {
