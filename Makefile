@@ -19,7 +19,7 @@ ROOTFS    := $(BUILD)/rootfs
 MOAT      := $(CURDIR)/target/release/moat
 DEMO      := $(BUILD)/demo-bundle
 DEMO_ID   := moat-demo-$(shell echo $$$$)
-DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file containerd
+DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file containerd podman
 
 # bench: everything is overridable, e.g. `make bench REPS=5 OUT=/tmp/report.md`
 REPS      ?= 3

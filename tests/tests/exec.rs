@@ -261,7 +261,7 @@ fn detach_pid_file_like_runc() {
         let p4 = read_pid("p4");
         let ps_has = |needle: &str| {
             let o = env.moat(&["exec", &id, "ps", "-o", "args"]);
-            o.stdout.lines().any(|l| l.trim() == needle)
+            o.stdout.lines().any(|l| l.trim().ends_with(needle))
         };
         assert!(ps_has("sleep 4242"), "{name}: exec'd sleep not running");
         // SAFETY: kill(2) on the pid from the pid file.

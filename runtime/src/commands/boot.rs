@@ -173,6 +173,11 @@ fn prepare(ctx: &Ctx, args: &BootArgs) -> Result<(Sentry, ProcessEntry)> {
     let bundle = Bundle::load(&args.bundle)?;
     let plan = bundle.namespaces()?;
     make_mounts_private()?;
+    // A /proc of our own pid namespace, so that tools which enter the sandbox's namespaces
+    // from the host (podman top, nsenter) see the sandbox, not the host's processes.
+    if let Err(e) = mount_proc() {
+        tracing::warn!("mount /proc for the sandbox's pid namespace: {e}");
+    }
     if let Some(path) = &plan.join_net {
         join_netns(path)?;
     }
@@ -221,6 +226,23 @@ fn make_mounts_private() -> Result<()> {
     };
     if r != 0 {
         return Err(Error::last_os("make mounts private"));
+    }
+    Ok(())
+}
+
+fn mount_proc() -> io::Result<()> {
+    // SAFETY: mount(2) with static C strings.
+    let r = unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
