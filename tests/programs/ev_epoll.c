@@ -216,5 +216,6 @@ int main(void) {
             seen |= 1u << (out[0].data.u32 - 100);
     }
     printf("round robin saw all four: %s\n", seen == 15 ? "yes" : "no");
+    printf("done: ok\n");
     return 0;
 }

@@ -75,5 +75,6 @@ int main(void) {
     FD_SET(sem, &rs);
     printf("select ready: %d\n", select(sem + 1, &rs, NULL, NULL, &tv));
     report("eventfd2 bad flags", eventfd(0, 0x4000));
+    printf("done: ok\n");
     return 0;
 }

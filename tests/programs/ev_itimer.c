@@ -83,5 +83,6 @@ int main(void) {
     waitpid(c, &st, 0);
     printf("child had no alarm: %s\n", WEXITSTATUS(st) == 0 ? "yes" : "no");
     alarm(0);
+    printf("done: ok\n");
     return 0;
 }

@@ -85,5 +85,6 @@ int main(void) {
     int nx = memfd_create("nx", MFD_NOEXEC_SEAL);
     fstat(nx, &st);
     printf("NOEXEC_SEAL: mode=%o seals=%#x\n", st.st_mode & 07777, fcntl(nx, F_GET_SEALS));
+    printf("done: ok\n");
     return 0;
 }

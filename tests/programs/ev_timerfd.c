@@ -45,7 +45,7 @@ int main(void) {
     struct timespec sl = {0, 55000000};
     nanosleep(&sl, NULL);
     read(pfd, &n, 8);
-    printf("periodic after 55ms: %s\n", n >= 4 && n <= 6 ? "4..6" : "other");
+    printf("periodic after 55ms, at least 4: %s\n", n >= 4 ? "yes" : "no");
     timerfd_gettime(pfd, &cur);
     printf("interval: %ld.%09ld\n", (long)cur.it_interval.tv_sec, cur.it_interval.tv_nsec);
 
@@ -105,5 +105,6 @@ int main(void) {
     report("settime on non-timerfd", timerfd_settime(0, 0, &its, NULL));
     report("short read", read(tfd, &n, 4));
     report("cancel-on-set without abstime (ignored)", timerfd_settime(rfd, TFD_TIMER_CANCEL_ON_SET, &its, NULL));
+    printf("done: ok\n");
     return 0;
 }

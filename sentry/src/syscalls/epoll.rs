@@ -72,6 +72,15 @@ fn wait_common(
     if maxevents <= 0 || maxevents as usize > (i32::MAX as usize) / EVENT_SIZE {
         return Err(Errno::EINVAL.into());
     }
+    // Like Linux's access_ok: a buffer outside the address space fails before any event
+    // is consumed.
+    let len = maxevents as u64 * EVENT_SIZE as u64;
+    if events_addr
+        .checked_add(len)
+        .is_none_or(|end| end > crate::platform::ptrace::TASK_SIZE)
+    {
+        return Err(Errno::EFAULT.into());
+    }
     let f = get_file(k, tid, epfd as u64)?;
     let ep = EpollFile::of(&f).ok_or(Errno::EINVAL)?;
     // Bound what we stage in sentry memory; more than this many ready files are reported
