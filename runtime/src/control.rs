@@ -84,6 +84,21 @@ pub struct ExecProcess {
     pub gid: u32,
     #[serde(default)]
     pub additional_gids: Vec<u32>,
+    /// Capability sets as bit masks (bit N = capability number N); absent: the sentry's
+    /// default (all for uid 0, none otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<ExecCaps>,
+    #[serde(default)]
+    pub no_new_privs: bool,
+}
+
+/// The capability sets of an exec'd process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecCaps {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
 }
 
 /// One workload process as the sandbox reports it (virtual pids).

@@ -52,6 +52,21 @@ pub const CAPABILITIES: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// The number of capability `name` (`CAP_X`, `X`, any case).
+pub fn capability_number(name: &str) -> Result<u32> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    CAPABILITIES
+        .iter()
+        .position(|c| *c == full)
+        .map(|i| i as u32)
+        .ok_or_else(|| Error::Other(format!("unknown capability {name:?}")))
+}
+
 /// Accepts `CAP_X`, `X`, any case (as runc's `exec --cap`).
 pub fn check_capability(name: &str) -> Result<()> {
     let upper = name.to_ascii_uppercase();
@@ -126,6 +141,9 @@ mod tests {
         assert!(check_capability("CAP_NET_ADMIN").is_ok());
         assert!(check_capability("net_admin").is_ok());
         assert!(check_capability("CAP_BOGUS").is_err());
+        assert_eq!(capability_number("CAP_CHOWN").unwrap(), 0);
+        assert_eq!(capability_number("sys_admin").unwrap(), 21);
+        assert_eq!(capability_number("CAP_CHECKPOINT_RESTORE").unwrap(), 40);
         assert_eq!(CAPABILITIES.len(), 41);
     }
 }

@@ -32,6 +32,20 @@ pub struct ExecSpec {
     pub additional_gids: Vec<u32>,
     /// Host fds that become the new process's 0, 1 and 2.
     pub stdio: [OwnedFd; 3],
+    /// The process's capability sets (the OCI process's `capabilities`); `None`: all of them
+    /// for uid 0, none otherwise.
+    pub capabilities: Option<CapSets>,
+    /// `noNewPrivileges`.
+    pub no_new_privs: bool,
+}
+
+/// Capability sets, a bit per capability number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
 }
 
 #[derive(Debug, Clone, Default)]

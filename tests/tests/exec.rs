@@ -359,3 +359,78 @@ fn concurrent_execs() {
     // The init is unaffected.
     assert_eq!(status(&env, &id).as_deref(), Some("running"));
 }
+
+/// The process's capability sets (from --process, and --cap on top of the container's), as
+/// /proc/self/status shows them.
+#[test]
+fn capabilities_like_runc() {
+    require_root!();
+    let mut seen = Vec::new();
+    for (name, env) in runtimes("exec-caps") {
+        let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
+        let mut c = b.config();
+        // (runc 1.1's --cap needs the container's process to have capabilities.)
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]
+        });
+        b.write_config(&c);
+        let id = started_bundle(&env, &b);
+        let p = env.dir().join("process.json");
+        std::fs::write(
+            &p,
+            serde_json::to_vec(&json!({
+                "user": {"uid": 0, "gid": 0},
+                "args": ["sh", "-c", "grep -E '^Cap(Inh|Prm|Eff|Bnd)' /proc/self/status"],
+                "env": ["PATH=/bin:/usr/bin"],
+                "cwd": "/",
+                "capabilities": {
+                    "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                    "effective": ["CAP_CHOWN", "CAP_KILL"],
+                    "permitted": ["CAP_CHOWN", "CAP_KILL"],
+                    "inheritable": []
+                }
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        let o = env.moat(&["exec", "-p", p.to_str().unwrap(), &id]);
+        assert!(o.success(), "{name}: {}", o.describe());
+        // The same sets for uid 1000: execve leaves it only its (empty) ambient set.
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        v["user"] = json!({"uid": 1000, "gid": 1000});
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+        let user = env.moat(&["exec", "-p", p.to_str().unwrap(), &id]);
+        assert!(user.success(), "{name}: {}", user.describe());
+        assert_eq!(
+            user.stdout,
+            "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n\
+             CapBnd:\t0000000000000421\n",
+            "{name}"
+        );
+        let flag = env.moat(&[
+            "exec",
+            "--cap",
+            "CAP_NET_ADMIN",
+            &id,
+            "sh",
+            "-c",
+            "grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status",
+        ]);
+        assert!(flag.success(), "{name}: {}", flag.describe());
+        seen.push((name, o.stdout, flag.stdout));
+    }
+    assert_eq!(
+        seen[0].1,
+        "CapInh:\t0000000000000000\nCapPrm:\t0000000000000421\nCapEff:\t0000000000000421\n\
+         CapBnd:\t0000000000000421\n",
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[0].2,
+        "CapPrm:\t0000000000001001\nCapEff:\t0000000000001001\nCapBnd:\t0000000000001001\n",
+        "{seen:?}"
+    );
+    for s in &seen[1..] {
+        assert_eq!((&s.1, &s.2), (&seen[0].1, &seen[0].2), "{seen:?}");
+    }
+}

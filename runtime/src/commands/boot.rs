@@ -625,6 +625,13 @@ impl ControlServer {
             gid: p.gid,
             additional_gids: p.additional_gids,
             stdio,
+            capabilities: p.capabilities.map(|c| sentry::control::CapSets {
+                effective: c.effective,
+                permitted: c.permitted,
+                inheritable: c.inheritable,
+                bounding: c.bounding,
+            }),
+            no_new_privs: p.no_new_privs,
         };
         let wait = self
             .handle

@@ -25,7 +25,7 @@ use crate::commands::create::write_pid_file;
 use crate::commands::start::CONTROL_TIMEOUT;
 use crate::commands::Ctx;
 use crate::container_id;
-use crate::control::{self, ExecProcess, Request, Response};
+use crate::control::{self, ExecCaps, ExecProcess, Request, Response};
 use crate::error::{Error, Result};
 use crate::signal::{self, SignalPipe};
 use crate::state::{Container, Status};
@@ -81,9 +81,6 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     check_terminal(terminal, args.detach, args.console_socket.is_some())?;
     if args.preserve_fds > 0 {
         tracing::warn!("--preserve-fds is not supported yet: only stdio is passed to the process");
-    }
-    for cap in &args.cap {
-        crate::features::check_capability(cap)?;
     }
     if !args.cgroup.is_empty() {
         tracing::warn!("--cgroup: the exec'd process shares the sandbox's cgroup");
@@ -207,6 +204,37 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
                 }
                 p.set_user(user);
             }
+            if args.no_new_privs {
+                p.set_no_new_privileges(Some(true));
+            }
+            if !args.cap.is_empty() {
+                // runc adds each --cap to every set.
+                let mut caps = p.capabilities().clone().unwrap_or_default();
+                let mut names = Vec::new();
+                for c in &args.cap {
+                    crate::features::check_capability(c)?;
+                    let upper = c.to_ascii_uppercase();
+                    names.push(if upper.starts_with("CAP_") {
+                        upper
+                    } else {
+                        format!("CAP_{upper}")
+                    });
+                }
+                let add = |set: Option<oci_spec::runtime::Capabilities>| -> Result<_> {
+                    let mut set = set.unwrap_or_default();
+                    for n in &names {
+                        let cap = serde_json::from_value(serde_json::Value::String(n.clone()))
+                            .map_err(|_| Error::Other(format!("unknown capability {n:?}")))?;
+                        set.insert(cap);
+                    }
+                    Ok(Some(set))
+                };
+                caps.set_bounding(add(caps.bounding().clone())?);
+                caps.set_effective(add(caps.effective().clone())?);
+                caps.set_permitted(add(caps.permitted().clone())?);
+                caps.set_inheritable(add(caps.inheritable().clone())?);
+                p.set_capabilities(Some(caps));
+            }
             if !args.additional_gids.is_empty() {
                 let mut user = p.user().clone();
                 let mut g = user.additional_gids().clone().unwrap_or_default();
@@ -238,6 +266,32 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
         }
     }
     let user = p.user();
+    let capabilities = match p.capabilities() {
+        Some(c) => {
+            let mask = |set: &Option<oci_spec::runtime::Capabilities>| -> Result<u64> {
+                let mut m = 0u64;
+                for cap in set.iter().flatten() {
+                    let name = serde_json::to_value(cap)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    m |= 1 << crate::features::capability_number(&name)?;
+                }
+                Ok(m)
+            };
+            Some(after_execve(
+                user.uid(),
+                ExecCaps {
+                    effective: mask(c.effective())?,
+                    permitted: mask(c.permitted())?,
+                    inheritable: mask(c.inheritable())?,
+                    bounding: mask(c.bounding())?,
+                },
+                mask(c.ambient())?,
+            ))
+        }
+        None => None,
+    };
     Ok((
         ExecProcess {
             args: argv,
@@ -246,9 +300,29 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
             uid: user.uid(),
             gid: user.gid(),
             additional_gids: user.additional_gids().clone().unwrap_or_default(),
+            capabilities,
+            no_new_privs: p.no_new_privileges() == Some(true),
         },
         p.terminal() == Some(true),
     ))
+}
+
+/// The sets the process has once the kernel's execve of its program (which runc's exec does
+/// after setting the OCI sets) recomputed them, for a program without file capabilities:
+/// root gets permitted = effective = inheritable | bounding | ambient; anyone else keeps only
+/// the ambient set.
+fn after_execve(uid: u32, c: ExecCaps, ambient: u64) -> ExecCaps {
+    let permitted = if uid == 0 {
+        c.inheritable | c.bounding | ambient
+    } else {
+        ambient & c.permitted & c.inheritable
+    };
+    ExecCaps {
+        effective: permitted,
+        permitted,
+        inheritable: c.inheritable,
+        bounding: c.bounding,
+    }
 }
 
 /// `UID[:GID]`, numbers only (as runc).

@@ -211,6 +211,12 @@ impl Kernel {
             creds.cap_effective = 0;
             creds.cap_permitted = 0;
         }
+        if let Some(c) = spec.capabilities {
+            creds.cap_effective = c.effective;
+            creds.cap_permitted = c.permitted;
+            creds.cap_inheritable = c.inheritable;
+            creds.cap_bounding = c.bounding;
+        }
         let raw: Vec<i32> = spec
             .stdio
             .iter()
@@ -242,6 +248,11 @@ impl Kernel {
         {
             stub_handle.kill();
             return Err(host("create process", e));
+        }
+        if spec.no_new_privs {
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.no_new_privs = true;
+            }
         }
         if let Err(e) = crate::boot::load_program(self, pid, &spec.args, &spec.env) {
             self.kill_group(pid, super::WaitStatus::signaled(libc::SIGKILL, false));
