@@ -232,6 +232,17 @@ impl Kernel {
             if let Some(st) = self.init_exit {
                 return st;
             }
+            if !self.dirty && self.only_stubs_to_wait_for() {
+                // Fast path: the next event can only be a stub stop, so wait for it directly
+                // (one syscall instead of epoll + signalfd reads + a drain). The tick
+                // interrupts this wait now and then so host signals and control requests
+                // are still seen.
+                match ptrace::wait_any_interruptible() {
+                    Ok(Some((host, status))) => self.handle_stop(host, status),
+                    _ => self.poll_events_now(),
+                }
+                continue;
+            }
             let mut progressed = false;
             // Drain every pending ptrace stop.
             while let Ok(Some((host, status))) = ptrace::waitpid(-1, libc::WNOHANG) {
@@ -251,16 +262,6 @@ impl Kernel {
                 progressed = true;
             }
             if progressed {
-                continue;
-            }
-            if self.only_stubs_to_wait_for() {
-                // Fast path: the next event can only be a stub stop, so wait for it directly
-                // (one syscall instead of epoll + signalfd reads). The tick interrupts this
-                // wait now and then so host signals and control requests are still seen.
-                match ptrace::wait_any_interruptible() {
-                    Ok(Some((host, status))) => self.handle_stop(host, status),
-                    _ => self.poll_events_now(),
-                }
                 continue;
             }
             self.wait_events();
