@@ -99,6 +99,21 @@ int main(void) {
     report("signalfd on non-signalfd", signalfd(0, &mask, 0));
     report("bad flags", syscall(289, -1, &mask, 8, 0x1));
     report("bad size", syscall(289, -1, &mask, 4, 0));
+    // Blocked signals are queued even when their disposition would discard them; setting
+    // SIG_IGN discards a pending one.
+    sigset_t u;
+    sigemptyset(&u);
+    sigaddset(&u, SIGURG);
+    sigprocmask(SIG_BLOCK, &u, NULL);
+    kill(getpid(), SIGURG);
+    sigpending(&pend);
+    printf("default-ignored SIGURG queued while blocked: %s\n", sigismember(&pend, SIGURG) ? "yes" : "no");
+    signal(SIGURG, SIG_IGN);
+    sigpending(&pend);
+    printf("discarded by SIG_IGN: %s\n", sigismember(&pend, SIGURG) ? "no" : "yes");
+    kill(getpid(), SIGURG);
+    sigpending(&pend);
+    printf("SIG_IGN but blocked, queued: %s\n", sigismember(&pend, SIGURG) ? "yes" : "no");
     printf("done: ok\n");
     return 0;
 }

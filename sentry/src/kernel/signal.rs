@@ -191,11 +191,6 @@ impl Kernel {
         let Some(p) = self.procs.get(&pid) else {
             return true;
         };
-        // A blocked signal is queued even when ignored, as in Linux: the disposition may
-        // change before it is unblocked, and signalfd or sigwaitinfo may take it.
-        if self.blocked_in_process(pid, sig) {
-            return false;
-        }
         let act = p.sigactions.borrow()[sig as usize];
         match act.handler {
             SIG_IGN => sig != SIGKILL && sig != SIGSTOP,
@@ -229,7 +224,10 @@ impl Kernel {
         if sig == SIGCONT {
             self.continue_group(pid);
         }
-        if self.sig_ignored(pid, sig) {
+        // A blocked signal is queued even when its disposition discards it, as in Linux:
+        // the disposition may change before it is unblocked, and signalfd or sigwaitinfo
+        // may take it.
+        if self.sig_ignored(pid, sig) && !self.blocked_in_process(pid, sig) {
             return;
         }
         let threads = self
@@ -264,7 +262,11 @@ impl Kernel {
         if info.signo == SIGCONT {
             self.continue_group(pid);
         }
-        if self.sig_ignored(pid, info.signo) {
+        let blocked = self
+            .tasks
+            .get(&tid)
+            .is_some_and(|t| t.sigmask & bit(info.signo) != 0);
+        if self.sig_ignored(pid, info.signo) && !blocked {
             return;
         }
         if let Some(t) = self.tasks.get_mut(&tid) {
