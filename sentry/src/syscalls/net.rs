@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 /// Largest single transfer we stage through sentry memory (as file.rs).
 const MAX_IO: usize = 8 << 20;
+/// Largest receive staged for a host socket: a stream may return less than asked, and no
+/// datagram (GRO-coalesced ones included) is longer; MSG_TRUNC lengths come from the host.
+const INET_STAGE: usize = 256 << 10;
 /// UIO_MAXIOV.
 const MAX_IOV: u64 = 1024;
 /// Largest control buffer a sendmsg may carry (Linux's optmem_max is 20 KiB).
@@ -907,10 +910,18 @@ fn do_recv(
 ) -> Result<Received, SysErr> {
     // The error queue never blocks (Linux returns EAGAIN when it is empty).
     let block = !(f.nonblocking() || flags & (libc::MSG_DONTWAIT | libc::MSG_ERRQUEUE) != 0);
-    let mut buf = vec![0u8; len.min(MAX_IO)];
+    // A blocked receive is re-run on every wake-up: stage only what can arrive, not the
+    // whole (possibly huge) user buffer each time.
+    let len = len.min(MAX_IO);
     match net::sock_of(f)? {
         Sock::Unix(u) => {
             let ep = u.ep.clone();
+            let stage = if flags & libc::MSG_WAITALL != 0 {
+                len
+            } else {
+                len.min(ep.inq().max(1))
+            };
+            let mut buf = vec![0u8; stage];
             let r = match ep.recv(&mut buf, flags, block) {
                 Ok(r) => r,
                 Err(e) if e == Errno::EAGAIN && block => {
@@ -939,23 +950,26 @@ fn do_recv(
                 flags: r.flags | cflags,
             })
         }
-        Sock::Inet(s) => match s.recvmsg(&mut buf, want_name, ctl_room.min(MAX_CONTROL), flags) {
-            Ok((n, name, control, mflags)) => {
-                buf.truncate(n.min(buf.len()));
-                Ok(Received {
-                    data: buf,
-                    ret: n,
-                    name,
-                    control,
-                    flags: mflags,
-                })
+        Sock::Inet(s) => {
+            let mut buf = vec![0u8; len.min(INET_STAGE)];
+            match s.recvmsg(&mut buf, want_name, ctl_room.min(MAX_CONTROL), flags) {
+                Ok((n, name, control, mflags)) => {
+                    buf.truncate(n.min(buf.len()));
+                    Ok(Received {
+                        data: buf,
+                        ret: n,
+                        name,
+                        control,
+                        flags: mflags,
+                    })
+                }
+                Err(e) if e == Errno::EAGAIN && block => {
+                    let to = s.common.rcvtimeo.get();
+                    Err(wait_for(k, tid, Some((s.raw(), POLLIN)), to))
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) if e == Errno::EAGAIN && block => {
-                let to = s.common.rcvtimeo.get();
-                Err(wait_for(k, tid, Some((s.raw(), POLLIN)), to))
-            }
-            Err(e) => Err(e.into()),
-        },
+        }
     }
 }
 
