@@ -100,7 +100,7 @@ fn read_until(master: &mut File, end: &str) -> String {
 
 /// A bundle with /dev/pts (runc needs it for a terminal), with or without process.terminal.
 fn pts_bundle(env: &TestEnv, name: &str, args: &[&str], terminal: bool) -> Bundle {
-    let b = small_bundle(&env, name, args);
+    let b = small_bundle(env, name, args);
     let mut c = b.config();
     c["process"]["terminal"] = json!(terminal);
     c["mounts"].as_array_mut().unwrap().push(json!({
