@@ -323,14 +323,49 @@ pub fn sys_madvise(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         | libc::MADV_HUGEPAGE
         | libc::MADV_NOHUGEPAGE
         | libc::MADV_DONTDUMP
-        | libc::MADV_DODUMP => Ok(0),
+        | libc::MADV_DODUMP => {
+            if fully_mapped(k, tid, a[0], a[0] + len) {
+                Ok(0)
+            } else {
+                Err(Errno::ENOMEM.into())
+            }
+        }
         _ => Err(Errno::EINVAL.into()),
     }
 }
 
-pub fn sys_msync(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
-    if a[0] % PAGE != 0 {
+/// Whether [start, end) is covered by the process's mappings without a gap: Linux fails
+/// madvise and msync on a range with unmapped pages with ENOMEM.
+fn fully_mapped(k: &Kernel, tid: Tid, start: u64, end: u64) -> bool {
+    let mut at = start;
+    // vmas are sorted by start and do not overlap.
+    for v in &k.proc_of(tid).mm.vmas {
+        if v.end <= at {
+            continue;
+        }
+        if v.start > at {
+            return false;
+        }
+        at = v.end;
+        if at >= end {
+            return true;
+        }
+    }
+    at >= end
+}
+
+pub fn sys_msync(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let flags = a[2] as i32;
+    if a[0] % PAGE != 0
+        || flags & !(libc::MS_ASYNC | libc::MS_INVALIDATE | libc::MS_SYNC) != 0
+        || flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0
+    {
         return Err(Errno::EINVAL.into());
+    }
+    let len = page_up(a[1]).ok_or(Errno::ENOMEM)?;
+    let end = a[0].checked_add(len).ok_or(Errno::ENOMEM)?;
+    if !fully_mapped(k, tid, a[0], end) {
+        return Err(Errno::ENOMEM.into());
     }
     Ok(0)
 }
