@@ -262,3 +262,20 @@ fn run_attached_terminal() {
     assert_eq!(o.code, 4, "{}", o.describe());
     assert_eq!(o.stdout, "line1\r\nline2\r\n", "{}", o.describe());
 }
+
+/// `exec -t` without --detach keeps the pty itself and copies it to its own stdout (runc
+/// insists on a terminal as its own stdin here; moat does not).
+#[test]
+fn exec_tty_attached() {
+    require_root!();
+    let env = TestEnv::new("tty-exec-att");
+    let b = pts_bundle(&env, "b", &["/bin/sleep", "1000"], false);
+    let id = started_bundle(&env, &b);
+    let o = env.moat(&["exec", "-t", &id, "sh", "-c", "echo tty-exec; exit 6"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (6, "tty-exec\r\n"),
+        "{}",
+        o.describe()
+    );
+}
