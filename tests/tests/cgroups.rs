@@ -325,3 +325,88 @@ fn memory_limit_holds_like_runc() {
         assert_eq!((&s.1, &s.2), (&seen[0].1, &seen[0].2), "{seen:?}");
     }
 }
+
+/// Pure cgroup v2: in a private mount namespace whose /sys/fs/cgroup is only the cgroup2
+/// hierarchy (this host's v1 controllers unmounted there), moat finds the v2 layout, enables
+/// the controllers it needs in the parent, puts the sandbox in the cgroup, writes `unified`
+/// resources, reads v2 statistics, and removes the cgroup on delete. (The hybrid host's
+/// cgroup2 hierarchy has only the hugetlb controller, so that is what the resources use.)
+#[test]
+fn cgroup_v2_only_view() {
+    require_root!();
+    if !Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
+        eprintln!("SKIP: no cgroup2 hierarchy at /sys/fs/cgroup/unified (not the hybrid layout)");
+        return;
+    }
+    let env = TestEnv::new("cg-v2");
+    let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
+    let id = env.new_id();
+    let parent = format!("moat-test-{}-v2", std::process::id());
+    let hugetlb = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
+        .unwrap_or_default()
+        .contains("hugetlb");
+    let mut c = b.config();
+    c["linux"]["cgroupsPath"] = json!(format!("/{parent}/{id}"));
+    if hugetlb {
+        c["linux"]["resources"] = json!({"unified": {"hugetlb.2MB.max": "0"}});
+    }
+    b.write_config(&c);
+    let script = r#"set -e
+        mount --make-rprivate /
+        for m in $(awk '$9 == "cgroup" { print $5 }' /proc/self/mountinfo); do umount "$m"; done
+        umount /sys/fs/cgroup/unified
+        umount /sys/fs/cgroup
+        mount -t cgroup2 none /sys/fs/cgroup
+        M="$1"; R="$2"; B="$3"; ID="$4"; P="$5"
+        "$M" --root "$R" create --bundle "$B" "$ID" </dev/null >/dev/null
+        pid=$("$M" --root "$R" state "$ID" | sed -n 's/^ *"pid": \([0-9]*\),/\1/p')
+        echo "cgroup=$(grep '^0::' /proc/$pid/cgroup)"
+        echo "procs=$(cat /sys/fs/cgroup/$P/$ID/cgroup.procs | wc -l)"
+        if [ -e "/sys/fs/cgroup/$P/$ID/hugetlb.2MB.max" ]; then
+            echo "hugetlb=$(cat /sys/fs/cgroup/$P/$ID/hugetlb.2MB.max)"
+        fi
+        "$M" --root "$R" start "$ID"
+        echo "stats=$("$M" --root "$R" events --stats "$ID" | head -c 40)"
+        "$M" --root "$R" delete -f "$ID"
+        [ -e "/sys/fs/cgroup/$P" ] && echo left || echo removed
+    "#;
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.arg("-m")
+        .arg("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(&env.bin)
+        .arg(&env.root)
+        .arg(&b.dir)
+        .arg(&id)
+        .arg(&parent);
+    let o = moat_tests::run_with_timeout(cmd, env.timeout);
+    assert!(o.success(), "{}", o.describe());
+    let kv = moat_tests::kv_lines(&o.stdout);
+    assert_eq!(
+        kv.get("cgroup").map(String::as_str),
+        Some(&*format!("0::/{parent}/{id}"))
+    );
+    assert!(
+        kv.get("procs").is_some_and(|n| n.trim() != "0"),
+        "{}",
+        o.stdout
+    );
+    if hugetlb {
+        assert_eq!(
+            kv.get("hugetlb").map(String::as_str),
+            Some("0"),
+            "{}",
+            o.stdout
+        );
+    }
+    assert!(
+        kv.get("stats")
+            .is_some_and(|s| s.starts_with("{\"type\":\"stats\"")),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.trim_end().ends_with("removed"), "{}", o.stdout);
+    assert!(!Path::new("/sys/fs/cgroup/unified").join(&parent).exists());
+}
