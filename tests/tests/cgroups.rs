@@ -410,3 +410,53 @@ fn cgroup_v2_only_view() {
     assert!(o.stdout.trim_end().ends_with("removed"), "{}", o.stdout);
     assert!(!Path::new("/sys/fs/cgroup/unified").join(&parent).exists());
 }
+
+/// --systemd-cgroup: `slice:prefix:name` becomes the `.slice/.scope` directories systemd would
+/// use (written by moat itself), removed on delete.
+#[test]
+fn systemd_cgroup_path() {
+    require_root!();
+    if !v1() {
+        eprintln!("SKIP: written for this machine's cgroup v1 pids hierarchy");
+        return;
+    }
+    let env = TestEnv::new("cg-systemd");
+    let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
+    let id = env.new_id();
+    let slice = format!("moattest{}-x.slice", std::process::id());
+    let mut c = b.config();
+    c["linux"]["cgroupsPath"] = json!(format!("{slice}:moat:{id}"));
+    c["linux"]["resources"] = json!({"pids": {"limit": 33}});
+    b.write_config(&c);
+    let o = env.moat(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(o.success(), "{}", o.describe());
+    let top = format!("moattest{}.slice", std::process::id());
+    let want = PathBuf::from("/sys/fs/cgroup/pids")
+        .join(&top)
+        .join(&slice)
+        .join(format!("moat-{id}.scope"));
+    assert_eq!(cgroup_dir(state_pid(&env, &id), "pids"), Some(want.clone()));
+    assert_eq!(read(&want, "pids.max"), "33");
+    assert!(env.moat(&["delete", "-f", &id]).success());
+    assert!(!Path::new("/sys/fs/cgroup/pids").join(&top).exists());
+    // A malformed systemd path is a config error.
+    let mut c = b.config();
+    c["linux"]["cgroupsPath"] = json!("not-a-systemd-path");
+    b.write_config(&c);
+    let id2 = env.new_id();
+    let o = env.moat(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id2,
+    ]);
+    assert_ne!(o.code, 0, "{}", o.describe());
+    assert!(env.state(&id2).is_none());
+}
