@@ -161,6 +161,17 @@ static void test_timeouts(void) {
     ssize_t r = recv(sv[0], &b, 1, 0);
     double dt = now() - t0;
     check(r == -1 && errno == EAGAIN && dt > 0.1 && dt < 3, "unix recv times out with EAGAIN");
+    /* an enormous timeout is no timeout (and must not overflow anything) */
+    struct timeval huge = {0x7fffffffffffffffL, 999999};
+    check(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &huge, sizeof huge) == 0, "huge SO_RCVTIMEO accepted");
+    pid_t w = fork();
+    if (w == 0) {
+        usleep(50000);
+        write(sv[1], "z", 1);
+        _exit(0);
+    }
+    check(recv(sv[0], &b, 1, 0) == 1 && b == 'z', "recv with huge timeout gets the data");
+    waitpid(w, NULL, 0);
     /* inet too */
     struct sockaddr_in a;
     int u = socket(AF_INET, SOCK_DGRAM, 0);

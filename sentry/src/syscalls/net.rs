@@ -71,9 +71,13 @@ pub(crate) fn wait_for(
     host: Option<(i32, u32)>,
     timeout: Option<Duration>,
 ) -> SysErr {
-    let deadline = timeout.map(|to| {
+    // A timeout too far away to represent (tv_sec near i64::MAX) is no deadline at all.
+    let deadline = timeout.and_then(|to| {
         let t = k.task_mut(tid);
-        *t.deadline.get_or_insert_with(|| Instant::now() + to)
+        if t.deadline.is_none() {
+            t.deadline = Instant::now().checked_add(to);
+        }
+        t.deadline
     });
     if deadline.is_some_and(|d| Instant::now() >= d) {
         return Errno::EAGAIN.into();
