@@ -483,8 +483,10 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
     let p = k.proc_of_mut(tid);
     p.mm = mm;
     p.exe = img.exe_path.clone();
+    // comm is the basename of the path given to execve: /bin/sh stays "sh" even when it is a
+    // link to busybox (exe names the resolved file).
     let comm = img
-        .exe_path
+        .execfn
         .rsplit(|&c| c == b'/')
         .next()
         .unwrap_or(b"")
