@@ -434,3 +434,30 @@ fn capabilities_like_runc() {
         assert_eq!((&s.1, &s.2), (&seen[0].1, &seen[0].2), "{seen:?}");
     }
 }
+
+/// A client that connects to the control socket and says nothing holds up nobody.
+#[test]
+fn silent_control_client_blocks_nobody() {
+    require_root!();
+    let env = TestEnv::new("exec-silent");
+    let (id, _) = started(&env, "b", &["/bin/sleep", "1000"]);
+    let sock = env.root.join(&id).join("control.sock");
+    let silent: Vec<_> = (0..3)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    let t = std::time::Instant::now();
+    let o = env.moat(&["exec", &id, "echo", "hi"]);
+    assert_eq!(o.stdout, "hi\n", "{}", o.describe());
+    let ps = env.moat(&["ps", "--format", "json", &id]);
+    assert_eq!(ps.stdout.trim(), "[1]", "{}", ps.describe());
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // A garbage line gets an error answer.
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    s.write_all(b"{garbage\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(&s).read_line(&mut line).unwrap();
+    assert!(line.contains("\"ok\":false"), "{line}");
+    drop(silent);
+    assert_eq!(status(&env, &id).as_deref(), Some("running"));
+}

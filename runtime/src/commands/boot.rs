@@ -3,8 +3,9 @@
 //! network, hostname), opens the rootfs and mount sources, boots the sentry, starts the control
 //! thread, reports on the ready pipe, waits for `start`, and then becomes the sentry.
 //!
-//! The control thread serves `<root>/<id>/control.sock` for the sandbox's whole life, one
-//! connection at a time, multiplexing the open exec connections with `poll`. It is started
+//! The control thread serves `<root>/<id>/control.sock` for the sandbox's whole life: one
+//! `poll` loop over the listener, connections still sending their request (read without
+//! blocking) and the open exec connections. It is started
 //! before the sentry seals itself, and from then on lives under the sentry's seccomp filter: it
 //! only uses sockets it already has (accept4, recvmsg, sendmsg, poll, fcntl, setsockopt), never
 //! opens files and never starts threads.
@@ -19,7 +20,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sentry::{ExecSpec, ExecWait, Sentry, SentryHandle, WorkloadExit};
 
@@ -77,6 +78,8 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
         phase: Phase::Created,
         init,
         execs: Vec::new(),
+        pending: Vec::new(),
+        leftover: Vec::new(),
     };
     if let Err(e) = server.listener.set_nonblocking(true) {
         let _ = ready.write_all(format!("control socket: {e}").as_bytes());
@@ -340,30 +343,71 @@ struct ControlServer {
     phase: Phase,
     init: ProcessEntry,
     execs: Vec<ExecConn>,
+    /// Connections whose request line is not complete yet.
+    pending: Vec<PendingConn>,
+    /// Bytes a client sent after its request line (an exec client's first signal lines).
+    leftover: Vec<u8>,
+}
+
+/// A connection still sending its request.
+struct PendingConn {
+    stream: UnixStream,
+    buf: Vec<u8>,
+    fds: Vec<OwnedFd>,
+    since: Instant,
+}
+
+/// Answers on a connection that is about to be dropped.
+fn reply_now(stream: UnixStream, resp: &Response) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+    if let Ok(line) = control::json_line(resp) {
+        let _ = io::Write::write_all(&mut &stream, &line);
+    }
 }
 
 impl ControlServer {
-    /// Serves the control socket until the process exits.
+    /// Serves the control socket until the process exits. Connections are read without
+    /// blocking: a client that is slow to send its request holds up nobody, and is dropped
+    /// after [`REQUEST_TIMEOUT`].
     fn serve(mut self) {
         loop {
             self.reap_execs();
+            let now = Instant::now();
+            self.pending.retain(|p| {
+                let keep = now.duration_since(p.since) < REQUEST_TIMEOUT;
+                if !keep {
+                    tracing::debug!("control client sent no request in time: dropped");
+                }
+                keep
+            });
             let mut pfds = vec![libc::pollfd {
                 fd: self.listener.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             }];
-            for e in &self.execs {
+            for fd in self
+                .pending
+                .iter()
+                .map(|p| p.stream.as_raw_fd())
+                .chain(self.execs.iter().map(|e| e.stream.as_raw_fd()))
+            {
                 pfds.push(libc::pollfd {
-                    fd: e.stream.as_raw_fd(),
+                    fd,
                     events: libc::POLLIN | libc::POLLRDHUP,
                     revents: 0,
                 });
             }
-            let timeout = if self.execs.is_empty() {
+            let mut timeout = if self.execs.is_empty() {
                 -1
             } else {
                 EXEC_POLL_MS
             };
+            if let Some(oldest) = self.pending.iter().map(|p| p.since).min() {
+                let left = (oldest + REQUEST_TIMEOUT).saturating_duration_since(now);
+                let ms = left.as_millis().min(i32::MAX as u128) as i32 + 1;
+                timeout = if timeout < 0 { ms } else { timeout.min(ms) };
+            }
             // SAFETY: poll on pollfds we own, for the length we pass.
             let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
             if n < 0 {
@@ -374,24 +418,98 @@ impl ControlServer {
                 }
                 continue;
             }
-            // Exec connections first (their indices shift once the listener adds one).
-            let ready: Vec<bool> = pfds[1..].iter().map(|p| p.revents != 0).collect();
-            for i in (0..ready.len()).rev() {
-                if ready[i] {
+            let np = self.pending.len();
+            let exec_ready: Vec<bool> = pfds[1 + np..].iter().map(|p| p.revents != 0).collect();
+            let pending_ready: Vec<bool> = pfds[1..1 + np].iter().map(|p| p.revents != 0).collect();
+            // Exec connections first, then pending requests (highest index first: both remove
+            // with swap_remove), then new connections.
+            for i in (0..exec_ready.len()).rev() {
+                if exec_ready[i] {
                     self.exec_input(i);
                 }
             }
+            for i in (0..pending_ready.len()).rev() {
+                if pending_ready[i] {
+                    self.pending_input(i);
+                }
+            }
             if pfds[0].revents != 0 {
-                match control::accept_one(&self.listener, REQUEST_TIMEOUT) {
-                    Ok(Some(inc)) => self.handle_request(inc),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::error!("control socket: {e}");
-                        std::thread::sleep(Duration::from_millis(100));
+                self.accept_all();
+            }
+        }
+    }
+
+    /// Accepts every waiting connection (the listener is non-blocking).
+    fn accept_all(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if stream.set_nonblocking(true).is_ok() {
+                        self.pending.push(PendingConn {
+                            stream,
+                            buf: Vec::new(),
+                            fds: Vec::new(),
+                            since: Instant::now(),
+                        });
                     }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::error!("control socket: accept: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                    return;
                 }
             }
         }
+    }
+
+    /// Reads what a new connection sent; once its request line is complete, answers it.
+    fn pending_input(&mut self, i: usize) {
+        let mut chunk = [0u8; 4096];
+        let p = &mut self.pending[i];
+        let n = control::recv_with_fds(p.stream.as_raw_fd(), &mut chunk, &mut p.fds);
+        match n {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return
+            }
+            Ok(0) | Err(_) => {
+                self.pending.swap_remove(i);
+                return;
+            }
+            Ok(k) => p.buf.extend_from_slice(&chunk[..k]),
+        }
+        let Some(nl) = p.buf.iter().position(|&b| b == b'\n') else {
+            if p.buf.len() > control::MAX_LINE {
+                let p = self.pending.swap_remove(i);
+                reply_now(p.stream, &Response::error("invalid request: line too long"));
+            }
+            return;
+        };
+        let mut p = self.pending.swap_remove(i);
+        let rest = p.buf.split_off(nl + 1);
+        p.buf.truncate(nl);
+        let request = match std::str::from_utf8(&p.buf) {
+            Ok(l) => serde_json::from_str(l).map_err(|e| format!("invalid request: {e}")),
+            Err(_) => Err("invalid request: not UTF-8".to_string()),
+        };
+        if p.stream.set_nonblocking(false).is_err()
+            || p.stream.set_write_timeout(Some(REQUEST_TIMEOUT)).is_err()
+        {
+            return;
+        }
+        self.leftover = rest;
+        self.handle_request(control::Incoming {
+            stream: p.stream,
+            request,
+            fds: p.fds,
+        });
+        self.leftover.clear();
     }
 
     /// Reports the exit of every exec'd process that ended.
@@ -522,7 +640,7 @@ impl ControlServer {
                                 pid,
                                 wait,
                                 stream: incoming.stream,
-                                buf: Vec::new(),
+                                buf: std::mem::take(&mut self.leftover),
                             });
                         } else {
                             let _ = self.handle.signal(pid, libc::SIGKILL);
