@@ -45,9 +45,10 @@ pub fn file_write(f: &OpenFile, buf: &[u8], off: Option<u64>) -> Result<usize, E
     }
     if f.ops.seekable() {
         let append = f.flags.get() & libc::O_APPEND as u32 != 0;
+        // Linux appends even when an offset is given (pwrite(2), BUGS).
         let pos = match off {
+            _ if append => f.inode.as_ref().map(|i| i.size()).unwrap_or(0),
             Some(o) => o,
-            None if append => f.inode.as_ref().map(|i| i.size()).unwrap_or(0),
             None => f.pos.get(),
         };
         let n = f.ops.write(f, buf, Some(pos))?;
@@ -184,7 +185,16 @@ fn do_readv(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<u
     Ok(n as i64)
 }
 
-fn do_writev(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
+/// `rwf_append`: pwritev2's RWF_APPEND, O_APPEND for this one call.
+fn do_writev(
+    k: &mut Kernel,
+    tid: Tid,
+    fd: u64,
+    iov: u64,
+    cnt: u64,
+    off: Option<u64>,
+    rwf_append: bool,
+) -> SysResult {
     let f = get_file(k, tid, fd)?;
     let iovs = read_iovecs(k, tid, iov, cnt)?;
     let mem = k.mem_of(tid)?;
@@ -193,7 +203,17 @@ fn do_writev(k: &mut Kernel, tid: Tid, fd: u64, iov: u64, cnt: u64, off: Option<
         let len = len.min(MAX_IO.saturating_sub(buf.len()));
         buf.extend_from_slice(&mem.read_vec(base, len)?);
     }
-    let r = file_write(&f, &buf, off);
+    let r = if rwf_append && f.ops.seekable() {
+        let end = f.inode.as_ref().map(|i| i.size()).unwrap_or(0);
+        let r = file_write(&f, &buf, Some(end));
+        // With offset -1 the file position moves as for write(2).
+        if let (Ok(n), None) = (&r, off) {
+            f.pos.set(end + *n as u64);
+        }
+        r
+    } else {
+        file_write(&f, &buf, off)
+    };
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
     crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
@@ -204,29 +224,48 @@ pub fn sys_readv(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     do_readv(k, tid, a[0], a[1], a[2], None)
 }
 pub fn sys_writev(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    do_writev(k, tid, a[0], a[1], a[2], None)
+    do_writev(k, tid, a[0], a[1], a[2], None, false)
 }
 pub fn sys_preadv(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    let off = a[3] as i64;
-    do_readv(
-        k,
-        tid,
-        a[0],
-        a[1],
-        a[2],
-        if off == -1 { None } else { Some(off as u64) },
-    )
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    do_readv(k, tid, a[0], a[1], a[2], Some(a[3]))
 }
 pub fn sys_pwritev(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    let off = a[3] as i64;
-    do_writev(
-        k,
-        tid,
-        a[0],
-        a[1],
-        a[2],
-        if off == -1 { None } else { Some(off as u64) },
-    )
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    do_writev(k, tid, a[0], a[1], a[2], Some(a[3]), false)
+}
+
+/// RWF_* flags of preadv2/pwritev2 that Linux 6.1 knows: HIPRI, DSYNC, SYNC, NOWAIT, APPEND.
+/// All data reaches sentry memory synchronously, so only APPEND changes anything.
+const RWF_KNOWN: u64 = 0x1f;
+const RWF_APPEND: u64 = 0x10;
+
+/// preadv2/pwritev2 offsets: -1 means the file position; other negatives are invalid.
+fn v2_offset(off: u64) -> Result<Option<u64>, Errno> {
+    match off as i64 {
+        -1 => Ok(None),
+        o if o < 0 => Err(Errno::EINVAL),
+        o => Ok(Some(o as u64)),
+    }
+}
+
+pub fn sys_preadv2(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[5] & !RWF_KNOWN != 0 {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let off = v2_offset(a[3])?;
+    do_readv(k, tid, a[0], a[1], a[2], off)
+}
+pub fn sys_pwritev2(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[5] & !RWF_KNOWN != 0 {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let off = v2_offset(a[3])?;
+    do_writev(k, tid, a[0], a[1], a[2], off, a[5] & RWF_APPEND != 0)
 }
 
 pub fn sys_lseek(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -281,7 +320,7 @@ pub fn sys_close(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 
 pub fn sys_close_range(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2] as u32);
-    if first > last {
+    if first > last || flags & !(libc::CLOSE_RANGE_UNSHARE | libc::CLOSE_RANGE_CLOEXEC) != 0 {
         return Err(Errno::EINVAL.into());
     }
     let fds = k.proc_of(tid).fds.clone();
@@ -760,6 +799,17 @@ pub fn sys_ftruncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_fsync(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    // Only files and directories can be synced; pipes, sockets, devices and /proc files have
+    // no fsync in Linux (EINVAL).
+    match f.inode.as_ref().map(|i| &i.kind) {
+        Some(InodeKind::File(_)) | Some(InodeKind::Dir(_)) => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// syncfs works on any fd (it syncs the filesystem holding it); there is nothing to flush.
+pub fn sys_syncfs(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     get_file(k, tid, a[0])?;
     Ok(0)
 }
@@ -826,6 +876,11 @@ fn transfer(
 pub fn sys_sendfile(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let out = get_file(k, tid, a[0])?;
     let inp = get_file(k, tid, a[1])?;
+    // A pipe cannot be sendfile's input (Linux has no splice_read for pipes): EINVAL, where
+    // reading it would even block.
+    if inp.ops.as_any().is::<PipeEnd>() {
+        return Err(Errno::EINVAL.into());
+    }
     if !inp.ops.seekable() && a[2] != 0 {
         return Err(Errno::ESPIPE.into());
     }
