@@ -558,24 +558,27 @@ impl ControlServer {
                 let _ = self.handle.signal(e.pid, libc::SIGKILL);
             }
             Ok(k) => {
-                let e = &mut self.execs[i];
-                e.buf.extend_from_slice(&chunk[..k]);
-                if e.buf.len() > control::MAX_LINE {
-                    e.buf.clear();
-                }
-                let pid = e.pid;
-                for line in control::take_lines(&mut e.buf) {
-                    match serde_json::from_str::<Request>(&line) {
-                        Ok(Request::Signal { signal })
-                            if (1..=signal::MAX_SIGNAL).contains(&signal) =>
-                        {
-                            if let Err(err) = self.handle.signal(pid, signal) {
-                                tracing::debug!(pid, signal, "forward signal: {err}");
-                            }
-                        }
-                        other => tracing::debug!(pid, ?other, "ignored on an exec connection"),
+                self.execs[i].buf.extend_from_slice(&chunk[..k]);
+                self.exec_lines(i);
+            }
+        }
+    }
+
+    /// Acts on the complete lines an exec client sent: signals for its process.
+    fn exec_lines(&mut self, i: usize) {
+        let e = &mut self.execs[i];
+        if e.buf.len() > control::MAX_LINE {
+            e.buf.clear();
+        }
+        let pid = e.pid;
+        for line in control::take_lines(&mut e.buf) {
+            match serde_json::from_str::<Request>(&line) {
+                Ok(Request::Signal { signal }) if (1..=signal::MAX_SIGNAL).contains(&signal) => {
+                    if let Err(err) = self.handle.signal(pid, signal) {
+                        tracing::debug!(pid, signal, "forward signal: {err}");
                     }
                 }
+                other => tracing::debug!(pid, ?other, "ignored on an exec connection"),
             }
         }
     }
@@ -642,6 +645,8 @@ impl ControlServer {
                                 stream: incoming.stream,
                                 buf: std::mem::take(&mut self.leftover),
                             });
+                            // Signal lines that came with the request.
+                            self.exec_lines(self.execs.len() - 1);
                         } else {
                             let _ = self.handle.signal(pid, libc::SIGKILL);
                         }
