@@ -23,6 +23,40 @@ pub struct PipeBuf {
     /// wait for (reads, the last reader closing).
     pub rseq: u64,
     pub wseq: u64,
+    /// Size set with F_SETPIPE_SZ; 0 until then (the default, PIPE_CAPACITY).
+    pub capacity: usize,
+}
+
+impl PipeBuf {
+    pub fn capacity(&self) -> usize {
+        if self.capacity == 0 {
+            PIPE_CAPACITY
+        } else {
+            self.capacity
+        }
+    }
+}
+
+/// Largest size an unprivileged F_SETPIPE_SZ may ask for (Linux's default pipe-max-size).
+pub const PIPE_MAX_SIZE: usize = 1 << 20;
+
+/// F_SETPIPE_SZ: rounds `size` up as Linux does (whole pages, a power of two of them) and
+/// applies it. `privileged`: CAP_SYS_RESOURCE, which lifts PIPE_MAX_SIZE.
+pub fn set_capacity(buf: &RefCell<PipeBuf>, size: u64, privileged: bool) -> Result<usize, Errno> {
+    if size > 1 << 31 {
+        return Err(Errno::EINVAL);
+    }
+    let pages = (size as usize).div_ceil(4096).max(1);
+    let new = pages.next_power_of_two() * 4096;
+    if new > PIPE_MAX_SIZE && !privileged {
+        return Err(Errno::EPERM);
+    }
+    let mut b = buf.borrow_mut();
+    if new < b.data.len() {
+        return Err(Errno::EBUSY);
+    }
+    b.capacity = new;
+    Ok(new)
 }
 
 pub fn new_pipe() -> Rc<RefCell<PipeBuf>> {
@@ -97,7 +131,7 @@ impl FileOps for PipeEnd {
         if b.readers == 0 {
             return Err(Errno::EPIPE);
         }
-        let room = PIPE_CAPACITY.saturating_sub(b.data.len());
+        let room = b.capacity().saturating_sub(b.data.len());
         // Writes of up to PIPE_BUF bytes are atomic: all or nothing.
         if room == 0 || (buf.len() <= PIPE_BUF && room < buf.len()) {
             return Err(Errno::EAGAIN);
@@ -124,7 +158,7 @@ impl FileOps for PipeEnd {
             if b.readers == 0 {
                 m |= POLLERR;
             }
-            if PIPE_CAPACITY - b.data.len() >= PIPE_BUF {
+            if b.capacity().saturating_sub(b.data.len()) >= PIPE_BUF {
                 m |= POLLOUT;
             }
             m

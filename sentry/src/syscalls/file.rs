@@ -7,7 +7,7 @@ use crate::fs::regular::{dtype_of_mode, DirEntry, DirFile};
 use crate::fs::{overlay, procfs};
 use crate::kernel::signal::{SigInfo, SIGPIPE};
 use crate::kernel::{Kernel, Tid};
-use crate::vfs::file::{OpenFile, POLLIN, POLLOUT};
+use crate::vfs::file::{OpenFile, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::vfs::inode::{Inode, InodeKind};
 use crate::vfs::locks;
 use std::rc::Rc;
@@ -420,8 +420,22 @@ pub fn sys_fcntl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => record_lock(k, tid, &f, a[1] as i32, a[2]),
-        libc::F_GETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
-        libc::F_SETPIPE_SZ => Ok(crate::fs::pipe::PIPE_CAPACITY as i64),
+        libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
+            let p = f
+                .ops
+                .as_any()
+                .downcast_ref::<PipeEnd>()
+                .ok_or(Errno::EBADF)?;
+            if a[1] as i32 == libc::F_GETPIPE_SZ {
+                return Ok(p.buf.borrow().capacity() as i64);
+            }
+            // CAP_SYS_RESOURCE (24) may exceed pipe-max-size.
+            let privileged = k.proc_of(tid).creds.has_cap(24);
+            let n = crate::fs::pipe::set_capacity(&p.buf, a[2], privileged)?;
+            // More room may let a blocked writer go on.
+            k.dirty = true;
+            Ok(n as i64)
+        }
         libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
         libc::F_ADD_SEALS | libc::F_GET_SEALS => {
             Ok(crate::fs::memfd::fcntl_seals(&f, a[1] as i32, a[2])?)
@@ -909,8 +923,23 @@ pub fn sys_copy_file_range(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     let in_off = if a[1] != 0 { Some(a[1]) } else { None };
     let out_off = if a[3] != 0 { Some(a[3]) } else { None };
+    if let (Some(i), Some(o)) = (&inp.inode, &out.inode) {
+        if Rc::ptr_eq(i, o) {
+            // No overlapping copy within one file (the count cut at EOF, as Linux checks it).
+            let mem = k.mem_of(tid)?;
+            let pos_in = in_off.map_or(Ok(inp.pos.get()), |p| mem.read_u64(p))?;
+            let pos_out = out_off.map_or(Ok(out.pos.get()), |p| mem.read_u64(p))?;
+            let count = a[4].min(i.size().saturating_sub(pos_in));
+            if pos_out.saturating_add(count) > pos_in && pos_out < pos_in.saturating_add(count) {
+                return Err(Errno::EINVAL.into());
+            }
+        }
+    }
     transfer(k, tid, &out, &inp, a[4], in_off, out_off)
 }
+
+/// splice/tee flag: the pipes of this one call act as if O_NONBLOCK.
+const SPLICE_F_NONBLOCK: u64 = 2;
 
 /// splice(2) and tee(2) between pipes and files (data passes through the sentry).
 pub fn sys_splice(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -926,6 +955,12 @@ pub fn sys_splice(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     let in_off = if a[1] != 0 { Some(a[1]) } else { None };
     let out_off = if a[3] != 0 { Some(a[3]) } else { None };
+    if a[5] & SPLICE_F_NONBLOCK != 0
+        && (in_pipe && inp.ops.poll() & (POLLIN | POLLHUP) == 0
+            || out_pipe && out.ops.poll() & (POLLOUT | POLLERR) == 0)
+    {
+        return Err(Errno::EAGAIN.into());
+    }
     transfer(k, tid, &out, &inp, a[4], in_off, out_off)
 }
 
@@ -953,10 +988,16 @@ pub fn sys_tee(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         if pi.buf.borrow().writers == 0 {
             return Ok(0);
         }
+        if a[3] & SPLICE_F_NONBLOCK != 0 {
+            return Err(Errno::EAGAIN.into());
+        }
         let r = Err(Errno::EAGAIN);
         io_outcome(k, tid, &inp, r, POLLIN)?;
     }
     let r = file_write(&out, &data, None);
+    if a[3] & SPLICE_F_NONBLOCK != 0 && r == Err(Errno::EAGAIN) {
+        return Err(Errno::EAGAIN.into());
+    }
     let n = io_outcome(k, tid, &out, r, POLLOUT)?;
     k.dirty = true;
     Ok(n as i64)
