@@ -8,6 +8,9 @@ use crate::vfs::file::{FileOps, OpenFile, POLLIN, POLLOUT};
 use std::any::Any;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+/// sizeof(struct termios) in the kernel's ioctl ABI (x86-64).
+const KERNEL_TERMIOS_SIZE: usize = 36;
+
 #[derive(Debug)]
 pub struct HostFile {
     pub fd: OwnedFd,
@@ -91,20 +94,22 @@ impl FileOps for HostFile {
             return Err(Errno::ENOTTY);
         }
         match req {
+            // The ioctl ABI uses the kernel's 36-byte `struct termios` (glibc's is larger):
+            // copy exactly that many bytes each way.
             libc::TCGETS => {
-                // SAFETY: termios is POD, filled by the host.
-                let mut t: libc::termios = unsafe { std::mem::zeroed() };
-                // SAFETY: valid out pointer.
-                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TCGETS, &mut t) } != 0 {
+                let mut t = [0u8; KERNEL_TERMIOS_SIZE];
+                // SAFETY: the buffer holds a kernel termios.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TCGETS, t.as_mut_ptr()) } != 0 {
                     return Err(Errno::last());
                 }
-                mem.write_pod(arg, &t)?;
+                mem.write(arg, &t)?;
                 Ok(0)
             }
             libc::TCSETS | libc::TCSETSW | libc::TCSETSF => {
-                let t: libc::termios = mem.read_pod(arg)?;
-                // SAFETY: valid in pointer.
-                if unsafe { libc::ioctl(self.fd.as_raw_fd(), req, &t) } != 0 {
+                let mut t = [0u8; KERNEL_TERMIOS_SIZE];
+                mem.read(arg, &mut t)?;
+                // SAFETY: the buffer holds a kernel termios.
+                if unsafe { libc::ioctl(self.fd.as_raw_fd(), req, t.as_ptr()) } != 0 {
                     return Err(Errno::last());
                 }
                 Ok(0)
