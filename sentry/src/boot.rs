@@ -79,7 +79,8 @@ fn parse_mode(options: &[String]) -> Option<u32> {
 }
 
 fn new_sysfs(ncpu: usize) -> Result<Rc<Inode>, Errno> {
-    let root = Inode::new_dir(crate::fs::DEV_TMPFS, 0o555, 0, 0);
+    // Its own device, so that statfs reports SYSFS_MAGIC.
+    let root = Inode::new_dir(crate::fs::DEV_SYSFS, 0o555, 0, 0);
     let cpu = ensure_dir(&root, b"devices/system/cpu")?;
     let range = if ncpu > 1 {
         format!("0-{}\n", ncpu - 1)

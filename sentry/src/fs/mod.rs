@@ -20,3 +20,4 @@ pub const DEV_TMPFS: u64 = 0x2b;
 pub const DEV_PROC: u64 = 0x2c;
 pub const DEV_DEVFS: u64 = 0x2d;
 pub const DEV_PIPE: u64 = 0x2e;
+pub const DEV_SYSFS: u64 = 0x2f;

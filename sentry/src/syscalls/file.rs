@@ -398,6 +398,11 @@ pub fn sys_fcntl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             fds.borrow_mut().entry_mut(fd)?.cloexec = a[2] & 1 != 0;
             Ok(0)
         }
+        // O_PATH descriptions keep access mode 3 (neither read nor write) internally;
+        // Linux reports just O_PATH.
+        libc::F_GETFL if f.flags.get() & libc::O_PATH as u32 != 0 => {
+            Ok((f.flags.get() & !(libc::O_ACCMODE as u32)) as i64)
+        }
         libc::F_GETFL => Ok(f.flags.get() as i64
             | if f.is_dir() {
                 libc::O_DIRECTORY as i64

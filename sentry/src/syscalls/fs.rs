@@ -169,6 +169,10 @@ pub fn do_open(
     let cloexec = flags & libc::O_CLOEXEC as u32 != 0;
     let nofollow = flags & libc::O_NOFOLLOW as u32 != 0;
     if flags & libc::O_TMPFILE as u32 == libc::O_TMPFILE as u32 {
+        // An unnamed file must be opened for writing.
+        if flags & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32 {
+            return Err(Errno::EINVAL.into());
+        }
         let dir = vfs::resolve(k, &ctx, start, path, true)?;
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR.into());
@@ -374,6 +378,16 @@ pub fn sys_lstat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_statx(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    const AT_NO_AUTOMOUNT: u64 = 0x800;
+    const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+    const STATX_RESERVED: u64 = 0x8000_0000;
+    let (flags, mask) = (a[2], a[3]);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX_RESERVED != 0
+    {
+        return Err(Errno::EINVAL.into());
+    }
     let path = read_path(k, tid, a[1])?;
     let st = stat_target(k, tid, a[0] as i32, &path, a[2])?.stat();
     let mut b = [0u8; 256];
@@ -440,6 +454,9 @@ pub fn sys_faccessat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     access_impl(k, tid, a[0] as i32, a[1], a[2], 0)
 }
 pub fn sys_faccessat2(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[3] & !(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
     access_impl(k, tid, a[0] as i32, a[1], a[2], a[3])
 }
 pub fn sys_access(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -621,11 +638,12 @@ fn rename_impl(
         return Err(Errno::EINVAL.into());
     }
     if let Some(d) = &dst {
-        if Rc::ptr_eq(d, &src) {
-            return Ok(0);
-        }
+        // NOREPLACE first: Linux refuses an existing target even when it is the same file.
         if flags & NOREPLACE != 0 {
             return Err(Errno::EEXIST.into());
+        }
+        if Rc::ptr_eq(d, &src) {
+            return Ok(0);
         }
         check_sticky(&ndir, d, &ctx)?;
         if flags & EXCHANGE == 0 {
@@ -849,6 +867,9 @@ pub fn sys_chmod(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 pub fn sys_fchmod(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let f = get_file(k, tid, a[0])?;
+    if f.flags.get() & libc::O_PATH as u32 != 0 {
+        return Err(Errno::EBADF.into());
+    }
     let ctx = path_ctx(k, tid);
     let inode = f.inode.clone().ok_or(Errno::EINVAL)?;
     chmod_inode(&ctx, &inode, a[1] as u32)
@@ -916,6 +937,9 @@ pub fn sys_lchown(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 pub fn sys_fchown(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let f = get_file(k, tid, a[0])?;
+    if f.flags.get() & libc::O_PATH as u32 != 0 {
+        return Err(Errno::EBADF.into());
+    }
     let ctx = path_ctx(k, tid);
     let inode = f.inode.clone().ok_or(Errno::EINVAL)?;
     chown_inode(&ctx, &inode, a[1] as u32, a[2] as u32)
@@ -1128,6 +1152,7 @@ pub fn sys_umask(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 fn fill_statfs(k: &Kernel, tid: Tid, inode: &Inode, addr: u64) -> SysResult {
     let f_type: u64 = match inode.dev {
         crate::fs::DEV_PROC => 0x9fa0,
+        crate::fs::DEV_SYSFS => 0x62656572,
         crate::fs::DEV_ROOT => 0x794c7630, // overlayfs
         _ => 0x01021994,                   // tmpfs
     };
