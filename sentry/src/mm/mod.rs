@@ -6,6 +6,8 @@ pub mod memfile;
 
 use crate::errno::Errno;
 use crate::platform::ptrace;
+use crate::vfs::Inode;
+use std::rc::Rc;
 
 pub const PAGE: u64 = 4096;
 
@@ -160,6 +162,11 @@ pub struct MmState {
     pub arg_end: u64,
     pub env_start: u64,
     pub env_end: u64,
+    /// Files whose memory-file pages back mappings here, as (start, end, file). A mapping
+    /// keeps its file's pages alive after the last name and descriptor are gone, as in Linux:
+    /// without this the file's window would be freed under the mapping (reading zeros) and
+    /// handed to the next file. Kept in step with `vmas` by `remove`.
+    pub pinned: Vec<(u64, u64, Rc<Inode>)>,
 }
 
 impl MmState {
@@ -189,6 +196,20 @@ impl MmState {
             }
         }
         self.vmas = out;
+        let mut pins = Vec::with_capacity(self.pinned.len() + 1);
+        for (s, e, file) in self.pinned.drain(..) {
+            if e <= start || s >= end {
+                pins.push((s, e, file));
+                continue;
+            }
+            if s < start {
+                pins.push((s, start, file.clone()));
+            }
+            if e > end {
+                pins.push((end, e, file));
+            }
+        }
+        self.pinned = pins;
     }
 
     pub fn protect(&mut self, start: u64, end: u64, prot: u32) {

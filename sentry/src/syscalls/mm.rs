@@ -96,6 +96,8 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     } else {
         0
     };
+    // A file whose pages the mapping uses directly (see MmState::pinned).
+    let mut pin = None;
     let result = match &data_source {
         None => {
             let hf = host_flags | libc::MAP_ANONYMOUS as u32;
@@ -113,6 +115,7 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
                     // The file's pages live in the memory file: map them directly, shared or
                     // copy-on-write as asked.
                     let hf = host_flags & !(libc::MAP_ANONYMOUS as u32);
+                    pin = Some(inode.clone());
                     stub_syscall(
                         k,
                         tid,
@@ -136,13 +139,17 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         let _ = stub_munmap(k, tid, result, len);
         return Err(Errno::ENOMEM.into());
     }
-    k.proc_of_mut(tid).mm.add(Vma {
+    let mm = &mut k.proc_of_mut(tid).mm;
+    mm.add(Vma {
         start: result,
         end: result + len,
         prot,
         shared,
         name,
     });
+    if let Some(file) = pin {
+        mm.pinned.push((result, result + len, file));
+    }
     Ok(result as i64)
 }
 
@@ -283,13 +290,23 @@ pub fn sys_mremap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         .iter()
         .find(|v| v.start <= old && old < v.end)
         .cloned();
-    mm.remove(old, old + page_up(old_len).unwrap_or(old_len));
+    let old_end = old + page_up(old_len).unwrap_or(old_len);
+    // The file pinned by the old range, if any, now backs the new one.
+    let file = mm
+        .pinned
+        .iter()
+        .find(|(s, e, _)| *s < old_end && *e > old)
+        .map(|(_, _, f)| f.clone());
+    mm.remove(old, old_end);
     if let Some(v) = template {
         mm.add(Vma {
             start: r,
             end: r + new_len_p,
             ..v
         });
+    }
+    if let Some(f) = file {
+        mm.pinned.push((r, r + new_len_p, f));
     }
     Ok(r as i64)
 }
