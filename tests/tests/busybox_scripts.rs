@@ -32,7 +32,7 @@ fn compare(name: &str, script: &str) {
     if native_only {
         let dir = moat_tests::TempDir::new(name);
         let root = dir.path().join("rootfs");
-        moat_tests::copy_tree(&moat_tests::rootfs_dir(), &root);
+        moat_tests::copy_rootfs_lite(&moat_tests::rootfs_dir(), &root);
         let native = moat_tests::run_native(
             &root,
             &["/bin/sh", "-c", script],
