@@ -6,6 +6,7 @@
 #   make demo     run a container that shows it is sandboxed
 #   make test     every unit and integration test (needs root)
 #   make bench    runtime comparison: native, runc, runsc, moat  ->  build/bench-report.md
+#   make docs     regenerate docs/syscalls.md from the sentry's syscall table
 #   make install  copy moat to $(PREFIX)/bin
 #   make clean
 SHELL := /bin/bash
@@ -30,7 +31,7 @@ BENCH_BUNDLE   ?= $(BUILD)/bench-bundle
 BENCH_OUTDIR   ?= $(BUILD)/bench-results/$(shell date +%Y%m%d-%H%M%S)
 WITH_PYTHON    ?= 0
 
-.PHONY: all deps build rootfs demo test bench install clean
+.PHONY: all deps build rootfs demo test bench install clean docs
 
 all: build
 
@@ -88,6 +89,10 @@ bench: deps build
 	RUNTIMES='$(BENCH_RUNTIMES)' REPS='$(REPS)' OUT='$(OUT)' BUNDLE='$(BENCH_BUNDLE)' \
 	    OUTDIR='$(BENCH_OUTDIR)' WITH_PYTHON='$(WITH_PYTHON)' ./bench/run.sh
 	@echo "report: $(OUT)"
+
+# docs/syscalls.md is generated from the sentry's syscall table (a test checks it is current).
+docs: build
+	$(MOAT) syscalls --format markdown > docs/syscalls.md
 
 install: build
 	install -D -m 0755 $(MOAT) $(DESTDIR)$(PREFIX)/bin/moat

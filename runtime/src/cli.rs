@@ -105,7 +105,7 @@ pub enum Command {
     /// Print what this runtime supports (OCI features JSON)
     Features,
     /// Print the sentry's syscall table: number, name, support level, note
-    Syscalls,
+    Syscalls(SyscallsArgs),
     /// The sandbox process (internal)
     #[command(hide = true)]
     Boot(BootArgs),
@@ -191,6 +191,20 @@ pub struct ListArgs {
     /// Print only the ids
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyscallsFormat {
+    /// number, name, support, note: tab-separated, one syscall per line
+    Text,
+    /// the docs/syscalls.md page
+    Markdown,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyscallsArgs {
+    #[arg(short = 'f', long, value_enum, default_value_t = SyscallsFormat::Text)]
+    pub format: SyscallsFormat,
 }
 
 #[derive(Debug, Clone, Args)]

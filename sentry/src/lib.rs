@@ -84,3 +84,8 @@ impl Sentry {
 pub fn syscall_table() -> String {
     syscalls::table::render()
 }
+
+/// The syscall table as the Markdown page docs/syscalls.md.
+pub fn syscall_table_markdown() -> String {
+    syscalls::table::render_markdown()
+}

@@ -247,10 +247,21 @@ pub fn run_native_ns(rootfs: &Path, p: &Program, binds: &[PathBuf]) -> Output {
                 }
             }
             let none = 0u64;
-            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &none, 0usize, 8usize);
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &none,
+                0usize,
+                8usize,
+            );
             // Nothing but stdio crosses into the program (CLOEXEC rather than close, so
             // that std's exec-error pipe still works).
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 4u32 /* CLOSE_RANGE_CLOEXEC */);
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                4u32, /* CLOSE_RANGE_CLOEXEC */
+            );
             libc::umask(0o022);
             let rl = libc::rlimit {
                 rlim_cur: NOFILE,

@@ -145,11 +145,17 @@ const LISTED_BY_HAND: &[&str] = &["fs_mounts"];
 #[ignore = "tmpfs ignores size= (statfs reports 4 GiB and writes never hit ENOSPC)"]
 fn fs_mounts() {
     let p = c("fs_mounts")
-        .mount(ExtraMount::Tmpfs { dest: "/mnt/tmpfs", options: &["size=1m", "mode=1777"] })
+        .mount(ExtraMount::Tmpfs {
+            dest: "/mnt/tmpfs",
+            options: &["size=1m", "mode=1777"],
+        })
         .mount(ExtraMount::Bind {
             dest: "/mnt/rw",
             readonly: false,
-            files: &[("hello.txt", "hello from the host\n"), ("sub/inner.txt", "inner\n")],
+            files: &[
+                ("hello.txt", "hello from the host\n"),
+                ("sub/inner.txt", "inner\n"),
+            ],
         })
         .mount(ExtraMount::Bind {
             dest: "/mnt/ro",
@@ -162,7 +168,10 @@ fn fs_mounts() {
         assert_eq!(a, b, "host side of a bind mount differs (native | moat)");
     }
     let ro = tree(&r.moat_binds[1]);
-    assert_eq!(ro, vec![("ro.txt".to_string(), "f 644 read only\n".to_string())]);
+    assert_eq!(
+        ro,
+        vec![("ro.txt".to_string(), "f 644 read only\n".to_string())]
+    );
 }
 
 /// (relative path, "type mode content") of every entry below `d`, sorted.
@@ -173,7 +182,12 @@ fn tree(d: &std::path::Path) -> Vec<(String, String)> {
     while let Some(p) = stack.pop() {
         for e in std::fs::read_dir(&p).unwrap().flatten() {
             let md = std::fs::symlink_metadata(e.path()).unwrap();
-            let rel = e.path().strip_prefix(d).unwrap().to_string_lossy().into_owned();
+            let rel = e
+                .path()
+                .strip_prefix(d)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let mode = md.permissions().mode() & 0o7777;
             let what = if md.is_dir() {
                 stack.push(e.path());
@@ -181,7 +195,10 @@ fn tree(d: &std::path::Path) -> Vec<(String, String)> {
             } else if md.file_type().is_symlink() {
                 format!("l {}", std::fs::read_link(e.path()).unwrap().display())
             } else {
-                format!("f {mode:o} {}", String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()))
+                format!(
+                    "f {mode:o} {}",
+                    String::from_utf8_lossy(&std::fs::read(e.path()).unwrap())
+                )
             };
             v.push((rel, what));
         }
@@ -221,6 +238,13 @@ fn every_program_is_run() {
             })
         })
         .collect();
-    assert!(missing.is_empty(), "tests/programs not run by any test: {missing:?}");
-    assert!(LISTED.len() >= 45, "the corpus has {} C programs", LISTED.len());
+    assert!(
+        missing.is_empty(),
+        "tests/programs not run by any test: {missing:?}"
+    );
+    assert!(
+        LISTED.len() >= 45,
+        "the corpus has {} C programs",
+        LISTED.len()
+    );
 }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use sentry::SentryOptions;
 
-use crate::cli::{Command, GlobalOpts, OverlayMode};
+use crate::cli::{Command, GlobalOpts, OverlayMode, SyscallsFormat};
 use crate::error::{Error, Result};
 
 /// What every command needs from the global flags.
@@ -113,10 +113,14 @@ pub fn dispatch(ctx: &Ctx, cmd: Command) -> Result<i32> {
         Command::Events(a) => events::run(ctx, &a).map(|_| 0),
         Command::Update(a) => update::run(ctx, &a).map(|_| 0),
         Command::Features => features::run().map(|_| 0),
-        Command::Syscalls => {
+        Command::Syscalls(a) => {
             use std::io::Write;
+            let table = match a.format {
+                SyscallsFormat::Text => sentry::syscall_table(),
+                SyscallsFormat::Markdown => sentry::syscall_table_markdown(),
+            };
             let mut out = std::io::stdout().lock();
-            out.write_all(sentry::syscall_table().as_bytes())
+            out.write_all(table.as_bytes())
                 .map_err(|e| Error::io("write table", e))?;
             Ok(0)
         }
