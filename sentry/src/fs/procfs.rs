@@ -82,6 +82,51 @@ const STATIC_FILES: &[&str] = &[
     "sys/fs/nr_open",
     "sys/net/core/somaxconn",
 ];
+/// The /proc/sys files Linux makes writable (mode 0644); writes to them are accepted and ignored.
+/// The others are 0444 and refuse writers even with CAP_DAC_OVERRIDE, as proc_sys_permission does.
+const SYSCTL_WRITABLE: &[&str] = &[
+    "sys/kernel/hostname",
+    "sys/kernel/domainname",
+    "sys/kernel/pid_max",
+    "sys/kernel/overflowuid",
+    "sys/kernel/overflowgid",
+    "sys/kernel/threads-max",
+    "sys/kernel/yama/ptrace_scope",
+    "sys/vm/overcommit_memory",
+    "sys/vm/max_map_count",
+    "sys/fs/file-max",
+    "sys/fs/nr_open",
+    "sys/net/core/somaxconn",
+];
+
+/// A /proc/sys file without write permission: opening it for writing is EACCES for everyone.
+pub fn sysctl_read_only(p: &ProcNode) -> bool {
+    matches!(p, ProcNode::Static(f) if f.starts_with("sys/") && !SYSCTL_WRITABLE.contains(f))
+}
+
+/// The sandbox's boot id: one random UUID for its whole life, like the kernel's.
+fn boot_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(random_uuid)
+}
+
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    crate::fs::devfs::fill_random(&mut b);
+    // A version 4 (random) UUID, as the kernel's generate_random_uuid makes.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 const STATIC_DIRS: &[&str] = &[
     "sys",
     "sys/kernel",
@@ -130,6 +175,8 @@ fn make(node: ProcNode, uid: u32, gid: u32) -> Rc<Inode> {
     } else if matches!(node, ProcNode::PidFile(_, "environ")) {
         libc::S_IFREG | 0o400
     } else if matches!(node, ProcNode::PidFile(_, "oom_score_adj")) {
+        libc::S_IFREG | 0o644
+    } else if matches!(&node, ProcNode::Static(f) if SYSCTL_WRITABLE.contains(f)) {
         libc::S_IFREG | 0o644
     } else {
         libc::S_IFREG | 0o444
@@ -392,6 +439,30 @@ fn state_char(k: &Kernel, pid: i32) -> (char, &'static str) {
     }
 }
 
+/// The ignored and the caught signals of a process, as masks.
+fn sig_sets(pr: &crate::kernel::task::Process) -> (u64, u64) {
+    let sig = pr.sigactions.borrow();
+    let mut ign = 0u64;
+    let mut cgt = 0u64;
+    for (i, a) in sig.iter().enumerate().skip(1) {
+        match a.handler {
+            0 => {}
+            1 => ign |= 1 << (i - 1),
+            _ => cgt |= 1 << (i - 1),
+        }
+    }
+    (ign, cgt)
+}
+
+/// The blocked-signal mask of a process's first thread (what Linux shows for the group).
+fn first_sigmask(k: &Kernel, pr: &crate::kernel::task::Process) -> u64 {
+    pr.threads
+        .first()
+        .and_then(|t| k.tasks.get(t))
+        .map(|t| t.sigmask)
+        .unwrap_or(0)
+}
+
 /// Generates the contents of a procfs file.
 pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno> {
     let mut s = String::new();
@@ -403,27 +474,83 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
             let vsize = pr.mm.total_size();
             match *what {
                 "stat" => {
-                    let _ = writeln!(
-                        s,
-                        "{} ({}) {} {} {} {} 0 -1 4194560 0 0 0 0 {} 0 {} 0 20 0 {} 0 {} {} {} 18446744073709551615 0 0 {} 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 {} {} {} {} 0",
-                        pid, comm, st, pr.ppid, pr.pgid, pr.sid, pr.utime_ticks, pr.children_ticks,
-                        pr.threads.len().max(1), pr.start_ticks, vsize, vsize / 4096, pr.mm.stack_top,
-                        pr.mm.arg_start, pr.mm.arg_end, pr.mm.env_start, pr.mm.env_end
-                    );
+                    let (ign, cgt) = sig_sets(pr);
+                    let blk = first_sigmask(k, pr);
+                    let (code_start, code_end) = pr
+                        .mm
+                        .vmas
+                        .iter()
+                        .find(|v| v.prot & 4 != 0)
+                        .map(|v| (v.start, v.end))
+                        .unwrap_or((0, 0));
+                    let mm = &pr.mm;
+                    // The 52 fields of proc_pid_stat(5) as Linux 6.x prints them.
+                    let fields: [u64; 49] = [
+                        pr.ppid as u64,
+                        pr.pgid as u64,
+                        pr.sid as u64,
+                        0,           // tty_nr
+                        u64::MAX,    // tpgid (-1)
+                        0x0040_0100, // flags
+                        0,
+                        0,
+                        0,
+                        0, // minflt cminflt majflt cmajflt
+                        pr.utime_ticks,
+                        0,
+                        pr.children_ticks,
+                        0,
+                        20, // priority
+                        0,  // nice
+                        pr.threads.len().max(1) as u64,
+                        0, // itrealvalue
+                        pr.start_ticks,
+                        vsize,
+                        vsize / 4096,
+                        u64::MAX, // rsslim
+                        code_start,
+                        code_end,
+                        mm.stack_top,
+                        0,
+                        0, // kstkesp kstkeip
+                        pr.shared_pending.mask,
+                        blk,
+                        ign,
+                        cgt,
+                        0,
+                        0,
+                        0, // wchan nswap cnswap
+                        pr.exit_signal as u64,
+                        0,
+                        0,
+                        0, // processor rt_priority policy
+                        0,
+                        0,
+                        0, // delayacct_blkio_ticks guest_time cguest_time
+                        mm.brk_start,
+                        mm.brk_start,
+                        mm.brk,
+                        mm.arg_start,
+                        mm.arg_end,
+                        mm.env_start,
+                        mm.env_end,
+                        0, // exit_code
+                    ];
+                    let _ = write!(s, "{pid} ({comm}) {st}");
+                    for (i, v) in fields.iter().enumerate() {
+                        // tpgid is signed: -1 without a controlling terminal.
+                        if i == 4 {
+                            s.push_str(" -1");
+                        } else {
+                            let _ = write!(s, " {v}");
+                        }
+                    }
+                    s.push('\n');
                 }
                 "status" => {
                     let c = &pr.creds;
-                    let sig = pr.sigactions.borrow();
-                    let mut ign = 0u64;
-                    let mut cgt = 0u64;
-                    for i in 1..65 {
-                        match sig[i].handler {
-                            0 => {}
-                            1 => ign |= 1 << (i - 1),
-                            _ => cgt |= 1 << (i - 1),
-                        }
-                    }
-                    let blk = pr.threads.first().and_then(|t| k.tasks.get(t)).map(|t| t.sigmask).unwrap_or(0);
+                    let (ign, cgt) = sig_sets(pr);
+                    let blk = first_sigmask(k, pr);
                     let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
                     let _ = write!(
                         s,
@@ -548,6 +675,9 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     );
                 }
                 "uptime" => {
+                    // Right after start the sandbox's uptime rounds to 0.00; programs take a
+                    // zero uptime as an error, so report at least one tick.
+                    let up = up.max(0.01);
                     let _ = writeln!(s, "{up:.2} {:.2}", up * ncpu as f64);
                 }
                 "loadavg" => {
@@ -586,11 +716,11 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                 "sys/kernel/cap_last_cap" => s.push_str("40\n"),
                 "sys/kernel/overflowuid" | "sys/kernel/overflowgid" => s.push_str("65534\n"),
                 "sys/kernel/threads-max" => s.push_str("32768\n"),
-                "sys/kernel/random/boot_id" | "sys/kernel/random/uuid" => {
-                    let mut b = [0u8; 16];
-                    crate::fs::devfs::fill_random(&mut b);
-                    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                    let _ = writeln!(s, "{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+                "sys/kernel/random/boot_id" => {
+                    let _ = writeln!(s, "{}", boot_id());
+                }
+                "sys/kernel/random/uuid" => {
+                    let _ = writeln!(s, "{}", random_uuid());
                 }
                 "sys/kernel/random/entropy_avail" => s.push_str("256\n"),
                 "sys/kernel/yama/ptrace_scope" => s.push_str("1\n"),

@@ -140,6 +140,9 @@ pub fn open_inode(
         InodeKind::Symlink(_) => return Err(Errno::ELOOP),
         InodeKind::Socket(_) => return Err(Errno::ENXIO),
         InodeKind::Proc(p) => {
+            if want_write && procfs::sysctl_read_only(p) {
+                return Err(Errno::EACCES);
+            }
             if p.is_dir() {
                 if want_write {
                     return Err(Errno::EISDIR);
@@ -445,6 +448,9 @@ fn access_impl(
         return Err(Errno::EROFS.into());
     }
     if !may_access(&inode.meta.borrow(), &ctx.creds, mode as u32) {
+        return Err(Errno::EACCES.into());
+    }
+    if mode & 2 != 0 && matches!(&inode.kind, InodeKind::Proc(p) if procfs::sysctl_read_only(p)) {
         return Err(Errno::EACCES.into());
     }
     Ok(0)

@@ -1003,12 +1003,29 @@ pub fn sys_setresgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     setresgid_impl(k, tid, a[0] as u32, a[1] as u32, a[2] as u32)
 }
 
+/// The capabilities that only act on the filesystem (Linux's CAP_FS_MASK: CHOWN, DAC_OVERRIDE,
+/// DAC_READ_SEARCH, FOWNER, FSETID, LINUX_IMMUTABLE, MKNOD, MAC_OVERRIDE).
+const CAP_FS_MASK: u64 = 0x1f | 1 << 9 | 1 << 27 | 1 << 32;
+
 pub fn sys_setfsuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let c = &mut k.proc_of_mut(tid).creds;
     let old = c.fsuid;
     let v = a[0] as u32;
-    if c.has_cap(crate::vfs::CAP_SETUID) || v == c.uid || v == c.euid || v == c.suid {
+    if v != u32::MAX
+        && (c.has_cap(crate::vfs::CAP_SETUID)
+            || v == c.uid
+            || v == c.euid
+            || v == c.suid
+            || v == c.fsuid)
+    {
         c.fsuid = v;
+        // Leaving fsuid 0 drops the filesystem capabilities from the effective set, going back
+        // to 0 raises the permitted ones again (otherwise DAC_OVERRIDE would hide the new fsuid).
+        if old == 0 && v != 0 {
+            c.cap_effective &= !CAP_FS_MASK;
+        } else if old != 0 && v == 0 {
+            c.cap_effective |= c.cap_permitted & CAP_FS_MASK;
+        }
     }
     Ok(old as i64)
 }
@@ -1016,7 +1033,13 @@ pub fn sys_setfsgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let c = &mut k.proc_of_mut(tid).creds;
     let old = c.fsgid;
     let v = a[0] as u32;
-    if c.has_cap(crate::vfs::CAP_SETGID) || v == c.gid || v == c.egid || v == c.sgid {
+    if v != u32::MAX
+        && (c.has_cap(crate::vfs::CAP_SETGID)
+            || v == c.gid
+            || v == c.egid
+            || v == c.sgid
+            || v == c.fsgid)
+    {
         c.fsgid = v;
     }
     Ok(old as i64)

@@ -77,6 +77,10 @@ fn get(k: &mut Kernel, tid: Tid, kind: u8, a: [u64; 6]) -> SysResult {
 }
 
 fn set(k: &mut Kernel, tid: Tid, kind: u8, a: [u64; 6]) -> SysResult {
+    // Linux checks the flags before it looks at the name, the size or the file.
+    if a[4] & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
     let inode = target(k, tid, kind, a[0])?;
     let name = read_name(k, tid, a[1])?;
     namespace_ok(&name).map_err(|e| {
@@ -87,7 +91,7 @@ fn set(k: &mut Kernel, tid: Tid, kind: u8, a: [u64; 6]) -> SysResult {
         }
     })?;
     let size = a[3] as usize;
-    if size > XATTR_SIZE_MAX || a[4] & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+    if size > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG.into());
     }
     if inode.readonly.get() {
