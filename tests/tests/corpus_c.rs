@@ -86,7 +86,6 @@ corpus! {
     fs_at => c("fs_at"),
     fs_io => c("fs_io"),
     fs_copy => c("fs_copy"),
-    #[ignore = "flock through an inherited open file description blocks the child instead of succeeding (the lock belongs to the description, not the process); the test hangs"]
     fs_locks => c("fs_locks"),
     #[ignore = "a removed working directory still works: getcwd returns its old path and files can be created in it (Linux: ENOENT)"]
     fs_dirs => c("fs_dirs"),

@@ -309,13 +309,17 @@ pub fn sys_lseek(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 
 pub fn sys_close(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let e = k.proc_of(tid).fds.borrow_mut().remove(a[0] as i32)?;
-    // POSIX: closing any fd of a file drops all of the process's record locks on it.
-    if let Ok(key) = lock_key(&e.file) {
-        locks::release(key, locks::Owner::Process(k.task(tid).tgid));
-    }
+    closed_fd(k, tid, &e.file);
     drop(e);
     k.dirty = true;
     Ok(0)
+}
+
+/// POSIX: closing any fd of a file drops all of the process's record locks on it.
+fn closed_fd(k: &Kernel, tid: Tid, f: &OpenFile) {
+    if let Ok(key) = lock_key(f) {
+        locks::release(key, locks::Owner::Process(k.task(tid).tgid));
+    }
 }
 
 pub fn sys_close_range(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -334,8 +338,8 @@ pub fn sys_close_range(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             if let Some(e) = t.fds[i].as_mut() {
                 e.cloexec = true;
             }
-        } else {
-            t.fds[i] = None;
+        } else if let Some(e) = t.fds[i].take() {
+            closed_fd(k, tid, &e.file);
         }
     }
     k.dirty = true;
@@ -355,6 +359,9 @@ fn dup3_impl(k: &mut Kernel, tid: Tid, old: i32, new: i32, flags: u64) -> SysRes
     let prev = fds
         .borrow_mut()
         .install_at(new, f, flags & libc::O_CLOEXEC as u64 != 0)?;
+    if let Some(e) = &prev {
+        closed_fd(k, tid, &e.file);
+    }
     drop(prev);
     k.dirty = true;
     Ok(new as i64)

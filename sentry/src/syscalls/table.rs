@@ -41,7 +41,7 @@ table![
         Partial,
         "locks are kept in the sentry: host processes outside the sandbox do not see them"
     ),
-    (SYS_flock, file::sys_flock, Partial, "locks are kept in the sentry: host processes outside the sandbox do not see them"),
+    (SYS_flock, file::sys_flock, Partial, "locks belong to the open file description and are kept in the sentry: host processes outside the sandbox do not see them"),
     (
         SYS_ioctl,
         file::sys_ioctl,

@@ -105,6 +105,10 @@ impl Drop for OpenFile {
     fn drop(&mut self) {
         // The last reference to the description: inotify's IN_CLOSE_*.
         crate::fs::inotify::on_close(self);
+        // flock and OFD locks belong to the description and go with its last reference.
+        if crate::vfs::locks::release_file(self as *const OpenFile as usize) {
+            crate::kernel::timers::request_wake();
+        }
     }
 }
 

@@ -125,12 +125,21 @@ pub fn set_record(
 }
 
 /// Drops every lock `owner` holds on a file (close by a process, last close of an OFD).
-pub fn release(key: FileKey, owner: Owner) {
+/// Returns whether it held any.
+pub fn release(key: FileKey, owner: Owner) -> bool {
     LOCKS.with(|t| {
-        if let Some(l) = t.borrow_mut().records.get_mut(&key) {
-            l.retain(|x| x.owner != owner);
+        let mut t = t.borrow_mut();
+        let Some(l) = t.records.get_mut(&key) else {
+            return false;
+        };
+        let n = l.len();
+        l.retain(|x| x.owner != owner);
+        let any = l.len() != n;
+        if l.is_empty() {
+            t.records.remove(&key);
         }
-    });
+        any
+    })
 }
 
 /// Drops every POSIX lock of a process (exit).
@@ -142,17 +151,27 @@ pub fn release_process(pid: i32) {
     });
 }
 
-/// Drops every lock tied to an open file description (its last close).
-pub fn release_file(ofd: usize) {
+/// Drops every lock tied to an open file description (its last close). Returns whether it
+/// held any, so waiters can be woken. The description's address is its identity, and it is
+/// reused once freed: a lock left behind would be inherited by an unrelated description.
+pub fn release_file(ofd: usize) -> bool {
     LOCKS.with(|t| {
         let mut t = t.borrow_mut();
-        for h in t.flocks.values_mut() {
+        let mut any = false;
+        t.flocks.retain(|_, h| {
+            let n = h.len();
             h.retain(|&(o, _)| o != ofd);
-        }
-        for l in t.records.values_mut() {
+            any |= h.len() != n;
+            !h.is_empty()
+        });
+        t.records.retain(|_, l| {
+            let n = l.len();
             l.retain(|x| x.owner != Owner::File(ofd));
-        }
-    });
+            any |= l.len() != n;
+            !l.is_empty()
+        });
+        any
+    })
 }
 
 #[cfg(test)]
