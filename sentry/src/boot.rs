@@ -438,6 +438,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
                 ensure_dir(&root, spec.cwd.as_bytes()).unwrap_or_else(|_| root.clone())
             })
     };
+    crate::loader::init_host_aux();
     let memfile = crate::mm::memfile::init().ok();
     if memfile.is_none() {
         tracing::warn!("no memory file: file mappings will be private copies");

@@ -28,7 +28,6 @@ corpus! {
     // ---- ELF and memory
     elf_dynamic => c("elf_dynamic"),
     elf_static_pie => c("elf_static_pie"),
-    #[ignore = "loader passes glibc's massaged AT_HWCAP (getauxval) instead of the kernel's, and /proc/self/auxv is empty (the loader keeps no copy of the auxv)"]
     elf_auxv => c("elf_auxv"),
     #[ignore = "no vDSO: AT_SYSINFO_EHDR is missing and there is no [vdso] mapping (loader)"]
     elf_vdso => c("elf_vdso"),
@@ -41,7 +40,6 @@ corpus! {
     mm_mremap => c("mm_mremap"),
     mm_protect => c("mm_protect"),
     mm_proc_maps => c("mm_proc_maps"),
-    #[ignore = "/proc/pid/maps prints offset 0, device 00:00 and inode 0 for file mappings and no ' (deleted)' mark (Vma keeps no file identity; loader builds Vmas too)"]
     mm_proc_maps_file => c("mm_proc_maps_file"),
     // ---- threads
     #[ignore = "per-thread comm: /proc/self/task/TID/comm and pthread_setname_np on a thread (kernel keeps one comm per process)"]

@@ -566,22 +566,14 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     );
                 }
                 "cmdline" => return Ok(pr.cmdline.clone()),
+                "auxv" => return Ok(pr.mm.auxv.clone()),
                 "environ" => return Ok(pr.environ.clone()),
                 "comm" => {
                     let _ = writeln!(s, "{comm}");
                 }
                 "maps" => {
                     for v in &pr.mm.vmas {
-                        let r = if v.prot & 1 != 0 { 'r' } else { '-' };
-                        let w = if v.prot & 2 != 0 { 'w' } else { '-' };
-                        let x = if v.prot & 4 != 0 { 'x' } else { '-' };
-                        let sh = if v.shared { 's' } else { 'p' };
-                        let line = format!("{:08x}-{:08x} {r}{w}{x}{sh} 00000000 00:00 0", v.start, v.end);
-                        if v.name.is_empty() {
-                            let _ = writeln!(s, "{line}");
-                        } else {
-                            let _ = writeln!(s, "{line:<73}{}", v.name);
-                        }
+                        let _ = writeln!(s, "{}", v.maps_line());
                     }
                 }
                 "statm" => {

@@ -294,15 +294,31 @@ fn load_elf(
         None => copy_segments(k, tid, &loads, bias, &read_whole(inode)?)?,
     }
     for ph in &loads {
+        // File pages show the file (offset, device, inode); the bss pages past them are
+        // anonymous, as in Linux.
         let start = page_down(ph.vaddr + bias);
+        let file_end = page_up(ph.vaddr + ph.filesz + bias).ok_or(Errno::ENOEXEC)?;
         let end = page_up(ph.vaddr + ph.memsz + bias).ok_or(Errno::ENOEXEC)?;
-        mm.add(Vma {
-            start,
-            end,
-            prot: prot_of(ph.flags),
-            shared: false,
-            name: name.to_string(),
-        });
+        if ph.filesz > 0 {
+            mm.add(Vma {
+                start,
+                end: file_end,
+                prot: prot_of(ph.flags),
+                name: name.to_string(),
+                file: Some(inode.clone()),
+                pgoff: page_down(ph.offset),
+                ..Default::default()
+            });
+        }
+        let anon_start = if ph.filesz > 0 { file_end } else { start };
+        if end > anon_start {
+            mm.add(Vma {
+                start: anon_start,
+                end,
+                prot: prot_of(ph.flags),
+                ..Default::default()
+            });
+        }
     }
     let phdr = match elf.phdr_vaddr() {
         Some(v) => v + bias,
@@ -454,8 +470,8 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
         start: stack_lo,
         end: STACK_TOP,
         prot: rw,
-        shared: false,
         name: "[stack]".into(),
+        ..Default::default()
     });
     mm.stack_top = STACK_TOP;
     let creds = k.proc_of(tid).creds.clone();
@@ -509,6 +525,50 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
 
 fn entry_of_main(l: &Loaded) -> u64 {
     l.entry
+}
+
+/// What the host kernel told the sentry in its own auxiliary vector, for the workload's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostAux {
+    pub hwcap: u64,
+    pub hwcap2: u64,
+    pub minsigstksz: u64,
+}
+
+static HOST_AUX: std::sync::OnceLock<HostAux> = std::sync::OnceLock::new();
+
+/// Reads the sentry's auxv as the kernel wrote it. glibc's getauxval(AT_HWCAP) is not that on
+/// x86-64 (ld.so replaces it with its own HWCAP_X86_* bits), so read /proc/self/auxv. Call at
+/// boot, before the sentry is sealed; later calls keep the first answer.
+pub fn init_host_aux() -> HostAux {
+    *HOST_AUX.get_or_init(|| {
+        // SAFETY: getauxval only reads the sentry's own auxv (the fallback if procfs is not
+        // readable).
+        let mut h = unsafe {
+            HostAux {
+                hwcap: libc::getauxval(AT_HWCAP),
+                hwcap2: libc::getauxval(AT_HWCAP2),
+                minsigstksz: libc::getauxval(AT_MINSIGSTKSZ),
+            }
+        };
+        if let Ok(raw) = std::fs::read("/proc/self/auxv") {
+            for pair in raw.chunks_exact(16) {
+                let word =
+                    |i: usize| u64::from_le_bytes(pair[i..i + 8].try_into().unwrap_or([0; 8]));
+                match word(0) {
+                    AT_HWCAP => h.hwcap = word(8),
+                    AT_HWCAP2 => h.hwcap2 = word(8),
+                    AT_MINSIGSTKSZ => h.minsigstksz = word(8),
+                    _ => {}
+                }
+            }
+        }
+        h
+    })
+}
+
+fn host_aux() -> HostAux {
+    init_host_aux()
 }
 
 const AT_NULL: u64 = 0;
@@ -575,16 +635,9 @@ fn build_stack(
     crate::fs::devfs::fill_random(&mut rnd);
     let random = push_bytes(&mut sp, &rnd)?;
     sp &= !15;
-    // SAFETY: getauxval only reads the sentry's own auxv.
-    let (hwcap, hwcap2, minsig) = unsafe {
-        (
-            libc::getauxval(AT_HWCAP),
-            libc::getauxval(AT_HWCAP2),
-            libc::getauxval(AT_MINSIGSTKSZ),
-        )
-    };
+    let host = host_aux();
     let auxv: Vec<(u64, u64)> = vec![
-        (AT_HWCAP, hwcap),
+        (AT_HWCAP, host.hwcap),
         (AT_PAGESZ, PAGE),
         (AT_CLKTCK, 100),
         (AT_PHDR, main.phdr),
@@ -599,10 +652,13 @@ fn build_stack(
         (AT_EGID, creds.egid as u64),
         (AT_SECURE, 0),
         (AT_RANDOM, random),
-        (AT_HWCAP2, hwcap2),
+        (AT_HWCAP2, host.hwcap2),
         (AT_EXECFN, execfn_addr),
         (AT_PLATFORM, platform),
-        (AT_MINSIGSTKSZ, minsig.max(crate::arch::MINSIGSTKSZ)),
+        (
+            AT_MINSIGSTKSZ,
+            host.minsigstksz.max(crate::arch::MINSIGSTKSZ),
+        ),
         (AT_NULL, 0),
     ];
     let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + auxv.len() * 2;
@@ -623,6 +679,7 @@ fn build_stack(
         buf.extend_from_slice(&v.to_le_bytes());
     }
     mem.write(sp, &buf)?;
+    mm.auxv = buf[(1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1) * 8..].to_vec();
     mm.arg_start = arg_start;
     mm.arg_end = arg_end;
     mm.env_start = env_start;

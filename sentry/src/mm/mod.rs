@@ -142,13 +142,58 @@ impl Mem {
 }
 
 /// One mapping, as /proc/pid/maps shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Vma {
     pub start: u64,
     pub end: u64,
     pub prot: u32,
     pub shared: bool,
     pub name: String,
+    /// The mapped file (device, inode and the " (deleted)" mark in /proc/pid/maps; the EOF
+    /// check for SIGBUS) and the file offset of `start`.
+    pub file: Option<Rc<Inode>>,
+    pub pgoff: u64,
+}
+
+impl Vma {
+    /// The /proc/pid/maps line (without the newline), in Linux's format: the path starts at
+    /// column 73; an unlinked file is marked " (deleted)".
+    pub fn maps_line(&self) -> String {
+        let r = if self.prot & 1 != 0 { 'r' } else { '-' };
+        let w = if self.prot & 2 != 0 { 'w' } else { '-' };
+        let x = if self.prot & 4 != 0 { 'x' } else { '-' };
+        let sh = if self.shared { 's' } else { 'p' };
+        let (off, dev, ino) = match &self.file {
+            Some(f) => (self.pgoff, f.dev, f.ino),
+            None => (0, 0, 0),
+        };
+        let line = format!(
+            "{:08x}-{:08x} {r}{w}{x}{sh} {off:08x} {:02x}:{:02x} {ino} ",
+            self.start,
+            self.end,
+            crate::vfs::inode::major(dev),
+            crate::vfs::inode::minor(dev),
+        );
+        let deleted = self.file.as_ref().is_some_and(|f| {
+            matches!(f.kind, crate::vfs::InodeKind::File(_)) && f.meta.borrow().nlink == 0
+        }) && !self.name.ends_with(" (deleted)");
+        if self.name.is_empty() {
+            line
+        } else if deleted {
+            format!("{line:<73}{} (deleted)", self.name)
+        } else {
+            format!("{line:<73}{}", self.name)
+        }
+    }
+
+    /// The part of this mapping that starts at `at` (inside it): the file offset moves along.
+    fn from(&self, at: u64) -> Vma {
+        Vma {
+            start: at,
+            pgoff: self.pgoff + (at - self.start),
+            ..self.clone()
+        }
+    }
 }
 
 /// What the sentry knows about one address space.
@@ -167,6 +212,8 @@ pub struct MmState {
     /// without this the file's window would be freed under the mapping (reading zeros) and
     /// handed to the next file. Kept in step with `vmas` by `remove`.
     pub pinned: Vec<(u64, u64, Rc<Inode>)>,
+    /// The auxiliary vector the loader gave this image (/proc/pid/auxv), AT_NULL included.
+    pub auxv: Vec<u8>,
 }
 
 impl MmState {
@@ -192,7 +239,7 @@ impl MmState {
                 });
             }
             if v.end > end {
-                out.push(Vma { start: end, ..v });
+                out.push(v.from(end));
             }
         }
         self.vmas = out;
@@ -223,10 +270,9 @@ impl MmState {
             let s = v.start.max(start);
             let e = v.end.min(end);
             self.add(Vma {
-                start: s,
                 end: e,
                 prot,
-                ..v
+                ..v.from(s)
             });
         }
     }
@@ -247,13 +293,16 @@ mod tests {
             start: 0x1000,
             end: 0x5000,
             prot: 3,
-            shared: false,
-            name: String::new(),
+            ..Default::default()
         });
         m.remove(0x2000, 0x3000);
         assert_eq!(m.vmas.len(), 2);
         m.protect(0x3000, 0x4000, 1);
         assert_eq!(m.vmas.len(), 3);
+        // The file offset follows the pieces.
+        assert_eq!(m.vmas[1].start, 0x3000);
+        assert_eq!(m.vmas[1].pgoff, 0x2000);
+        assert_eq!(m.vmas[2].pgoff, 0x3000);
         assert_eq!(m.total_size(), 0x3000);
     }
 }

@@ -201,6 +201,7 @@ pub fn sys_shmat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         prot: prot as u32,
         shared: true,
         name: format!("/SYSV{:08x} (deleted)", id),
+        ..Default::default()
     });
     Ok(at as i64)
 }

@@ -146,6 +146,8 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         prot,
         shared,
         name,
+        file: data_source,
+        pgoff: off,
     });
     if let Some(file) = pin {
         mm.pinned.push((result, result + len, file));
@@ -254,8 +256,8 @@ pub fn sys_brk(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             start: page_up(start).unwrap_or(start),
             end: new_top,
             prot: rw,
-            shared: false,
             name: "[heap]".into(),
+            ..Default::default()
         });
     } else if new_top < old_top {
         stub_munmap(k, tid, new_top, old_top - new_top)?;
@@ -302,6 +304,7 @@ pub fn sys_mremap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         mm.add(Vma {
             start: r,
             end: r + new_len_p,
+            pgoff: v.pgoff + (old - v.start),
             ..v
         });
     }
