@@ -238,6 +238,7 @@ pub(crate) fn create_process(
             vfork_wait: None,
             robust_list: (0, 0),
             futex: None,
+            ioprio: 0,
         },
     );
     k.by_host.insert(host_tid, pid);

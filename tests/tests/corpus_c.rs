@@ -117,6 +117,7 @@ corpus! {
     id_creds => c("id_creds"),
     id_user => c("id_user").user(1000, 1000),
     misc_uname_sysinfo => c("misc_uname_sysinfo"),
+    misc_syscalls => c("misc_syscalls"),
     // ---- earlier programs, run the same way
     file_locks => c("file_locks"),
     ipc_sysv_basic => c("ipc_sysv_basic"),

@@ -60,6 +60,8 @@ pub struct Task {
     pub robust_list: (u64, u64),
     /// Set while the task sleeps in FUTEX_WAIT.
     pub futex: Option<FutexWaiter>,
+    /// I/O priority (ioprio_set); kept and inherited, not acted on.
+    pub ioprio: u16,
 }
 
 /// Identity of a futex word: the address space (0 for shared futexes) and the address.

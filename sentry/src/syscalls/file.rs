@@ -731,6 +731,23 @@ pub fn sys_fstat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_getdents64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    getdents(k, tid, a, DirentFormat::Dirent64)
+}
+
+/// The old getdents(2): `struct linux_dirent` (d_type in the record's last byte).
+pub fn sys_getdents(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    getdents(k, tid, a, DirentFormat::Legacy)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DirentFormat {
+    /// `struct linux_dirent64 { u64 ino; s64 off; u16 reclen; u8 type; char name[]; }`
+    Dirent64,
+    /// `struct linux_dirent { unsigned long ino, off; u16 reclen; char name[]; u8 pad; u8 type; }`
+    Legacy,
+}
+
+fn getdents(k: &mut Kernel, tid: Tid, a: [u64; 6], format: DirentFormat) -> SysResult {
     let f = get_file(k, tid, a[0])?;
     let Some(d) = f.ops.as_any().downcast_ref::<DirFile>() else {
         return Err(Errno::ENOTDIR.into());
@@ -781,7 +798,11 @@ pub fn sys_getdents64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let mut idx = f.pos.get() as usize;
     while idx < entries.len() {
         let e = &entries[idx];
-        let reclen = (19 + e.name.len() + 1).div_ceil(8) * 8;
+        // header, name, its NUL (and the legacy format's trailing type byte), 8-aligned
+        let reclen = match format {
+            DirentFormat::Dirent64 => (19 + e.name.len() + 1).div_ceil(8) * 8,
+            DirentFormat::Legacy => (18 + e.name.len() + 2).div_ceil(8) * 8,
+        };
         if out.len() + reclen > cap {
             break;
         }
@@ -789,9 +810,14 @@ pub fn sys_getdents64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         out.extend_from_slice(&e.ino.to_le_bytes());
         out.extend_from_slice(&((idx + 1) as u64).to_le_bytes());
         out.extend_from_slice(&(reclen as u16).to_le_bytes());
-        out.push(e.dtype);
+        if format == DirentFormat::Dirent64 {
+            out.push(e.dtype);
+        }
         out.extend_from_slice(&e.name);
         out.resize(start + reclen, 0);
+        if format == DirentFormat::Legacy {
+            out[start + reclen - 1] = e.dtype;
+        }
         idx += 1;
     }
     if out.is_empty() && idx < entries.len() {
@@ -1070,4 +1096,32 @@ pub fn sys_fallocate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 pub fn sys_fadvise(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     get_file(k, tid, a[0])?;
     Ok(0)
+}
+
+/// readahead(fd, offset, count): a hint; the file must be a regular file open for reading.
+pub fn sys_readahead(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let f = get_file(k, tid, a[0])?;
+    if !f.readable() {
+        return Err(Errno::EBADF.into());
+    }
+    match f.inode.as_ref().map(|i| &i.kind) {
+        Some(InodeKind::File(_)) => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// sync_file_range(fd, offset, nbytes, flags): sandbox files are synced by fsync, so this
+/// only validates.
+pub fn sys_sync_file_range(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    const VALID: u64 = 1 | 2 | 4; // WAIT_BEFORE | WRITE | WAIT_AFTER
+    let (off, n) = (a[1] as i64, a[2] as i64);
+    if a[3] & !VALID != 0 || off < 0 || n < 0 || off.checked_add(n).is_none() {
+        return Err(Errno::EINVAL.into());
+    }
+    let f = get_file(k, tid, a[0])?;
+    match f.inode.as_ref().map(|i| &i.kind) {
+        Some(InodeKind::File(_)) | Some(InodeKind::Dir(_)) => Ok(0),
+        Some(_) => Err(Errno::ESPIPE.into()),
+        None => Err(Errno::ESPIPE.into()),
+    }
 }

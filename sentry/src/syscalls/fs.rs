@@ -951,47 +951,135 @@ pub fn sys_fchown(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     chown_inode(&ctx, &inode, a[1] as u32, a[2] as u32)
 }
 
+/// `UTIME_NOW` / `UTIME_OMIT` in a timespec's nanoseconds (utimensat(2)).
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
 pub fn sys_utimensat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    const UTIME_NOW: i64 = (1 << 30) - 1;
-    const UTIME_OMIT: i64 = (1 << 30) - 2;
-    let ctx = path_ctx(k, tid);
-    let inode = if a[1] == 0 {
-        get_file(k, tid, a[0])?.inode.clone().ok_or(Errno::EINVAL)?
+    if a[3] & !(AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH as u64) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let times = if a[2] == 0 {
+        None
     } else {
-        let path = read_path(k, tid, a[1])?;
-        let start = dirfd_start(k, tid, a[0] as i32, &path)?;
-        vfs::resolve(k, &ctx, start, &path, a[3] & AT_SYMLINK_NOFOLLOW == 0)?
+        let mem = k.mem_of(tid)?;
+        let mut t = [(0i64, 0i64); 2];
+        for (i, v) in t.iter_mut().enumerate() {
+            let base = a[2] + i as u64 * 16;
+            *v = (mem.read_u64(base)? as i64, mem.read_u64(base + 8)? as i64);
+        }
+        Some(t)
     };
+    set_times(k, tid, a[0], a[1], times, a[3] & AT_SYMLINK_NOFOLLOW == 0)
+}
+
+/// utimes(path, timeval[2]).
+pub fn sys_utimes(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let times = read_timevals(k, tid, a[1])?;
+    set_times(k, tid, libc::AT_FDCWD as u64, a[0], times, true)
+}
+
+/// futimesat(dirfd, path, timeval[2]): utimes relative to a directory fd.
+pub fn sys_futimesat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let times = read_timevals(k, tid, a[2])?;
+    set_times(k, tid, a[0], a[1], times, true)
+}
+
+/// utime(path, struct utimbuf { actime, modtime }): whole seconds.
+pub fn sys_utime(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let times = if a[1] == 0 {
+        None
+    } else {
+        let mem = k.mem_of(tid)?;
+        Some([
+            (mem.read_u64(a[1])? as i64, 0),
+            (mem.read_u64(a[1] + 8)? as i64, 0),
+        ])
+    };
+    if a[0] == 0 {
+        return Err(Errno::EFAULT.into());
+    }
+    set_times(k, tid, libc::AT_FDCWD as u64, a[0], times, true)
+}
+
+/// Two `struct timeval`s at `addr` as (sec, nsec) pairs; None for a NULL pointer ("now").
+fn read_timevals(
+    k: &mut Kernel,
+    tid: Tid,
+    addr: u64,
+) -> Result<Option<[(i64, i64); 2]>, super::SysErr> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mem = k.mem_of(tid)?;
+    let mut t = [(0i64, 0i64); 2];
+    for (i, v) in t.iter_mut().enumerate() {
+        let base = addr + i as u64 * 16;
+        let (sec, usec) = (mem.read_u64(base)? as i64, mem.read_u64(base + 8)? as i64);
+        if !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EINVAL.into());
+        }
+        *v = (sec, usec * 1000);
+    }
+    Ok(Some(t))
+}
+
+/// The common part of utimensat, utimes, futimesat and utime: `path` (a user pointer; 0
+/// means the file `dirfd` itself) relative to `dirfd`, and (sec, nsec) access and
+/// modification times with UTIME_NOW/UTIME_OMIT, or None for "both now".
+fn set_times(
+    k: &mut Kernel,
+    tid: Tid,
+    dirfd: u64,
+    path: u64,
+    times: Option<[(i64, i64); 2]>,
+    follow: bool,
+) -> SysResult {
+    let ctx = path_ctx(k, tid);
+    let inode = if path == 0 {
+        get_file(k, tid, dirfd)?
+            .inode
+            .clone()
+            .ok_or(Errno::EINVAL)?
+    } else {
+        let path = read_path(k, tid, path)?;
+        let start = dirfd_start(k, tid, dirfd as i32, &path)?;
+        vfs::resolve(k, &ctx, start, &path, follow)?
+    };
+    let now = Time::now();
+    let mut out = [None, None];
+    // Both "now" (NULL or UTIME_NOW twice) needs only write access; anything else ownership.
+    let only_now = times.is_none_or(|t| t[0].1 == UTIME_NOW && t[1].1 == UTIME_NOW);
+    match times {
+        None => out = [Some(now), Some(now)],
+        Some(t) => {
+            for (o, (sec, nsec)) in out.iter_mut().zip(t) {
+                *o = match nsec {
+                    UTIME_NOW => Some(now),
+                    UTIME_OMIT => None,
+                    n if (0..1_000_000_000).contains(&n) => Some(Time { sec, nsec }),
+                    _ => return Err(Errno::EINVAL.into()),
+                };
+            }
+        }
+    }
+    if out == [None, None] {
+        return Ok(0);
+    }
     if inode.readonly.get() {
         return Err(Errno::EROFS.into());
     }
-    let now = Time::now();
-    let (at, mt) = if a[2] == 0 {
-        if inode.meta.borrow().uid != ctx.creds.fsuid
-            && !ctx.creds.has_cap(vfs::CAP_FOWNER)
-            && !may_access(&inode.meta.borrow(), &ctx.creds, MAY_WRITE)
-        {
-            return Err(Errno::EACCES.into());
-        }
-        (Some(now), Some(now))
-    } else {
-        if inode.meta.borrow().uid != ctx.creds.fsuid && !ctx.creds.has_cap(vfs::CAP_FOWNER) {
+    let owner = inode.meta.borrow().uid == ctx.creds.fsuid || ctx.creds.has_cap(vfs::CAP_FOWNER);
+    if !owner {
+        // Setting explicit times needs ownership; "now" also works with write access.
+        if !only_now {
             return Err(Errno::EPERM.into());
         }
-        let mem = k.mem_of(tid)?;
-        let mut out = [None, None];
-        for (i, o) in out.iter_mut().enumerate() {
-            let sec = mem.read_u64(a[2] + i as u64 * 16)? as i64;
-            let nsec = mem.read_u64(a[2] + i as u64 * 16 + 8)? as i64;
-            *o = match nsec {
-                UTIME_NOW => Some(now),
-                UTIME_OMIT => None,
-                n if (0..1_000_000_000).contains(&n) => Some(Time { sec, nsec }),
-                _ => return Err(Errno::EINVAL.into()),
-            };
+        if !may_access(&inode.meta.borrow(), &ctx.creds, MAY_WRITE) {
+            return Err(Errno::EACCES.into());
         }
-        (out[0], out[1])
-    };
+    }
+    let (at, mt) = (out[0], out[1]);
     {
         let m = inode.meta.borrow();
         hostops::set_times(&inode, at.unwrap_or(m.atime), mt.unwrap_or(m.mtime))?;
@@ -1006,29 +1094,6 @@ pub fn sys_utimensat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     m.ctime = now;
     drop(m);
     crate::fs::inotify::on_attrib(&inode);
-    Ok(0)
-}
-
-pub fn sys_utimes(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    // utimes(path, timeval[2]) -> utimensat with converted times.
-    if a[1] == 0 {
-        return sys_utimensat(k, tid, [libc::AT_FDCWD as u64, a[0], 0, 0, 0, 0]);
-    }
-    let path = read_path(k, tid, a[0])?;
-    let ctx = path_ctx(k, tid);
-    let inode = vfs::resolve(k, &ctx, None, &path, true)?;
-    let mem = k.mem_of(tid)?;
-    let at = Time {
-        sec: mem.read_u64(a[1])? as i64,
-        nsec: mem.read_u64(a[1] + 8)? as i64 * 1000,
-    };
-    let mt = Time {
-        sec: mem.read_u64(a[1] + 16)? as i64,
-        nsec: mem.read_u64(a[1] + 24)? as i64 * 1000,
-    };
-    let mut m = inode.meta.borrow_mut();
-    m.atime = at;
-    m.mtime = mt;
     Ok(0)
 }
 

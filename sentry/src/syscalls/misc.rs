@@ -108,6 +108,96 @@ pub fn sys_sched_get_priority_max(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> Sy
     })
 }
 
+/// sched_rr_get_interval(pid, tp): every task is SCHED_OTHER, whose time slice Linux
+/// reports as 0 here.
+pub fn sys_sched_rr_get_interval(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let pid = a[0] as i32;
+    if pid < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if pid != 0 && !k.tasks.contains_key(&pid) {
+        return Err(Errno::ESRCH.into());
+    }
+    let mem = k.mem_of(tid)?;
+    mem.write_u64(a[1], 0)?;
+    mem.write_u64(a[1] + 8, 0)?;
+    Ok(0)
+}
+
+/// ioprio_get(which, who) / ioprio_set(which, who, ioprio): the sandbox does no I/O
+/// scheduling, but the priority is kept per task (and inherited) so programs read back what
+/// they set.
+pub fn sys_ioprio_get(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let targets = ioprio_targets(k, tid, a[0], a[1])?;
+    // Linux answers the highest priority (lowest value) of the matched tasks.
+    let best = targets
+        .iter()
+        .filter_map(|t| k.tasks.get(t))
+        .map(|t| t.ioprio)
+        .min();
+    Ok(i64::from(best.unwrap_or(0)))
+}
+
+pub fn sys_ioprio_set(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (class, data) = ((a[2] as u32 >> 13) & 0x7, a[2] as u32 & 0x1fff);
+    let ok = match class {
+        0 => data == 0,    // none
+        1 | 2 => data < 8, // real time, best effort
+        3 => true,         // idle
+        _ => false,
+    };
+    if !ok || a[2] >> 16 != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let targets = ioprio_targets(k, tid, a[0], a[1])?;
+    let creds = &k.proc_of(tid).creds;
+    const CAP_SYS_NICE: u32 = 23;
+    const CAP_SYS_ADMIN: u32 = 21;
+    if class == 1 && !(creds.has_cap(CAP_SYS_ADMIN) || creds.has_cap(CAP_SYS_NICE)) {
+        return Err(Errno::EPERM.into());
+    }
+    for t in targets {
+        if let Some(t) = k.tasks.get_mut(&t) {
+            t.ioprio = a[2] as u16;
+        }
+    }
+    Ok(0)
+}
+
+/// The tasks ioprio's (which, who) names: 1 = a thread, 2 = a process group, 3 = a user's
+/// tasks; who 0 is the caller's own.
+fn ioprio_targets(k: &Kernel, tid: Tid, which: u64, who: u64) -> Result<Vec<Tid>, SysErr> {
+    let who = who as i32;
+    let me = k.proc_of(tid);
+    let v: Vec<Tid> = match which {
+        1 => vec![if who == 0 { tid } else { who }]
+            .into_iter()
+            .filter(|t| k.tasks.contains_key(t))
+            .collect(),
+        2 => {
+            let pgid = if who == 0 { me.pgid } else { who };
+            k.tasks
+                .values()
+                .filter(|t| k.procs.get(&t.tgid).is_some_and(|p| p.pgid == pgid))
+                .map(|t| t.tid)
+                .collect()
+        }
+        3 => {
+            let uid = if who == 0 { me.creds.uid } else { who as u32 };
+            k.tasks
+                .values()
+                .filter(|t| k.procs.get(&t.tgid).is_some_and(|p| p.creds.uid == uid))
+                .map(|t| t.tid)
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    if v.is_empty() {
+        return Err(Errno::ESRCH.into());
+    }
+    Ok(v)
+}
+
 pub fn sys_sched_get_priority_min(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
     Ok(match a[0] as i32 {
         libc::SCHED_FIFO | libc::SCHED_RR => 1,
@@ -129,6 +219,12 @@ pub fn sys_getcpu(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         mem.write_u32(a[1], 0)?;
     }
     Ok(0)
+}
+
+/// restart_syscall(2) made by the program itself: the sentry restarts interrupted calls
+/// on its own, so there is never a pending restart block and Linux's answer is EINTR.
+pub fn sys_restart_syscall(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
+    Err(Errno::EINTR.into())
 }
 
 pub fn sys_eperm(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {

@@ -393,3 +393,43 @@ pub fn sys_msync(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 pub fn sys_mlock(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
     Ok(0)
 }
+
+/// mlock2(addr, len, flags): like mlock (a no-op) with MLOCK_ONFAULT as the only flag.
+pub fn sys_mlock2(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
+    const MLOCK_ONFAULT: u64 = 1;
+    if a[2] & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    Ok(0)
+}
+
+/// mincore(addr, len, vec): one byte per page of a mapped range. The sentry cannot see which
+/// pages the host has resident, so every mapped page is reported resident (bit 0 set), which
+/// is what a program that just touched its memory expects.
+pub fn sys_mincore(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[0] % PAGE != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let len = page_up(a[1]).ok_or(Errno::ENOMEM)?;
+    let end = a[0].checked_add(len).ok_or(Errno::ENOMEM)?;
+    if end > TASK_SIZE {
+        return Err(Errno::ENOMEM.into());
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    if !fully_mapped(k, tid, a[0], end) {
+        return Err(Errno::ENOMEM.into());
+    }
+    let pages = (len / PAGE) as usize;
+    // Written in bounded chunks: the length comes from the workload.
+    let chunk = vec![1u8; pages.min(1 << 16)];
+    let mem = k.mem_of(tid)?;
+    let mut done = 0usize;
+    while done < pages {
+        let n = (pages - done).min(chunk.len());
+        mem.write(a[2] + done as u64, &chunk[..n])?;
+        done += n;
+    }
+    Ok(0)
+}

@@ -168,6 +168,7 @@ pub fn do_clone(
         vfork_wait: None,
         robust_list: (0, 0),
         futex: None,
+        ioprio: k.task(tid).ioprio,
     };
     k.procs.insert(new_pid, child);
     k.tasks.insert(new_pid, task);
@@ -239,6 +240,7 @@ fn clone_thread(
         vfork_wait: None,
         robust_list: (0, 0),
         futex: None,
+        ioprio: k.task(tid).ioprio,
     };
     let host = task.stub.tid;
     let mem = k.mem_of(tid)?;

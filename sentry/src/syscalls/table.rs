@@ -52,6 +52,20 @@ table![
     (SYS_pipe2, file::sys_pipe2, Full, ""),
     (SYS_fstat, file::sys_fstat, Full, ""),
     (SYS_getdents64, file::sys_getdents64, Full, ""),
+    (SYS_getdents, file::sys_getdents, Full, ""),
+    (
+        SYS_restart_syscall,
+        misc::sys_restart_syscall,
+        Full,
+        "EINTR: interrupted calls are restarted by the sentry itself"
+    ),
+    (SYS_readahead, file::sys_readahead, Full, "a hint: validated, nothing to do"),
+    (
+        SYS_sync_file_range,
+        file::sys_sync_file_range,
+        Full,
+        "validated; data reaches host files on write"
+    ),
     (SYS_ftruncate, file::sys_ftruncate, Full, ""),
     (
         SYS_fsync,
@@ -106,6 +120,8 @@ table![
     (SYS_fchownat, fs::sys_fchownat, Full, ""),
     (SYS_utimensat, fs::sys_utimensat, Full, ""),
     (SYS_utimes, fs::sys_utimes, Full, ""),
+    (SYS_utime, fs::sys_utime, Full, ""),
+    (SYS_futimesat, fs::sys_futimesat, Full, ""),
     (SYS_chdir, fs::sys_chdir, Full, ""),
     (SYS_fchdir, fs::sys_fchdir, Full, ""),
     (SYS_getcwd, fs::sys_getcwd, Full, ""),
@@ -151,6 +167,13 @@ table![
         "no write-back of shared file maps"
     ),
     (SYS_mlock, mm::sys_mlock, Partial, "no-op"),
+    (SYS_mlock2, mm::sys_mlock2, Partial, "no-op"),
+    (
+        SYS_mincore,
+        mm::sys_mincore,
+        Partial,
+        "every mapped page reads as resident"
+    ),
     (SYS_munlock, mm::sys_mlock, Partial, "no-op"),
     (SYS_mlockall, mm::sys_mlock, Partial, "no-op"),
     (SYS_munlockall, mm::sys_mlock, Partial, "no-op"),
@@ -334,6 +357,24 @@ table![
         "accepted, not enforced"
     ),
     (SYS_sched_getparam, misc::sys_sched_getparam, Full, ""),
+    (
+        SYS_sched_rr_get_interval,
+        misc::sys_sched_rr_get_interval,
+        Full,
+        ""
+    ),
+    (
+        SYS_ioprio_get,
+        misc::sys_ioprio_get,
+        Partial,
+        "kept per task, not acted on"
+    ),
+    (
+        SYS_ioprio_set,
+        misc::sys_ioprio_set,
+        Partial,
+        "kept per task, not acted on"
+    ),
     (
         SYS_sched_setparam,
         misc::sys_ok,
