@@ -55,5 +55,6 @@ int main(void) {
     int st;
     waitpid(c, &st, 0);
     printf("child exit %d\n", WEXITSTATUS(st));
+    printf("done: ok\n");
     return 0;
 }

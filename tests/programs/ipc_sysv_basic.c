@@ -19,4 +19,4 @@ int main() {
   struct m r; msgrcv(q, &r, sizeof r.s, 7, 0); printf("msg: %ld %s\n", r.t, r.s);
   wait(0); struct shmid_ds ds; shmctl(shm, IPC_STAT, &ds); printf("nattch=%lu size=%zu\n", ds.shm_nattch, ds.shm_segsz);
   shmdt(p); shmctl(shm, IPC_RMID, 0); semctl(sem, 0, IPC_RMID); msgctl(q, IPC_RMID, 0);
-  printf("done\n"); return 0; }
+  printf("done: ok\n"); return 0; }

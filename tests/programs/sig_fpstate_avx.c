@@ -41,9 +41,10 @@ int main(void) {
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGUSR1, &sa, 0);
     if (!__builtin_cpu_supports("avx")) {
-        printf("handler ran: 1\nymm3 after handler: 4 3 2 1\n");
+        printf("no AVX on this CPU: nothing to check\ndone: ok\n");
         return 0;
     }
     run();
+    printf("done: ok\n");
     return 0;
 }
