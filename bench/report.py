@@ -131,6 +131,10 @@ def main():
         add(m, f"{m}: {descr.get(m, m)}", "ns/op", m, "one")
     add("python in-container", "python3 -c pass, in-container spawn", "ms", "py_in", "one", 1e-6)
     add("python end-to-end", "python3 -c pass via `run`, end-to-end", "ms", "py_e2e", "median")
+    add("memory sleep", "memory: idle container (`sleep`), PSS of the whole process tree", "MiB",
+        "mem_sleep", "one", 1 / 1024)
+    add("memory python", "memory: `python3` sleeping, PSS of the whole process tree", "MiB",
+        "mem_py", "one", 1 / 1024)
 
     def summary(vs):
         ok = [v for v in vs if v is not None]
@@ -175,6 +179,9 @@ def main():
       "clock_gettime(CLOCK_MONOTONIC) and prints `name ns_per_op=N` (container start-up excluded).")
     p("- python in-container: /bench/spawn_time fork+exec+waits `python3 -c pass` PY_N times inside "
       "the container; end-to-end: wall time of `RT run` of `python3 -c pass`.")
+    p("- memory: the container (or native process) is started in the background and, MEM_SETTLE "
+      "seconds later, the proportional set size (smaps_rollup Pss) of the runtime command's whole "
+      "process tree is summed: runtime CLI, sandbox/sentry, gofer, stubs and the workload.")
     p("- Every repetition runs every runtime; the runtime order rotates between repetitions. "
       "Scratch files (file_cwu) live in /bench/scratch, a plain rootfs directory (runsc puts a "
       "tmpfs on /tmp).")

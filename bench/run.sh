@@ -27,7 +27,9 @@
 #                  slow sandboxes (gVisor ptrace: ~100x per syscall) finish
 # PY_N             python3 -c pass spawns per in-container measurement (10)
 # PY_E2E_N         `RT run python3 -c pass` samples per repetition (10)
-# PHASES           subset of "startup micro python" (default all three)
+# PHASES           subset of "startup micro python memory" (default all four)
+# MEM_SETTLE       memory phase: seconds between starting a container and
+#                  measuring it (default 2); the workload sleeps 2 s longer
 # TIMEOUT_STARTUP  seconds for one `run` of /bin/true or python (default 30)
 # TIMEOUT_MICRO    seconds for one micro run (default 120)
 # BUNDLE           bundle dir (default /var/tmp/oci-bench/bundle); built by
@@ -76,7 +78,8 @@ esac
 : "${MICRO_MAX_SEC:=3}"
 : "${PY_N:=10}"
 : "${PY_E2E_N:=10}"
-: "${PHASES:=startup micro python}"
+: "${PHASES:=startup micro python memory}"
+: "${MEM_SETTLE:=2}"
 : "${TIMEOUT_STARTUP:=30}"
 : "${TIMEOUT_MICRO:=120}"
 : "${BUNDLE:=/var/tmp/oci-bench/bundle}"
@@ -88,7 +91,7 @@ esac
 : "${HOST_PYTHON:=python3}"
 : "${SPIN_IDLE:=0}"
 export RUNTIMES RUNSC_DEFAULT REPS STARTUP_N MICRO MICRO_ITERS MICRO_MAX_SEC PY_N PY_E2E_N \
-    PHASES TIMEOUT_STARTUP TIMEOUT_MICRO BUNDLE WITH_PYTHON OUTDIR OUT BASELINE \
+    PHASES MEM_SETTLE TIMEOUT_STARTUP TIMEOUT_MICRO BUNDLE WITH_PYTHON OUTDIR OUT BASELINE \
     CGROUP_HYBRID_FIX HOST_PYTHON SPIN_IDLE
 
 log() { printf '[run.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -163,7 +166,10 @@ for m in "${MICROS[@]}"; do
     if [ -n "$MICRO_ITERS" ]; then mkcfg "micro_$m" "/bench/$m" "$MICRO_ITERS" "$MICRO_MAX_SEC"
     else mkcfg "micro_$m" "/bench/$m" "" "$MICRO_MAX_SEC"; fi
 done
+mem_sleep=$((MEM_SETTLE + 2))
+mkcfg mem_sleep /bin/sleep "$mem_sleep"
 if [ "$HAVE_PY" = 1 ]; then
+    mkcfg mem_py /bench/python3 -c "import time; time.sleep($mem_sleep)"
     mkcfg py_in /bench/spawn_time python3_pass "$PY_N" 30 /bench/python3 -c pass
     mkcfg py_e2e /bench/python3 -c pass
 fi
@@ -248,6 +254,40 @@ run_one() {
     fi
     if [ "$RUN_RC" = 124 ] || [ "$RUN_RC" = 137 ]; then
         echo "run.sh: TIMEOUT after ${to}s (rc=$RUN_RC)" >>"$err"
+    fi
+}
+
+# mem_one IDX CFG -> sets MEM_KIB (empty on failure), MEM_ERR
+# Starts the container (or the native process) in the background, waits MEM_SETTLE s,
+# then sums the PSS of the runtime's whole process tree (runtime CLI, sandbox, gofer,
+# sentry, stubs, workload: everything the container costs the host), and waits for it.
+mem_one() {
+    local i="$1" cfg="$2" pid out rc
+    local -a c args
+    MEM_KIB="" MEM_ERR=""
+    if [ "${CMDS[$i]}" = native ]; then
+        read -r -a args <<<"${CFG_ARGS[$cfg]}"
+        if [ "$cfg" = mem_py ]; then args=(/bench/python3 -c "import time; time.sleep($mem_sleep)"); fi
+        env -i "${BENCH_ENV[@]}" chroot "$ROOTFS" "${args[@]}" </dev/null >/dev/null 2>&1 &
+        pid=$!
+    else
+        read -r -a c <<<"${CMDS[$i]}"
+        SEQ=$((SEQ + 1))
+        CUR_ID="ocib-$$-$SEQ" CUR_RT="$i"
+        "${c[@]}" run --bundle "$OUTDIR/cfg/$cfg" "$CUR_ID" </dev/null >/dev/null 2>"$OUTDIR/.mem.err" &
+        pid=$!
+    fi
+    sleep "$MEM_SETTLE"
+    out="$("$HOST_PYTHON" "$HERE/tools/pss_tree.py" "$pid")"
+    timeout $((mem_sleep + 30)) tail --pid="$pid" -f /dev/null
+    wait "$pid"; rc=$?
+    cleanup_current
+    local kib="${out#pss_kib=}"; kib="${kib%% *}"
+    MEM_PROCS="${out##*procs=}"
+    if [ "$rc" = 0 ] && [[ "$kib" =~ ^[0-9]+$ ]] && [ "$kib" -gt 0 ]; then
+        MEM_KIB="$kib"
+    else
+        MEM_ERR="rc=$rc ${out} $(errtail "$OUTDIR/.mem.err" 2>/dev/null)"
     fi
 }
 
@@ -394,6 +434,24 @@ for ((rep = 1; rep <= REPS; rep++)); do
                 fi
             done
             log "rep $rep/$REPS python $lbl: in-container ${v:-FAIL} ns, e2e $nok/$PY_E2E_N ok"
+        done
+    fi
+    if has_phase memory; then
+        mem_cfgs=(mem_sleep)
+        [ "$HAVE_PY" = 1 ] && mem_cfgs+=(mem_py)
+        for mc in "${mem_cfgs[@]}"; do
+            for i in "${ORDER[@]}"; do
+                lbl="${LABELS[$i]}"
+                if [ -n "${BROKEN[$i]}" ]; then fail_all memory "$mc" "$i" "$rep"; continue; fi
+                mem_one "$i" "$mc"
+                if [ -n "$MEM_KIB" ]; then
+                    record memory "$mc" "$i" "$rep" 0 "$MEM_KIB" ok
+                    log "rep $rep/$REPS $mc $lbl: $MEM_KIB KiB PSS in $MEM_PROCS processes"
+                else
+                    record memory "$mc" "$i" "$rep" 0 "" "FAIL $MEM_ERR"
+                    log "rep $rep/$REPS $mc $lbl: FAIL $MEM_ERR"
+                fi
+            done
         done
     fi
     cpu_snap
