@@ -218,6 +218,10 @@ pub(crate) fn create_process(
             children_ticks: 0,
             subreaper: false,
             pdeath_signal: 0,
+            parent_tid: ppid,
+            dumpable: true,
+            leader_exited: None,
+            membarrier: 0,
         },
     );
     k.tasks.insert(
@@ -239,6 +243,8 @@ pub(crate) fn create_process(
             robust_list: (0, 0),
             futex: None,
             ioprio: 0,
+            comm: vec![],
+            affinity: crate::kernel::all_cpus(k.ncpu),
         },
     );
     k.by_host.insert(host_tid, pid);

@@ -32,7 +32,6 @@ corpus! {
     #[ignore = "no vDSO: AT_SYSINFO_EHDR is missing and there is no [vdso] mapping (loader)"]
     elf_vdso => c("elf_vdso"),
     elf_script => c("elf_script"),
-    #[ignore = "execve from a thread that is not the thread-group leader kills the process with SIGSEGV (kernel exec)"]
     elf_exec_thread => c("elf_exec_thread"),
     mm_file_map => c("mm_file_map"),
     #[ignore = "no SIGBUS for file mappings past EOF: the pages read as data, and a shrinking ftruncate does not take pages away (mm/platform)"]
@@ -42,24 +41,20 @@ corpus! {
     mm_proc_maps => c("mm_proc_maps"),
     mm_proc_maps_file => c("mm_proc_maps_file"),
     // ---- threads
-    #[ignore = "per-thread comm: /proc/self/task/TID/comm and pthread_setname_np on a thread (kernel keeps one comm per process)"]
     thr_basic => c("thr_basic"),
     thr_sync => c("thr_sync"),
     thr_pi => c("thr_pi"),
-    #[ignore = "the robust futex list (set_robust_list) is not walked when a thread or process dies: waiters on a dead owner's robust mutex hang instead of getting EOWNERDEAD (kernel exit/futex)"]
     thr_robust => c("thr_robust"),
     thr_futex => c("thr_futex"),
     thr_clone => c("thr_clone"),
     thr_rseq_membarrier => c("thr_rseq_membarrier"),
     thr_signals => c("thr_signals"),
-    #[ignore = "the main thread's exit: pthread_exit in main ends the process early, and a group whose leader exited does not show the leader as a zombie (kernel exit)"]
     thr_exit => c("thr_exit"),
     // ---- processes
     proc_fork_exec => c("proc_fork_exec"),
     proc_spawn => c("proc_spawn"),
     #[ignore = "waitid(P_PID, WSTOPPED) on a stopped child blocks forever"]
     proc_wait => c("proc_wait"),
-    #[ignore = "PR_SET_PDEATHSIG is stored but never sent when the parent dies (kernel exit)"]
     proc_reparent => c("proc_reparent"),
     #[ignore = "open(/dev/tty) without a controlling terminal succeeds (Linux: ENXIO), and setpgid on a child that has exec'd succeeds (Linux: EACCES; the kernel does not record the exec)"]
     proc_session => c("proc_session"),

@@ -174,7 +174,7 @@ fn make(node: ProcNode, uid: u32, gid: u32) -> Rc<Inode> {
         libc::S_IFLNK | 0o777
     } else if matches!(node, ProcNode::PidFile(_, "environ")) {
         libc::S_IFREG | 0o400
-    } else if matches!(node, ProcNode::PidFile(_, "oom_score_adj")) {
+    } else if matches!(node, ProcNode::PidFile(_, "oom_score_adj" | "comm")) {
         libc::S_IFREG | 0o644
     } else if matches!(&node, ProcNode::Static(f) if SYSCTL_WRITABLE.contains(f)) {
         libc::S_IFREG | 0o644
@@ -191,9 +191,20 @@ fn make(node: ProcNode, uid: u32, gid: u32) -> Rc<Inode> {
 }
 
 fn proc_exists(k: &Kernel, pid: i32) -> bool {
+    proc_for(k, pid).is_some()
+}
+
+/// The process a /proc/ID directory stands for: ID is a process, or (as in Linux, where
+/// /proc/TID works for any thread though readdir lists only processes) one of its threads.
+fn proc_for(k: &Kernel, id: i32) -> Option<&crate::kernel::Process> {
     k.procs
-        .get(&pid)
-        .is_some_and(|p| p.zombie.is_none() || !p.threads.is_empty() || true)
+        .get(&id)
+        .or_else(|| k.procs.get(&k.tasks.get(&id)?.tgid))
+}
+
+/// A thread that is not its group's leader, when ID names one.
+fn other_thread(k: &Kernel, id: i32) -> Option<&crate::kernel::Task> {
+    k.tasks.get(&id).filter(|t| t.tid != t.tgid)
 }
 
 fn owner(k: &Kernel, pid: i32) -> (u32, u32) {
@@ -251,19 +262,19 @@ pub fn lookup(
         }
         ProcNode::FdInfoDir(pid) => {
             let fd: i32 = name_s.parse().map_err(|_| Errno::ENOENT)?;
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             pr.fds.borrow().get(fd).map_err(|_| Errno::ENOENT)?;
             ProcNode::FdInfo(*pid, fd)
         }
         ProcNode::FdDir(pid) => {
             let fd: i32 = name_s.parse().map_err(|_| Errno::ENOENT)?;
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             pr.fds.borrow().get(fd).map_err(|_| Errno::ENOENT)?;
             ProcNode::FdLink(*pid, fd)
         }
         ProcNode::TaskDir(pid) => {
             let tid: i32 = name_s.parse().map_err(|_| Errno::ENOENT)?;
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             if !pr.threads.contains(&tid) {
                 return Err(Errno::ENOENT);
             }
@@ -334,19 +345,19 @@ pub fn list(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<(Vec<u8>, u8)
             }
         }
         ProcNode::FdInfoDir(pid) => {
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             for (fd, _) in pr.fds.borrow().open_fds() {
                 out.push((fd.to_string().into_bytes(), DT_REG));
             }
         }
         ProcNode::FdDir(pid) => {
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             for (fd, _) in pr.fds.borrow().open_fds() {
                 out.push((fd.to_string().into_bytes(), DT_LNK));
             }
         }
         ProcNode::TaskDir(pid) => {
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             for t in &pr.threads {
                 out.push((t.to_string().into_bytes(), DT_DIR));
             }
@@ -380,12 +391,12 @@ pub fn readlink(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errn
         ProcNode::ThreadSelf => Ok(format!("{}/task/{}", ctx.pid, ctx.tid).into_bytes()),
         ProcNode::StaticLink(_, t) => Ok(t.as_bytes().to_vec()),
         ProcNode::FdLink(pid, fd) => {
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             let f = pr.fds.borrow().get(*fd).map_err(|_| Errno::ENOENT)?;
             Ok(f.path.clone())
         }
         ProcNode::PidLink(pid, what) => {
-            let pr = k.procs.get(pid).ok_or(Errno::ENOENT)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             match *what {
                 "exe" => Ok(pr.exe.clone()),
                 "cwd" => Ok(pr.cwd.path()),
@@ -400,12 +411,12 @@ pub fn readlink(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errn
 pub fn magic_target(k: &Kernel, _ctx: &PathCtx, p: &ProcNode) -> Option<Result<Rc<Inode>, Errno>> {
     match p {
         ProcNode::FdLink(pid, fd) => {
-            let pr = k.procs.get(pid)?;
+            let pr = proc_for(k, *pid)?;
             let f = pr.fds.borrow().get(*fd).ok()?;
             f.inode.clone().map(Ok)
         }
-        ProcNode::PidLink(pid, "cwd") => k.procs.get(pid).map(|p| Ok(p.cwd.clone())),
-        ProcNode::PidLink(pid, "root") => k.procs.get(pid).map(|p| Ok(p.root.clone())),
+        ProcNode::PidLink(pid, "cwd") => proc_for(k, *pid).map(|p| Ok(p.cwd.clone())),
+        ProcNode::PidLink(pid, "root") => proc_for(k, *pid).map(|p| Ok(p.root.clone())),
         _ => None,
     }
 }
@@ -413,25 +424,30 @@ pub fn magic_target(k: &Kernel, _ctx: &PathCtx, p: &ProcNode) -> Option<Result<R
 /// For /proc/pid/fd/N naming a file without an inode (pipe, socket): the open file itself.
 pub fn fd_link_file(k: &Kernel, p: &ProcNode) -> Option<Rc<OpenFile>> {
     match p {
-        ProcNode::FdLink(pid, fd) => k.procs.get(pid)?.fds.borrow().get(*fd).ok(),
+        ProcNode::FdLink(pid, fd) => proc_for(k, *pid)?.fds.borrow().get(*fd).ok(),
         _ => None,
     }
 }
 
 fn state_char(k: &Kernel, pid: i32) -> (char, &'static str) {
-    let Some(p) = k.procs.get(&pid) else {
+    let Some(p) = proc_for(k, pid) else {
         return ('X', "dead");
     };
-    if p.zombie.is_some() {
+    // A process's state is its leader's: a leader that exited before the other threads is
+    // a zombie thread.
+    if p.zombie.is_some() || (p.pid == pid && p.leader_exited.is_some()) {
         return ('Z', "zombie");
     }
     if p.stop_report.is_some() {
         return ('T', "stopped");
     }
-    let running = p
-        .threads
-        .iter()
-        .any(|t| k.tasks.get(t).is_some_and(|t| t.state != RunState::Blocked));
+    let running = match other_thread(k, pid) {
+        Some(t) => t.state != RunState::Blocked,
+        None => p
+            .threads
+            .iter()
+            .any(|t| k.tasks.get(t).is_some_and(|t| t.state != RunState::Blocked)),
+    };
     if running {
         ('R', "running")
     } else {
@@ -468,8 +484,11 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
     let mut s = String::new();
     match p {
         ProcNode::PidFile(pid, what) => {
-            let pr = k.procs.get(pid).ok_or(Errno::ESRCH)?;
-            let comm = String::from_utf8_lossy(&pr.comm).into_owned();
+            let pr = proc_for(k, *pid).ok_or(Errno::ESRCH)?;
+            let comm = match other_thread(k, *pid) {
+                Some(t) => String::from_utf8_lossy(&t.comm).into_owned(),
+                None => String::from_utf8_lossy(&pr.comm).into_owned(),
+            };
             let (st, st_name) = state_char(k, *pid);
             let vsize = pr.mm.total_size();
             match *what {
@@ -627,7 +646,7 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
             }
         }
         ProcNode::FdInfo(pid, fd) => {
-            let pr = k.procs.get(pid).ok_or(Errno::ESRCH)?;
+            let pr = proc_for(k, *pid).ok_or(Errno::ESRCH)?;
             let fds = pr.fds.borrow();
             let f = fds.get(*fd).map_err(|_| Errno::ENOENT)?;
             let cloexec = fds
@@ -728,6 +747,39 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
     }
     let _ = ctx;
     Ok(s.into_bytes())
+}
+
+/// Writes to procfs files that change kernel state (the write syscalls call this first;
+/// None: not such a file). /proc/ID/comm renames that thread, but only within the writer's
+/// own thread group (Linux: EINVAL otherwise); like Linux, the name is the first 15 bytes
+/// as written, a newline included.
+pub fn write_hook(
+    k: &mut Kernel,
+    tid: crate::kernel::Tid,
+    f: &OpenFile,
+    buf: &[u8],
+) -> Option<Result<usize, Errno>> {
+    let inode = f.inode.as_ref()?;
+    let InodeKind::Proc(ProcNode::PidFile(id, "comm")) = &inode.kind else {
+        return None;
+    };
+    let me = k.tasks.get(&tid)?.tgid;
+    // /proc/PID/comm names the leader; /proc/TID/comm a thread.
+    let target = match k.tasks.get(id) {
+        Some(t) => t.tid,
+        None => return Some(Err(Errno::EINVAL)),
+    };
+    if k.tasks.get(&target).is_none_or(|t| t.tgid != me) {
+        return Some(Err(Errno::EINVAL));
+    }
+    let name: Vec<u8> = buf
+        .iter()
+        .copied()
+        .take(15)
+        .take_while(|&c| c != 0)
+        .collect();
+    k.set_comm(target, &name);
+    Some(Ok(buf.len()))
 }
 
 /// An open procfs file: a snapshot of its contents taken at open.

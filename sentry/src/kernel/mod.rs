@@ -84,6 +84,15 @@ fn host_fd_closes() -> u64 {
     HOST_FD_CLOSES.with(|c| c.get())
 }
 
+/// The affinity mask of every CPU the workload sees.
+pub fn all_cpus(ncpu: usize) -> u64 {
+    match ncpu {
+        0 => 1,
+        n if n >= 64 => u64::MAX,
+        n => (1u64 << n) - 1,
+    }
+}
+
 /// The signal of the sentry's own tick (see `Kernel::setup_tick`).
 const TICK_SIGNAL: i32 = libc::SIGALRM;
 
@@ -219,6 +228,21 @@ impl Kernel {
     pub fn proc_of_mut(&mut self, tid: Tid) -> &mut Process {
         let pid = self.task(tid).tgid;
         self.procs.get_mut(&pid).expect("current process exists")
+    }
+
+    /// Renames a thread (at most 15 bytes); the leader's name is also the process's.
+    pub fn set_comm(&mut self, tid: Tid, name: &[u8]) {
+        let name: Vec<u8> = name.iter().copied().take(15).collect();
+        let Some(t) = self.tasks.get_mut(&tid) else {
+            return;
+        };
+        t.comm = name.clone();
+        if t.tid == t.tgid {
+            let pid = t.tgid;
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.comm = name;
+            }
+        }
     }
 
     pub fn ticks(&self) -> u64 {
@@ -755,14 +779,21 @@ impl Kernel {
         woken
     }
 
-    /// Ends one thread of a multi-threaded process (exit(2), or the others at execve).
+    /// Ends one thread (exit(2), or the others at execve). The last thread ends the process;
+    /// a leader that exits before the others stays as a zombie thread (see
+    /// `Process::leader_exited`).
     pub fn exit_thread(&mut self, tid: Tid, code: i32) {
         let Some(t) = self.tasks.get(&tid) else {
             return;
         };
         let pid = t.tgid;
-        let last = self.procs.get(&pid).is_none_or(|p| p.threads.len() <= 1);
-        if last {
+        self.exit_robust_list(tid);
+        let Some(p) = self.procs.get(&pid) else {
+            return;
+        };
+        if p.threads.iter().all(|&x| x == tid) {
+            // Without exit_group, the group's status is the leader's own exit code.
+            let code = p.leader_exited.as_ref().map_or(code, |l| l.0);
             self.kill_group(pid, WaitStatus::exited(code));
             return;
         }
@@ -772,32 +803,158 @@ impl Kernel {
         t.state = RunState::Dead;
         self.by_host.remove(&t.stub.tid);
         self.interrupted.remove(&tid);
+        let mut heir = tid;
         if let Some(p) = self.procs.get_mut(&pid) {
             p.threads.retain(|&x| x != tid);
+            heir = p.threads.first().copied().unwrap_or(pid);
         }
         if t.clear_child_tid != 0 {
             if let Ok(mem) = self.mem_of_pid(pid) {
                 let _ = mem.write_u32(t.clear_child_tid, 0);
-                self.futex_wake(
-                    FutexKey {
-                        mm: mem.pid,
-                        addr: t.clear_child_tid,
+                self.futex_wake_any_key(mem.pid, t.clear_child_tid, 1);
+            }
+        }
+        self.parent_thread_gone(pid, tid, heir);
+        self.dirty = true;
+        if tid == pid {
+            // The stub's memory is reached through the host leader's pid, so its host
+            // thread must not exit before the others: park it (it stays in its ptrace stop).
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.leader_exited = Some((code, t.stub));
+            }
+        } else {
+            t.stub.exit_thread();
+        }
+    }
+
+    /// Children created by thread `tid` of `pid` lose their parent thread: PR_SET_PDEATHSIG
+    /// fires (Linux's real_parent is a thread), and `heir` becomes their parent thread.
+    fn parent_thread_gone(&mut self, pid: Pid, tid: Tid, heir: Tid) {
+        let children = match self.procs.get(&pid) {
+            Some(p) => p.children.clone(),
+            None => return,
+        };
+        for c in children {
+            let Some(cp) = self.procs.get_mut(&c) else {
+                continue;
+            };
+            if cp.parent_tid != tid || cp.zombie.is_some() {
+                continue;
+            }
+            cp.parent_tid = heir;
+            let sig = cp.pdeath_signal;
+            if sig > 0 {
+                self.send_to_process(
+                    c,
+                    SigInfo {
+                        signo: sig,
+                        code: signal::SI_USER,
+                        pid,
+                        ..Default::default()
                     },
-                    1,
-                    u32::MAX,
-                );
-                self.futex_wake(
-                    FutexKey {
-                        mm: 0,
-                        addr: t.clear_child_tid,
-                    },
-                    1,
-                    u32::MAX,
                 );
             }
         }
-        self.dirty = true;
-        t.stub.exit_thread();
+    }
+
+    /// Wakes waiters on a futex word whichever way they keyed it (private or shared).
+    fn futex_wake_any_key(&mut self, mm: i32, addr: u64, n: usize) {
+        let woken = self.futex_wake(FutexKey { mm, addr }, n, u32::MAX);
+        if woken < n {
+            self.futex_wake(FutexKey { mm: 0, addr }, n - woken, u32::MAX);
+        }
+    }
+
+    /// Walks a dying thread's robust futex list (set_robust_list), as Linux does at exit and
+    /// exec: every lock word it still owns gets FUTEX_OWNER_DIED and one waiter is woken, so
+    /// the next locker sees EOWNERDEAD. The list lives in workload memory and is untrusted:
+    /// bad pointers end the walk and at most ROBUST_LIST_LIMIT entries are looked at.
+    pub fn exit_robust_list(&mut self, tid: Tid) {
+        const ROBUST_LIST_LIMIT: usize = 2048;
+        let Some(t) = self.tasks.get_mut(&tid) else {
+            return;
+        };
+        let (head, len) = std::mem::take(&mut t.robust_list);
+        if head == 0 || len != 24 {
+            return;
+        }
+        let Ok(mem) = self.mem_of(tid) else {
+            return;
+        };
+        // struct robust_list_head { next; long futex_offset; list_op_pending; }; bit 0 of an
+        // entry pointer marks a PI futex.
+        let (Ok(first), Ok(offset), Ok(pending)) = (
+            mem.read_u64(head),
+            mem.read_u64(head + 8),
+            mem.read_u64(head + 16),
+        ) else {
+            return;
+        };
+        let offset = offset as i64;
+        let pending_entry = pending & !1;
+        let mut entry = first;
+        for _ in 0..ROBUST_LIST_LIMIT {
+            if entry & !1 == head {
+                break;
+            }
+            let this = entry & !1;
+            let Ok(next) = mem.read_u64(this) else {
+                break;
+            };
+            if this != pending_entry {
+                self.futex_owner_died(
+                    &mem,
+                    tid,
+                    this.wrapping_add_signed(offset),
+                    entry & 1 != 0,
+                    false,
+                );
+            }
+            entry = next;
+        }
+        if pending_entry != 0 {
+            self.futex_owner_died(
+                &mem,
+                tid,
+                pending_entry.wrapping_add_signed(offset),
+                pending & 1 != 0,
+                true,
+            );
+        }
+    }
+
+    /// handle_futex_death: the owner `tid` of the lock word at `addr` is gone.
+    fn futex_owner_died(&mut self, mem: &Mem, tid: Tid, addr: u64, pi: bool, pending: bool) {
+        const FUTEX_WAITERS: u32 = 0x8000_0000;
+        const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        if addr % 4 != 0 {
+            return;
+        }
+        let Ok(val) = mem.read_u32(addr) else {
+            return;
+        };
+        if pending && !pi && val == 0 {
+            // Died between taking the lock in user space and listing it (or while
+            // releasing it): a waiter may have missed its wake-up.
+            self.futex_wake_any_key(mem.pid, addr, 1);
+            return;
+        }
+        if val & FUTEX_TID_MASK != tid as u32 {
+            return;
+        }
+        // Not atomic against threads running at this moment (Linux uses a cmpxchg loop);
+        // they would be racing with a lock owner that is already gone.
+        if mem
+            .write_u32(addr, (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
+            .is_err()
+        {
+            return;
+        }
+        // PI waiters retry FUTEX_LOCK_PI and find the word free, so they are woken too.
+        if val & FUTEX_WAITERS != 0 {
+            self.futex_wake_any_key(mem.pid, addr, 1);
+        }
     }
 
     pub fn mem_of_pid(&self, pid: Pid) -> Result<Mem, Errno> {
@@ -817,6 +974,14 @@ impl Kernel {
         let threads = std::mem::take(&mut p.threads);
         let stub_pid = p.stub_pid;
         let mut dead_stubs = Vec::new();
+        if let Some((_, leader)) = p.leader_exited.take() {
+            // Parked in its ptrace stop, not running.
+            dead_stubs.push((leader, false));
+        }
+        // Robust futexes are released while the memory can still be reached.
+        for &tid in &threads {
+            self.exit_robust_list(tid);
+        }
         for tid in threads {
             if let Some(mut t) = self.tasks.remove(&tid) {
                 let was_running = t.state == RunState::InApp;
@@ -919,14 +1084,31 @@ impl Kernel {
             };
             let _ = w.send(exit);
         }
-        // Reparent children to the nearest subreaper or init.
+        // Reparent children to the nearest subreaper or init; those that asked for it get
+        // their PR_SET_PDEATHSIG signal.
         let reaper = self.find_reaper(ppid);
         for c in children {
+            let mut pdeath = 0;
             if let Some(cp) = self.procs.get_mut(&c) {
                 cp.ppid = reaper;
+                cp.parent_tid = reaper;
+                if cp.zombie.is_none() {
+                    pdeath = cp.pdeath_signal;
+                }
             }
             if let Some(r) = self.procs.get_mut(&reaper) {
                 r.children.push(c);
+            }
+            if pdeath > 0 {
+                self.send_to_process(
+                    c,
+                    SigInfo {
+                        signo: pdeath,
+                        code: signal::SI_USER,
+                        pid,
+                        ..Default::default()
+                    },
+                );
             }
         }
         // Tell the parent.

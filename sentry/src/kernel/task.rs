@@ -62,6 +62,11 @@ pub struct Task {
     pub futex: Option<FutexWaiter>,
     /// I/O priority (ioprio_set); kept and inherited, not acted on.
     pub ioprio: u16,
+    /// This thread's name (PR_SET_NAME, /proc/PID/task/TID/comm). The leader's is mirrored in
+    /// `Process::comm`, which is what /proc/PID shows.
+    pub comm: Vec<u8>,
+    /// CPUs this thread may run on (sched_setaffinity), bit N = CPU N.
+    pub affinity: u64,
 }
 
 /// Identity of a futex word: the address space (0 for shared futexes) and the address.
@@ -133,4 +138,16 @@ pub struct Process {
     pub children_ticks: u64,
     pub subreaper: bool,
     pub pdeath_signal: i32,
+    /// The thread that created this process (Linux's real_parent is a thread):
+    /// PR_SET_PDEATHSIG fires when it exits.
+    pub parent_tid: Tid,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
+    /// The leader thread called exit(2) while other threads ran: its exit code, and its host
+    /// thread, parked in a ptrace stop until the group ends. Linux keeps such a leader as a
+    /// zombie thread; the host thread must stay too, because the stub's memory is reached
+    /// through its pid.
+    pub leader_exited: Option<(i32, Stub)>,
+    /// membarrier(2) registrations of this address space (MEMBARRIER_CMD_REGISTER_* bits).
+    pub membarrier: u32,
 }

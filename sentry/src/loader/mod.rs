@@ -508,6 +508,7 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
         .unwrap_or(b"")
         .to_vec();
     p.comm = comm.into_iter().take(15).collect();
+    let comm = p.comm.clone();
     let mut cmdline = Vec::new();
     for a in &img.argv {
         cmdline.extend_from_slice(a);
@@ -520,6 +521,7 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
         env.push(0);
     }
     p.environ = env;
+    k.task_mut(tid).comm = comm;
     Ok(())
 }
 

@@ -112,7 +112,8 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
     let f = get_file(k, tid, fd)?;
     let len = (len as usize).min(MAX_IO);
     let buf = k.mem_of(tid)?.read_vec(addr, len)?;
-    let r = file_write(&f, &buf, off);
+    let r = crate::fs::procfs::write_hook(k, tid, &f, &buf)
+        .unwrap_or_else(|| file_write(&f, &buf, off));
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
     crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
@@ -212,7 +213,7 @@ fn do_writev(
         }
         r
     } else {
-        file_write(&f, &buf, off)
+        crate::fs::procfs::write_hook(k, tid, &f, &buf).unwrap_or_else(|| file_write(&f, &buf, off))
     };
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
     crate::fs::inotify::on_write(&f, n);

@@ -23,6 +23,7 @@ const FUTEX_LOCK_PI2: u32 = 13;
 const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 fn key(k: &Kernel, tid: Tid, addr: u64, private: bool) -> Result<FutexKey, Errno> {
@@ -217,7 +218,11 @@ pub fn sys_futex(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
                 k.task_mut(tid).futex = None;
             }
             if cur & FUTEX_TID_MASK == 0 {
-                mem.write_u32(uaddr, tid as u32 | (cur & FUTEX_WAITERS))?;
+                // A dead owner's mark stays for the new owner to see (robust PI mutexes).
+                mem.write_u32(
+                    uaddr,
+                    tid as u32 | (cur & (FUTEX_WAITERS | FUTEX_OWNER_DIED)),
+                )?;
                 return Ok(0);
             }
             if cur & FUTEX_TID_MASK == tid as u32 {

@@ -78,19 +78,41 @@ pub fn sys_sched_yield(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// The thread a sched_* call names: 0 is the caller; a negative id is EINVAL and an id
+/// that names no thread ESRCH.
+fn sched_target(k: &Kernel, tid: Tid, pid: u64) -> Result<Tid, Errno> {
+    match pid as i32 {
+        p if p < 0 => Err(Errno::EINVAL),
+        0 => Ok(tid),
+        p if k.tasks.contains_key(&p) => Ok(p),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
 pub fn sys_sched_getaffinity(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let target = sched_target(k, tid, a[0])?;
     let len = a[1] as usize;
     if len < 8 || len % 8 != 0 {
         return Err(Errno::EINVAL.into());
     }
-    let ncpu = k.ncpu.min(64);
-    let mask: u64 = if ncpu == 64 {
-        u64::MAX
-    } else {
-        (1u64 << ncpu) - 1
-    };
+    let mask = k.task(target).affinity;
     k.mem_of(tid)?.write_u64(a[2], mask)?;
     Ok(8)
+}
+
+pub fn sys_sched_setaffinity(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let target = sched_target(k, tid, a[0])?;
+    // A shorter mask is zero-extended; bits past the CPUs that exist are ignored.
+    let n = (a[1] as usize).min(8);
+    let raw = k.mem_of(tid)?.read_vec(a[2], n)?;
+    let mut b = [0u8; 8];
+    b[..n].copy_from_slice(&raw);
+    let mask = u64::from_le_bytes(b) & crate::kernel::all_cpus(k.ncpu);
+    if mask == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    k.task_mut(target).affinity = mask;
+    Ok(0)
 }
 
 pub fn sys_ok(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
@@ -205,9 +227,63 @@ pub fn sys_sched_get_priority_min(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> Sy
     })
 }
 
+/// Every thread runs under SCHED_OTHER with static priority 0.
 pub fn sys_sched_getparam(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if a[1] == 0 || (a[0] as i32) < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    sched_target(k, tid, a[0])?;
     k.mem_of(tid)?.write_u32(a[1], 0)?;
     Ok(0)
+}
+
+pub fn sys_sched_getscheduler(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    sched_target(k, tid, a[0])?;
+    Ok(libc::SCHED_OTHER as i64)
+}
+
+/// Checks a policy and priority the way Linux does; the sandbox does not schedule, so a
+/// valid request is accepted without effect.
+fn check_sched(k: &Kernel, tid: Tid, policy: i64, param: u64) -> SysResult {
+    if param == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let prio = k.mem_of(tid)?.read_u32(param)? as i32;
+    // SCHED_RESET_ON_FORK may be or'ed in.
+    match (policy & !0x4000_0000) as i32 {
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => {
+            if prio != 0 {
+                return Err(Errno::EINVAL.into());
+            }
+            Ok(0)
+        }
+        libc::SCHED_FIFO | libc::SCHED_RR => {
+            if !(1..=99).contains(&prio) {
+                return Err(Errno::EINVAL.into());
+            }
+            if !k.proc_of(tid).creds.has_cap(23 /* CAP_SYS_NICE */) {
+                return Err(Errno::EPERM.into());
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+pub fn sys_sched_setscheduler(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if (a[0] as i32) < 0 || (a[1] as i32) < 0 || a[2] == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    sched_target(k, tid, a[0])?;
+    check_sched(k, tid, a[1] as i32 as i64, a[2])
+}
+
+pub fn sys_sched_setparam(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if (a[0] as i32) < 0 || a[1] == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    sched_target(k, tid, a[0])?;
+    check_sched(k, tid, libc::SCHED_OTHER as i64, a[1])
 }
 
 pub fn sys_getcpu(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -486,21 +562,44 @@ pub fn sys_rseq(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
     Err(Errno::ENOSYS.into())
 }
 
-/// membarrier: every command the sandbox supports is a no-op, because the sentry already
-/// serialises the syscalls of all threads; QUERY reports the ones we accept.
-pub fn sys_membarrier(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
+/// membarrier(2). QUERY offers what works: GLOBAL, the expedited commands with their
+/// registrations (private expedited without registering first is EPERM, as in Linux) and
+/// GET_REGISTRATIONS. The sentry already serialises every thread's syscalls; the commands
+/// return at once without forcing a barrier on threads running application code.
+pub fn sys_membarrier(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     const QUERY: u64 = 0;
-    const GLOBAL: u64 = 1;
-    const PRIVATE_EXPEDITED: u64 = 8;
-    const REGISTER_PRIVATE_EXPEDITED: u64 = 16;
-    match a[0] {
-        QUERY => Ok((GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED) as i64),
-        GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => {
-            if a[1] != 0 {
-                return Err(Errno::EINVAL.into());
+    const GLOBAL: u32 = 1;
+    const GLOBAL_EXPEDITED: u32 = 2;
+    const REGISTER_GLOBAL_EXPEDITED: u32 = 4;
+    const PRIVATE_EXPEDITED: u32 = 8;
+    const REGISTER_PRIVATE_EXPEDITED: u32 = 16;
+    const GET_REGISTRATIONS: u32 = 512;
+    const SUPPORTED: u32 = GLOBAL
+        | GLOBAL_EXPEDITED
+        | REGISTER_GLOBAL_EXPEDITED
+        | PRIVATE_EXPEDITED
+        | REGISTER_PRIVATE_EXPEDITED
+        | GET_REGISTRATIONS;
+    if a[1] != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if a[0] == QUERY {
+        return Ok(SUPPORTED as i64);
+    }
+    let cmd = u32::try_from(a[0]).map_err(|_| Errno::EINVAL)?;
+    match cmd {
+        GLOBAL | GLOBAL_EXPEDITED => Ok(0),
+        REGISTER_GLOBAL_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => {
+            k.proc_of_mut(tid).membarrier |= cmd;
+            Ok(0)
+        }
+        PRIVATE_EXPEDITED => {
+            if k.proc_of(tid).membarrier & REGISTER_PRIVATE_EXPEDITED == 0 {
+                return Err(Errno::EPERM.into());
             }
             Ok(0)
         }
+        GET_REGISTRATIONS => Ok(k.proc_of(tid).membarrier as i64),
         _ => Err(Errno::EINVAL.into()),
     }
 }

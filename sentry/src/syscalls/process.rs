@@ -119,7 +119,7 @@ pub fn do_clone(
         sigactions,
         shared_pending: Default::default(),
         creds: p.creds.clone(),
-        comm: p.comm.clone(),
+        comm: k.task(tid).comm.clone(),
         cmdline: p.cmdline.clone(),
         environ: p.environ.clone(),
         exe: p.exe.clone(),
@@ -141,6 +141,14 @@ pub fn do_clone(
         children_ticks: 0,
         subreaper: false,
         pdeath_signal: 0,
+        parent_tid: if flags & CLONE_PARENT != 0 {
+            p.parent_tid
+        } else {
+            tid
+        },
+        dumpable: p.dumpable,
+        leader_exited: None,
+        membarrier: 0,
     };
     let _ = CLONE_FS;
     let parent_pid = p.pid;
@@ -169,6 +177,8 @@ pub fn do_clone(
         robust_list: (0, 0),
         futex: None,
         ioprio: k.task(tid).ioprio,
+        comm: k.task(tid).comm.clone(),
+        affinity: k.task(tid).affinity,
     };
     k.procs.insert(new_pid, child);
     k.tasks.insert(new_pid, task);
@@ -241,6 +251,8 @@ fn clone_thread(
         robust_list: (0, 0),
         futex: None,
         ioprio: k.task(tid).ioprio,
+        comm: parent.comm.clone(),
+        affinity: parent.affinity,
     };
     let host = task.stub.tid;
     let mem = k.mem_of(tid)?;
@@ -303,6 +315,7 @@ fn exec_impl(
     argv_addr: u64,
     envp_addr: u64,
 ) -> SysResult {
+    let caller = tid;
     let mem = k.mem_of(tid)?;
     let argv = mem.read_str_array(argv_addr, 2 << 20)?;
     let envp = mem.read_str_array(envp_addr, 2 << 20)?;
@@ -313,28 +326,36 @@ fn exec_impl(
     }
     let img = loader::prepare(k, &ctx, start, &path, argv)?;
     let pid = k.task(tid).tgid;
-    if k.shares_address_space(pid) {
-        // A CLONE_VM child (vfork) must not unmap its parent's memory: it moves to a fresh
-        // stub process before loading the new program.
-        k.move_to_new_stub(tid)?;
-    }
-    // Every other thread of the process goes away.
-    let others: Vec<Tid> = k
-        .proc_of(tid)
-        .threads
-        .iter()
-        .copied()
-        .filter(|&t| t != tid)
-        .collect();
-    for t in others {
-        if k.tasks.get(&t).is_some_and(|x| x.state == RunState::InApp) {
-            let _ = k.task(t).stub.stop_now();
+    // Past the point of no return: the old image's robust futexes are released (the
+    // exec'ing thread's too) before its memory goes.
+    k.exit_robust_list(tid);
+    let tid = if tid != pid {
+        exec_takes_over_leader(k, tid, pid)?
+    } else {
+        if k.shares_address_space(pid) {
+            // A CLONE_VM child (vfork) must not unmap its parent's memory: it moves to a
+            // fresh stub process before loading the new program.
+            k.move_to_new_stub(tid)?;
         }
-        if let Some(x) = k.tasks.get_mut(&t) {
-            x.clear_child_tid = 0;
+        // Every other thread of the process goes away.
+        let others: Vec<Tid> = k
+            .proc_of(tid)
+            .threads
+            .iter()
+            .copied()
+            .filter(|&t| t != tid)
+            .collect();
+        for t in others {
+            if k.tasks.get(&t).is_some_and(|x| x.state == RunState::InApp) {
+                let _ = k.task(t).stub.stop_now();
+            }
+            if let Some(x) = k.tasks.get_mut(&t) {
+                x.clear_child_tid = 0;
+            }
+            k.exit_thread(t, 0);
         }
-        k.exit_thread(t, 0);
-    }
+        tid
+    };
     if let Err(e) = loader::load(k, tid, &img, &envp) {
         tracing::warn!(
             task = tid,
@@ -356,6 +377,7 @@ fn exec_impl(
     }
     p.sigactions = Rc::new(RefCell::new(acts));
     let vp = p.vfork_parent.take();
+    p.membarrier = 0;
     let t = k.task_mut(tid);
     t.altstack = (0, libc::SS_DISABLE, 0);
     t.clear_child_tid = 0;
@@ -363,7 +385,75 @@ fn exec_impl(
         k.dirty = true;
     }
     k.dirty = true;
+    if tid != caller {
+        // The caller's thread id is gone: the syscall's usual resumption would not find it.
+        k.resume(tid);
+        return Err(SysErr::Gone);
+    }
     Err(SysErr::NoReturn)
+}
+
+/// execve from a thread other than the leader (Linux's de_thread): every other thread dies,
+/// and the caller takes over the leader's id, so after exec its tid is the pid. The caller
+/// moves to a fresh stub process and the old one (its threads, a parked zombie leader) is
+/// killed; its memory is replaced by the exec anyway. Returns the caller's new id.
+fn exec_takes_over_leader(k: &mut Kernel, tid: Tid, pid: Pid) -> Result<Tid, SysErr> {
+    let old_stub = k.proc_of(tid).stub_pid;
+    let shared = k.shares_address_space(pid);
+    let others: Vec<Tid> = k
+        .proc_of(tid)
+        .threads
+        .iter()
+        .copied()
+        .filter(|&t| t != tid)
+        .collect();
+    for &t in &others {
+        // Their robust locks are released while the old memory is still there.
+        k.exit_robust_list(t);
+    }
+    k.move_to_new_stub(tid)?;
+    for t in others {
+        if let Some(x) = k.tasks.remove(&t) {
+            k.by_host.remove(&x.stub.tid);
+            k.interrupted.remove(&t);
+            if shared {
+                if x.state == RunState::InApp {
+                    let _ = x.stub.stop_now();
+                }
+                x.stub.exit_thread();
+            }
+        }
+    }
+    let parked = k.proc_of_mut(tid).leader_exited.take();
+    if shared {
+        if let Some((_, stub)) = parked {
+            stub.exit_thread();
+        }
+    } else {
+        // SAFETY: kill(2) of a stub process the sentry created; nothing else lives in it.
+        unsafe { libc::kill(old_stub, libc::SIGKILL) };
+    }
+    let Some(mut t) = k.tasks.remove(&tid) else {
+        return Err(SysErr::Gone);
+    };
+    t.tid = pid;
+    k.by_host.insert(t.stub.tid, pid);
+    if k.interrupted.remove(&tid) {
+        k.interrupted.insert(pid);
+    }
+    k.tasks.insert(pid, t);
+    let p = k.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
+    p.threads = vec![pid];
+    // Children the caller created keep it as their parent thread under its new id.
+    let children = p.children.clone();
+    for c in children {
+        if let Some(cp) = k.procs.get_mut(&c) {
+            if cp.parent_tid == tid {
+                cp.parent_tid = pid;
+            }
+        }
+    }
+    Ok(pid)
 }
 
 pub fn sys_execve(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -707,11 +797,11 @@ pub fn sys_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let name = mem
                 .read_cstr(a[1], 4096)
                 .or_else(|_| mem.read_vec(a[1], 16))?;
-            k.proc_of_mut(tid).comm = name.into_iter().take(15).collect();
+            k.set_comm(tid, &name);
             Ok(0)
         }
         libc::PR_GET_NAME => {
-            let mut n = k.proc_of(tid).comm.clone();
+            let mut n = k.task(tid).comm.clone();
             n.resize(16, 0);
             mem.write(a[1], &n)?;
             Ok(0)
@@ -738,15 +828,28 @@ pub fn sys_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             Ok(0)
         }
         libc::PR_SET_NO_NEW_PRIVS => {
-            if a[1] != 1 {
+            if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
                 return Err(Errno::EINVAL.into());
             }
             k.proc_of_mut(tid).no_new_privs = true;
             Ok(0)
         }
-        libc::PR_GET_NO_NEW_PRIVS => Ok(k.proc_of(tid).no_new_privs as i64),
-        libc::PR_GET_DUMPABLE => Ok(1),
-        libc::PR_SET_DUMPABLE => Ok(0),
+        libc::PR_GET_NO_NEW_PRIVS => {
+            if a[1] != 0 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+                return Err(Errno::EINVAL.into());
+            }
+            Ok(k.proc_of(tid).no_new_privs as i64)
+        }
+        libc::PR_GET_DUMPABLE => Ok(k.proc_of(tid).dumpable as i64),
+        libc::PR_SET_DUMPABLE => {
+            // SUID_DUMP_DISABLE (0) and SUID_DUMP_USER (1); 2 is only for the suid_dumpable
+            // sysctl.
+            if a[1] > 1 {
+                return Err(Errno::EINVAL.into());
+            }
+            k.proc_of_mut(tid).dumpable = a[1] == 1;
+            Ok(0)
+        }
         libc::PR_SET_KEEPCAPS => {
             k.proc_of_mut(tid).keep_caps = a[1] != 0;
             Ok(0)

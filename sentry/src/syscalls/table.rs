@@ -336,7 +336,12 @@ table![
     (SYS_fremovexattr, xattr::sys_fremovexattr, Full, ""),
     (SYS_fallocate, file::sys_fallocate, Partial, "modes 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE"),
     (SYS_rseq, misc::sys_rseq, Refused, "ENOSYS on purpose: libc falls back"),
-    (SYS_membarrier, misc::sys_membarrier, Full, "no-ops: the sentry serialises syscalls"),
+    (
+        SYS_membarrier,
+        misc::sys_membarrier,
+        Partial,
+        "registrations kept; no barrier forced on running threads"
+    ),
     // misc.rs
     (SYS_uname, misc::sys_uname, Full, "release is the sentry's"),
     (SYS_sethostname, misc::sys_sethostname, Full, ""),
@@ -352,11 +357,11 @@ table![
     (SYS_sched_getaffinity, misc::sys_sched_getaffinity, Full, ""),
     (
         SYS_sched_setaffinity,
-        misc::sys_ok,
+        misc::sys_sched_setaffinity,
         Partial,
-        "accepted, not enforced"
+        "per-thread mask kept and reported, not enforced"
     ),
-    (SYS_sched_getparam, misc::sys_sched_getparam, Full, ""),
+    (SYS_sched_getparam, misc::sys_sched_getparam, Full, "priority 0"),
     (
         SYS_sched_rr_get_interval,
         misc::sys_sched_rr_get_interval,
@@ -377,16 +382,21 @@ table![
     ),
     (
         SYS_sched_setparam,
-        misc::sys_ok,
+        misc::sys_sched_setparam,
         Partial,
-        "accepted, not enforced"
+        "validated, not enforced"
     ),
-    (SYS_sched_getscheduler, misc::sys_ok, Full, "SCHED_OTHER"),
+    (
+        SYS_sched_getscheduler,
+        misc::sys_sched_getscheduler,
+        Full,
+        "SCHED_OTHER"
+    ),
     (
         SYS_sched_setscheduler,
-        misc::sys_ok,
+        misc::sys_sched_setscheduler,
         Partial,
-        "accepted, not enforced"
+        "validated, not enforced"
     ),
     (
         SYS_sched_get_priority_max,
