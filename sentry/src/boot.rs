@@ -214,8 +214,9 @@ pub(crate) fn create_process(
             stop_waited: false,
             no_new_privs: false,
             keep_caps: false,
-            utime_ticks: 0,
-            children_ticks: 0,
+            cpu: Default::default(),
+            children_cpu: Default::default(),
+            personality: 0,
             subreaper: false,
             pdeath_signal: 0,
             parent_tid: ppid,
@@ -245,6 +246,7 @@ pub(crate) fn create_process(
             ioprio: 0,
             comm: vec![],
             affinity: crate::kernel::all_cpus(k.ncpu),
+            nice: 0,
         },
     );
     k.by_host.insert(host_tid, pid);
@@ -323,7 +325,12 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     }
     let uts = Uts {
         hostname: spec.hostname.as_bytes().to_vec(),
-        domainname: spec.domainname.as_bytes().to_vec(),
+        // A new UTS namespace starts with "(none)" unless the spec names a domain.
+        domainname: if spec.domainname.is_empty() {
+            b"(none)".to_vec()
+        } else {
+            spec.domainname.as_bytes().to_vec()
+        },
         release: spec.options.uname_release.as_bytes().to_vec(),
     };
     let mut k = Kernel::new(uts).map_err(|e| SentryError::Host {

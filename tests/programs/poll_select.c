@@ -34,6 +34,7 @@ int main(void) {
     sigprocmask(SIG_BLOCK, &m, NULL);
     int sf = signalfd(-1, &m, SFD_NONBLOCK);
     int file = open("/etc/passwd", O_RDONLY);
+    int r;
 
     struct pollfd p[7] = {{pp[0], POLLIN, 0}, {pp[1], POLLOUT, 0}, {sp[0], POLLIN | POLLOUT, 0}, {ev, POLLIN, 0},
                           {tf, POLLIN, 0},    {sf, POLLIN, 0},     {file, POLLIN | POLLOUT, 0}};
@@ -72,7 +73,9 @@ int main(void) {
     pr("closed fd and negative fd", nv, 2, poll(nv, 2, 0));
     long t0 = now_ms(CLOCK_MONOTONIC);
     struct pollfd none = {-1, 0, 0};
-    printf("poll timeout 50ms: %d, waited >= 45ms: %s\n", poll(&none, 1, 50), now_ms(CLOCK_MONOTONIC) - t0 >= 45 ? "yes" : "no");
+    // The call comes first: argument evaluation order is unspecified.
+    r = poll(&none, 1, 50);
+    printf("poll timeout 50ms: %d, waited >= 45ms: %s\n", r, now_ms(CLOCK_MONOTONIC) - t0 >= 45 ? "yes" : "no");
     rep_err("poll nfds > RLIMIT_NOFILE", syscall(SYS_poll, p, 100000, 0));
     rep_err("poll bad pointer", syscall(SYS_poll, (void *)8, 1, 0));
 
@@ -87,7 +90,7 @@ int main(void) {
     FD_SET(a[1], &ws);
     FD_SET(file, &rs);
     struct timeval tv = {0, 0};
-    int r = select(FD_SETSIZE > 64 ? 64 : FD_SETSIZE, &rs, &ws, &xs, &tv);
+    r = select(FD_SETSIZE > 64 ? 64 : FD_SETSIZE, &rs, &ws, &xs, &tv);
     printf("select: %d read(pipe)=%d read(file)=%d write(pipe)=%d\n", r, FD_ISSET(a[0], &rs), FD_ISSET(file, &rs), FD_ISSET(a[1], &ws));
     FD_ZERO(&rs);
     FD_SET(a[0], &rs);
@@ -117,7 +120,8 @@ int main(void) {
     t0 = now_ms(CLOCK_MONOTONIC);
     tv.tv_sec = 0;
     tv.tv_usec = 40000;
-    printf("select as a sleep: %d, waited >= 35ms: %s\n", select(0, NULL, NULL, NULL, &tv), now_ms(CLOCK_MONOTONIC) - t0 >= 35 ? "yes" : "no");
+    r = select(0, NULL, NULL, NULL, &tv);
+    printf("select as a sleep: %d, waited >= 35ms: %s\n", r, now_ms(CLOCK_MONOTONIC) - t0 >= 35 ? "yes" : "no");
 
     // ppoll / pselect with a mask that lets a blocked SIGUSR1 in.
     signal(SIGUSR1, on_usr1);

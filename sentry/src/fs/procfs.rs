@@ -493,6 +493,9 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
             let vsize = pr.mm.total_size();
             match *what {
                 "stat" => {
+                    let cpu = k.process_cpu(*pid).ticks();
+                    let ccpu = pr.children_cpu.ticks();
+                    let nice = k.tasks.get(pid).map_or(0, |t| t.nice);
                     let (ign, cgt) = sig_sets(pr);
                     let blk = first_sigmask(k, pr);
                     let (code_start, code_end) = pr
@@ -515,12 +518,12 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                         0,
                         0,
                         0, // minflt cminflt majflt cmajflt
-                        pr.utime_ticks,
-                        0,
-                        pr.children_ticks,
-                        0,
-                        20, // priority
-                        0,  // nice
+                        cpu.0,
+                        cpu.1,
+                        ccpu.0,
+                        ccpu.1,
+                        (20 + nice) as u64, // priority
+                        nice as u64,        // nice (negative values wrap; fixed below)
                         pr.threads.len().max(1) as u64,
                         0, // itrealvalue
                         pr.start_ticks,
@@ -560,6 +563,8 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                         // tpgid is signed: -1 without a controlling terminal.
                         if i == 4 {
                             s.push_str(" -1");
+                        } else if i == 15 {
+                            let _ = write!(s, " {nice}");
                         } else {
                             let _ = write!(s, " {v}");
                         }

@@ -2,6 +2,7 @@
 //! process lifecycle (fork, exit, wait, job control).
 
 pub mod control;
+pub mod cputime;
 pub mod ipc;
 pub mod signal;
 pub mod task;
@@ -113,6 +114,7 @@ const FORWARDED: [i32; 8] = [
 
 impl Kernel {
     pub fn new(uts: Uts) -> Result<Kernel, Errno> {
+        cputime::init();
         // SAFETY: sigset manipulation on a local set; sigprocmask on our own thread.
         let sigfd = unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
@@ -1007,6 +1009,7 @@ impl Kernel {
                 stub.exit_thread();
             }
         } else {
+            self.freeze_cpu(pid);
             // SAFETY: kill our own stub process.
             unsafe { libc::kill(stub_pid, libc::SIGKILL) };
         }
@@ -1159,7 +1162,7 @@ impl Kernel {
         if let Some(p) = self.procs.remove(&pid) {
             if let Some(parent) = self.procs.get_mut(&p.ppid) {
                 parent.children.retain(|&c| c != pid);
-                parent.children_ticks += p.utime_ticks + p.children_ticks;
+                parent.children_cpu = parent.children_cpu.add(p.cpu.add(p.children_cpu));
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Tasks (threads) and thread groups (processes).
 
+use super::cputime::CpuTimes;
 use super::signal::{SigAction, SigQueue, SigSet};
 use crate::arch::Regs;
 use crate::mm::MmState;
@@ -67,6 +68,8 @@ pub struct Task {
     pub comm: Vec<u8>,
     /// CPUs this thread may run on (sched_setaffinity), bit N = CPU N.
     pub affinity: u64,
+    /// Nice value (-20..=19), per thread as in Linux; only reported, not enforced.
+    pub nice: i32,
 }
 
 /// Identity of a futex word: the address space (0 for shared futexes) and the address.
@@ -134,8 +137,13 @@ pub struct Process {
     pub stop_waited: bool,
     pub no_new_privs: bool,
     pub keep_caps: bool,
-    pub utime_ticks: u64,
-    pub children_ticks: u64,
+    /// CPU time of stubs this process no longer runs in, and once it is a zombie its
+    /// final total (kernel/cputime.rs).
+    pub cpu: CpuTimes,
+    /// CPU time of reaped children (RUSAGE_CHILDREN).
+    pub children_cpu: CpuTimes,
+    /// personality(2) persona; stored and reported, not enforced.
+    pub personality: u32,
     pub subreaper: bool,
     pub pdeath_signal: i32,
     /// The thread that created this process (Linux's real_parent is a thread):

@@ -119,7 +119,11 @@ pub fn wait_any_interruptible() -> io::Result<Option<(i32, i32)>> {
 /// stub's syscall instruction; kill the process for anything else.
 fn stub_filter() -> Vec<libc::sock_filter> {
     let ip = stub_syscall_addr() + 2; // seccomp reports the address after the syscall insn
-    let allowed: [i64; 9] = [
+    let allowed: [i64; 11] = [
+        // A workload thread's CPU time is read by the thread itself (host thread clocks
+        // are private to their thread group).
+        libc::SYS_clock_gettime,
+        libc::SYS_getrusage,
         libc::SYS_mmap,
         libc::SYS_munmap,
         libc::SYS_mprotect,

@@ -64,6 +64,80 @@ pub fn file_write(f: &OpenFile, buf: &[u8], off: Option<u64>) -> Result<usize, E
     }
 }
 
+/// Where a write to `f` would start if `f` is a regular file (RLIMIT_FSIZE applies only to
+/// those); None for pipes, sockets, devices. Stdio files the host handed in count when
+/// they are regular files on the host.
+fn regular_write_pos(f: &OpenFile, off: Option<u64>) -> Option<u64> {
+    let append = f.flags.get() & libc::O_APPEND as u32 != 0;
+    if let Some(i) = f.inode.as_ref() {
+        if !matches!(i.kind, InodeKind::File(_)) {
+            return None;
+        }
+        return Some(if append {
+            i.size()
+        } else {
+            off.unwrap_or(f.pos.get())
+        });
+    }
+    let fd = f.ops.host_fd()?;
+    // SAFETY: POD out-parameter for fstat on a host fd the sentry owns.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    // SAFETY: fcntl/lseek on our own fd, no memory involved.
+    let host_append = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_APPEND != 0;
+    if append || host_append {
+        return Some(st.st_size as u64);
+    }
+    // SAFETY: as above.
+    off.or_else(|| u64::try_from(unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) }).ok())
+}
+
+/// RLIMIT_FSIZE for a write of `len` bytes: the length allowed (a write may not pass the
+/// limit), or EFBIG with SIGXFSZ for the writer when it would start at or past it.
+pub(super) fn fsize_cap(
+    k: &mut Kernel,
+    tid: Tid,
+    f: &OpenFile,
+    off: Option<u64>,
+    len: usize,
+) -> Result<usize, SysErr> {
+    let limit = k.proc_of(tid).rlimits[libc::RLIMIT_FSIZE as usize].0;
+    if limit == libc::RLIM_INFINITY || len == 0 {
+        return Ok(len);
+    }
+    let Some(pos) = regular_write_pos(f, off) else {
+        return Ok(len);
+    };
+    if pos >= limit {
+        xfsz(k, tid);
+        return Err(Errno::EFBIG.into());
+    }
+    Ok(len.min((limit - pos).min(usize::MAX as u64) as usize))
+}
+
+/// RLIMIT_FSIZE for growing a file to `new_size` (truncate, fallocate): EFBIG + SIGXFSZ.
+pub(super) fn fsize_check_grow(
+    k: &mut Kernel,
+    tid: Tid,
+    old_size: u64,
+    new_size: u64,
+) -> Result<(), SysErr> {
+    let limit = k.proc_of(tid).rlimits[libc::RLIMIT_FSIZE as usize].0;
+    if new_size > old_size && limit != libc::RLIM_INFINITY && new_size > limit {
+        xfsz(k, tid);
+        return Err(Errno::EFBIG.into());
+    }
+    Ok(())
+}
+
+fn xfsz(k: &mut Kernel, tid: Tid) {
+    let pid = k.task(tid).tgid;
+    k.send_to_thread(tid, SigInfo::user(libc::SIGXFSZ, pid, 0));
+}
+
 /// Turns EAGAIN on a blocking file into a wait, EPIPE into SIGPIPE + EPIPE.
 fn io_outcome(
     k: &mut Kernel,
@@ -112,8 +186,14 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
     let f = get_file(k, tid, fd)?;
     let len = (len as usize).min(MAX_IO);
     let buf = k.mem_of(tid)?.read_vec(addr, len)?;
-    let r = crate::fs::procfs::write_hook(k, tid, &f, &buf)
-        .unwrap_or_else(|| file_write(&f, &buf, off));
+    let len = if f.writable() {
+        fsize_cap(k, tid, &f, off, len)?
+    } else {
+        len
+    };
+    let buf = &buf[..len];
+    let r = crate::fs::procfs::write_hook(k, tid, &f, buf)
+        .unwrap_or_else(|| file_write(&f, buf, off));
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
     crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
@@ -203,6 +283,15 @@ fn do_writev(
     for (base, len) in iovs {
         let len = len.min(MAX_IO.saturating_sub(buf.len()));
         buf.extend_from_slice(&mem.read_vec(base, len)?);
+    }
+    if f.writable() {
+        let append_off = if rwf_append && f.ops.seekable() {
+            Some(f.inode.as_ref().map(|i| i.size()).unwrap_or(0))
+        } else {
+            off
+        };
+        let n = fsize_cap(k, tid, &f, append_off, buf.len())?;
+        buf.truncate(n);
     }
     let r = if rwf_append && f.ops.seekable() {
         let end = f.inode.as_ref().map(|i| i.size()).unwrap_or(0);
@@ -846,6 +935,7 @@ pub fn sys_ftruncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         return Err(Errno::EROFS.into());
     }
     crate::fs::memfd::check_truncate(&f, a[1])?;
+    fsize_check_grow(k, tid, inode.size(), a[1])?;
     overlay::truncate(&inode, a[1])?;
     crate::fs::inotify::on_modify(&f);
     Ok(0)
@@ -1066,6 +1156,10 @@ pub fn sys_fallocate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     let end = off.checked_add(len).ok_or(Errno::EFBIG)? as u64;
     let size = inode.size();
+    if mode & 1 == 0 {
+        // KEEP_SIZE never grows the file.
+        fsize_check_grow(k, tid, size, end)?;
+    }
     const KEEP_SIZE: i32 = 1;
     const PUNCH_HOLE: i32 = 2;
     const ZERO_RANGE: i32 = 0x10;

@@ -1147,6 +1147,7 @@ pub fn sys_truncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if !may_access(&inode.meta.borrow(), &ctx.creds, MAY_WRITE) {
         return Err(Errno::EACCES.into());
     }
+    super::file::fsize_check_grow(k, tid, inode.size(), a[1])?;
     overlay::truncate(&inode, a[1])?;
     crate::fs::inotify::on_modify_inode(&inode);
     Ok(0)

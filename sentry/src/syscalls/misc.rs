@@ -65,7 +65,9 @@ pub fn sys_getrandom(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 pub fn sys_sysinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     // SAFETY: POD.
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
-    si.uptime = k.boot_time.elapsed().as_secs() as i64;
+    // Rounded up, as Linux does: a sandbox is never 0 seconds old.
+    let up = k.boot_time.elapsed();
+    si.uptime = up.as_secs() as i64 + i64::from(up.subsec_nanos() != 0);
     si.totalram = 2 << 30;
     si.freeram = 1 << 30;
     si.procs = k.procs.len() as u16;
@@ -119,8 +121,96 @@ pub fn sys_ok(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn sys_getpriority(_k: &mut Kernel, _tid: Tid, _a: [u64; 6]) -> SysResult {
-    Ok(20)
+const PRIO_PROCESS: u64 = 0;
+const PRIO_PGRP: u64 = 1;
+const PRIO_USER: u64 = 2;
+
+/// The threads getpriority/setpriority(which, who) name; Err(EINVAL) for a bad `which`.
+fn prio_targets(k: &Kernel, tid: Tid, which: u64, who: u64) -> Result<Vec<Tid>, Errno> {
+    let who = who as u32 as i32;
+    let mut v: Vec<Tid> = match which {
+        // A thread id: nice values are per thread in Linux.
+        PRIO_PROCESS => {
+            let t = if who == 0 { tid } else { who };
+            k.tasks.get(&t).map(|t| t.tid).into_iter().collect()
+        }
+        PRIO_PGRP => {
+            let pgid = if who == 0 { k.proc_of(tid).pgid } else { who };
+            k.procs
+                .values()
+                .filter(|p| p.pgid == pgid && p.zombie.is_none())
+                .flat_map(|p| p.threads.iter().copied())
+                .collect()
+        }
+        PRIO_USER => {
+            let uid = if who == 0 {
+                k.proc_of(tid).creds.uid
+            } else {
+                who as u32
+            };
+            k.procs
+                .values()
+                .filter(|p| p.creds.uid == uid && p.zombie.is_none())
+                .flat_map(|p| p.threads.iter().copied())
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// The raw syscall returns 20 - nice (1..=40) so that no success looks like an error; glibc
+/// turns it back into a nice value.
+pub fn sys_getpriority(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    prio_targets(k, tid, a[0], a[1])?
+        .iter()
+        .filter_map(|t| k.tasks.get(t))
+        .map(|t| 20 - t.nice as i64)
+        .max()
+        .ok_or_else(|| Errno::ESRCH.into())
+}
+
+pub fn sys_setpriority(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let targets = prio_targets(k, tid, a[0], a[1])?;
+    let nice = (a[2] as i32).clamp(-20, 19);
+    let me = k.proc_of(tid).creds.clone();
+    const CAP_SYS_NICE: u32 = 23;
+    let mut res: SysResult = Err(Errno::ESRCH.into());
+    for t in targets {
+        let Some(task) = k.tasks.get(&t) else {
+            continue;
+        };
+        let Some(p) = k.procs.get(&task.tgid) else {
+            continue;
+        };
+        let owner = p.creds.uid == me.euid || p.creds.euid == me.euid;
+        if !owner && !me.has_cap(CAP_SYS_NICE) {
+            res = Err(Errno::EPERM.into());
+            continue;
+        }
+        // Raising priority needs CAP_SYS_NICE or room under RLIMIT_NICE (20 - nice).
+        let rlim = p.rlimits[libc::RLIMIT_NICE as usize].0;
+        if nice < task.nice && ((20 - nice) as u64) > rlim && !me.has_cap(CAP_SYS_NICE) {
+            res = Err(Errno::EACCES.into());
+            continue;
+        }
+        if matches!(res, Err(SysErr::Errno(Errno::ESRCH))) {
+            res = Ok(0);
+        }
+        k.task_mut(t).nice = nice;
+    }
+    res
+}
+
+/// personality(2): the persona is kept per process and reported; 0xffffffff only queries.
+pub fn sys_personality(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let p = k.proc_of_mut(tid);
+    let old = p.personality;
+    if a[0] as u32 != 0xffff_ffff {
+        p.personality = a[0] as u32;
+    }
+    Ok(old as i64)
 }
 
 pub fn sys_sched_get_priority_max(_k: &mut Kernel, _tid: Tid, a: [u64; 6]) -> SysResult {
@@ -441,6 +531,7 @@ pub fn sys_ppoll(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     swap_mask(k, tid, a[3])?;
     let r = poll_common(k, tid, a[0], a[1], timeout);
+    write_back_remaining(k, tid, libc::SYS_ppoll as u64, a, &r);
     restore_mask(k, tid, &r);
     r
 }
@@ -534,7 +625,45 @@ pub fn sys_select(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         }
         Some(Duration::new(s as u64, us as u32 * 1000))
     };
-    select_common(k, tid, a[0], [a[1], a[2], a[3]], timeout)
+    let r = select_common(k, tid, a[0], [a[1], a[2], a[3]], timeout);
+    write_back_remaining(k, tid, libc::SYS_select as u64, a, &r);
+    r
+}
+
+/// select, pselect6 and ppoll write the time that was left back into the caller's timeout
+/// (Linux behaviour; glibc's pselect and ppoll hide it, select does not). A zero timeout is
+/// left alone, as are failures to write (the call itself already succeeded).
+pub(super) fn write_back_remaining(k: &mut Kernel, tid: Tid, nr: u64, a: [u64; 6], r: &SysResult) {
+    if matches!(r, Err(SysErr::Block(_))) {
+        return;
+    }
+    let (addr, usec) = match nr as i64 {
+        libc::SYS_select => (a[4], true),
+        libc::SYS_pselect6 => (a[4], false),
+        libc::SYS_ppoll => (a[2], false),
+        _ => return,
+    };
+    let Some(deadline) = k.tasks.get(&tid).and_then(|t| t.deadline) else {
+        return;
+    };
+    if addr == 0 {
+        return;
+    }
+    let Ok(mem) = k.mem_of(tid) else { return };
+    let (Ok(s), Ok(sub)) = (mem.read_u64(addr), mem.read_u64(addr + 8)) else {
+        return;
+    };
+    if s == 0 && sub == 0 {
+        return;
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    let sub = if usec {
+        left.subsec_micros() as u64
+    } else {
+        left.subsec_nanos() as u64
+    };
+    let _ = mem.write_u64(addr, left.as_secs());
+    let _ = mem.write_u64(addr + 8, sub);
 }
 
 pub fn sys_pselect6(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -549,6 +678,7 @@ pub fn sys_pselect6(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         swap_mask(k, tid, set)?;
     }
     let r = select_common(k, tid, a[0], [a[1], a[2], a[3]], timeout);
+    write_back_remaining(k, tid, libc::SYS_pselect6 as u64, a, &r);
     restore_mask(k, tid, &r);
     r
 }

@@ -117,12 +117,14 @@ pub fn interrupted(k: &mut Kernel, tid: Tid, nr: u64, args: [u64; 6]) -> Option<
         | libc::SYS_readv
         | libc::SYS_write
         | libc::SYS_writev => None,
-        libc::SYS_poll
-        | libc::SYS_ppoll
-        | libc::SYS_select
-        | libc::SYS_pselect6
-        | libc::SYS_epoll_wait
-        | libc::SYS_epoll_pwait => Some(Err(SysErr::Interrupted)),
+        libc::SYS_ppoll | libc::SYS_select | libc::SYS_pselect6 => {
+            let r = Err(SysErr::Interrupted);
+            misc::write_back_remaining(k, tid, nr, args, &r);
+            Some(r)
+        }
+        libc::SYS_poll | libc::SYS_epoll_wait | libc::SYS_epoll_pwait => {
+            Some(Err(SysErr::Interrupted))
+        }
         _ => None,
     }
 }

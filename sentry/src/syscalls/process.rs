@@ -86,6 +86,7 @@ pub fn do_clone(
     }
     let sigmask = parent_task.sigmask;
     let altstack = parent_task.altstack;
+    let nice = parent_task.nice;
     let p = k.proc_of(tid);
     let ppid = if flags & CLONE_PARENT != 0 {
         p.ppid
@@ -137,8 +138,9 @@ pub fn do_clone(
         stop_waited: false,
         no_new_privs: p.no_new_privs,
         keep_caps: false,
-        utime_ticks: 0,
-        children_ticks: 0,
+        cpu: Default::default(),
+        children_cpu: Default::default(),
+        personality: p.personality,
         subreaper: false,
         pdeath_signal: 0,
         parent_tid: if flags & CLONE_PARENT != 0 {
@@ -179,6 +181,7 @@ pub fn do_clone(
         ioprio: k.task(tid).ioprio,
         comm: k.task(tid).comm.clone(),
         affinity: k.task(tid).affinity,
+        nice,
     };
     k.procs.insert(new_pid, child);
     k.tasks.insert(new_pid, task);
@@ -253,6 +256,7 @@ fn clone_thread(
         ioprio: k.task(tid).ioprio,
         comm: parent.comm.clone(),
         affinity: parent.affinity,
+        nice: parent.nice,
     };
     let host = task.stub.tid;
     let mem = k.mem_of(tid)?;
@@ -945,31 +949,60 @@ pub fn sys_setrlimit(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     sys_prlimit64(k, tid, [0, a[0], a[1], 0, 0, 0])
 }
 
+fn timeval_bytes(d: std::time::Duration) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0..8].copy_from_slice(&(d.as_secs() as i64).to_le_bytes());
+    b[8..16].copy_from_slice(&(d.subsec_micros() as i64).to_le_bytes());
+    b
+}
+
+/// getrusage: the calling thread's and its process's figures come from the host, by running
+/// getrusage in the caller's stub (it writes the caller's buffer, faults checked as Linux
+/// does); the process's CPU times are then replaced by the sentry's account (which survives
+/// a move to a new stub). RUSAGE_CHILDREN is the sentry's account of reaped children.
 pub fn sys_getrusage(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let who = a[0] as i32;
-    if who != libc::RUSAGE_SELF && who != libc::RUSAGE_CHILDREN && who != libc::RUSAGE_THREAD {
-        return Err(Errno::EINVAL.into());
-    }
-    let mut b = [0u8; 144];
-    let ticks = if who == libc::RUSAGE_CHILDREN {
-        k.proc_of(tid).children_ticks
-    } else {
-        k.proc_of(tid).utime_ticks
+    let times = match who {
+        libc::RUSAGE_SELF => k.process_cpu(k.task(tid).tgid),
+        libc::RUSAGE_CHILDREN => {
+            let p = k.proc_of(tid);
+            p.children_cpu
+        }
+        libc::RUSAGE_THREAD => Default::default(),
+        _ => return Err(Errno::EINVAL.into()),
     };
-    b[0..8].copy_from_slice(&((ticks / 100) as i64).to_le_bytes());
-    b[8..16].copy_from_slice(&(((ticks % 100) * 10_000) as i64).to_le_bytes());
-    // ru_maxrss in KiB
-    b[32..40].copy_from_slice(&((k.proc_of(tid).mm.total_size() / 1024) as i64).to_le_bytes());
-    k.mem_of(tid)?.write(a[1], &b)?;
+    let mem = k.mem_of(tid)?;
+    if who == libc::RUSAGE_CHILDREN {
+        mem.write(a[1], &[0u8; 144])?;
+    } else {
+        let t = k.task(tid);
+        let mut scratch = t.regs;
+        let r = t
+            .stub
+            .inject(
+                &mut scratch,
+                libc::SYS_getrusage,
+                [who as u64, a[1], 0, 0, 0, 0],
+            )
+            .map_err(|_| Errno::EFAULT)?;
+        if (-4095..0).contains(&r) {
+            return Err(Errno(-r as i32).into());
+        }
+        if who == libc::RUSAGE_THREAD {
+            return Ok(0);
+        }
+    }
+    mem.write(a[1], &timeval_bytes(times.user))?;
+    mem.write(a[1] + 16, &timeval_bytes(times.sys))?;
     Ok(0)
 }
 
 pub fn sys_times(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if a[0] != 0 {
-        let p = k.proc_of(tid);
-        let v = [p.utime_ticks, 0, p.children_ticks, 0];
+        let (u, s) = k.process_cpu(k.task(tid).tgid).ticks();
+        let (cu, cs) = k.proc_of(tid).children_cpu.ticks();
         let mut b = [0u8; 32];
-        for (i, x) in v.iter().enumerate() {
+        for (i, x) in [u, s, cu, cs].iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&x.to_le_bytes());
         }
         k.mem_of(tid)?.write(a[0], &b)?;

@@ -413,14 +413,20 @@ table![
     (
         SYS_getpriority,
         misc::sys_getpriority,
-        Partial,
-        "always nice 0"
+        Full,
+        "per-thread nice values"
     ),
     (
         SYS_setpriority,
-        misc::sys_ok,
+        misc::sys_setpriority,
         Partial,
-        "accepted, not enforced"
+        "per-thread nice values, checked like Linux; not enforced on scheduling"
+    ),
+    (
+        SYS_personality,
+        misc::sys_personality,
+        Partial,
+        "stored per process and reported; flags not enforced"
     ),
     (SYS_getcpu, misc::sys_getcpu, Partial, "always cpu 0"),
     (SYS_poll, misc::sys_poll, Full, ""),

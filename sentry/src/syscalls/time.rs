@@ -2,8 +2,9 @@
 
 use super::{SysErr, SysResult};
 use crate::errno::Errno;
+use crate::kernel::cputime;
 use crate::kernel::timers::{self, Notify, Periodic, PosixTimer};
-use crate::kernel::{Blocked, Kernel, Tid};
+use crate::kernel::{Blocked, Kernel, Pid, Tid};
 use std::time::{Duration, Instant};
 
 fn clock_now(clock: i32) -> Result<libc::timespec, Errno> {
@@ -27,20 +28,110 @@ fn clock_now(clock: i32) -> Result<libc::timespec, Errno> {
     Ok(ts)
 }
 
+/// What a CPU-time clock id reads (kernel/cputime.rs).
+enum CpuClock {
+    /// A process clock, computed by the sentry: (pid, CPUCLOCK_*).
+    Process(Pid, i32),
+    /// A host thread clock id, to be read by the calling thread's own stub.
+    Thread(i32),
+}
+
+/// Resolves CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID and the dynamic ids of
+/// clock_getcpuclockid/pthread_getcpuclockid; None for the other clocks.
+fn cpu_clock(k: &Kernel, tid: Tid, clock: i32) -> Result<Option<CpuClock>, Errno> {
+    let (id, thread, which) = match clock {
+        libc::CLOCK_PROCESS_CPUTIME_ID => (0, false, cputime::CPUCLOCK_SCHED),
+        libc::CLOCK_THREAD_CPUTIME_ID => (0, true, cputime::CPUCLOCK_SCHED),
+        c if c < 0 => cputime::decode(c).ok_or(Errno::EINVAL)?,
+        _ => return Ok(None),
+    };
+    let me = k.task(tid);
+    if thread {
+        // Linux: only threads of the caller's own thread group.
+        let host = if id == 0 {
+            me.stub.tid
+        } else {
+            k.tasks
+                .get(&id)
+                .filter(|t| t.tgid == me.tgid)
+                .ok_or(Errno::EINVAL)?
+                .stub
+                .tid
+        };
+        return Ok(Some(CpuClock::Thread(cputime::thread_clock(host, which))));
+    }
+    // Any task names its process's clock.
+    let pid = if id == 0 {
+        me.tgid
+    } else {
+        k.tasks
+            .get(&id)
+            .map(|t| t.tgid)
+            .or_else(|| k.procs.contains_key(&id).then_some(id))
+            .ok_or(Errno::EINVAL)?
+    };
+    Ok(Some(CpuClock::Process(pid, which)))
+}
+
+fn write_cpu_clock(k: &mut Kernel, tid: Tid, c: CpuClock, addr: u64) -> SysResult {
+    match c {
+        CpuClock::Process(pid, which) => {
+            let t = k.process_cpu(pid);
+            let d = if which == cputime::CPUCLOCK_VIRT {
+                t.user
+            } else {
+                t.total()
+            };
+            k.mem_of(tid)?.write(addr, &timespec_bytes(d))?;
+            Ok(0)
+        }
+        CpuClock::Thread(host_clock) => {
+            // The host writes straight into the caller's buffer (same address space), with
+            // Linux's own EFAULT checks.
+            let t = k.task(tid);
+            let mut scratch = t.regs;
+            let r = t
+                .stub
+                .inject(
+                    &mut scratch,
+                    libc::SYS_clock_gettime,
+                    [host_clock as u64, addr, 0, 0, 0, 0],
+                )
+                .map_err(|_| Errno::EFAULT)?;
+            if (-4095..0).contains(&r) {
+                return Err(Errno(-r as i32).into());
+            }
+            Ok(0)
+        }
+    }
+}
+
 pub fn sys_clock_gettime(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    if let Some(c) = cpu_clock(k, tid, a[0] as i32)? {
+        return write_cpu_clock(k, tid, c, a[1]);
+    }
     let ts = clock_now(a[0] as i32)?;
     k.mem_of(tid)?.write_pod(a[1], &ts)?;
     Ok(0)
 }
 
 pub fn sys_clock_getres(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    clock_now(a[0] as i32)?;
+    let clock = a[0] as i32;
+    let res = match cpu_clock(k, tid, clock)? {
+        // The scheduler's clocks count nanoseconds; the others are sampled at each tick.
+        Some(CpuClock::Process(_, cputime::CPUCLOCK_SCHED)) => Duration::from_nanos(1),
+        Some(CpuClock::Thread(c)) if c & 3 == cputime::CPUCLOCK_SCHED => Duration::from_nanos(1),
+        Some(_) => cputime::tick(),
+        None => {
+            clock_now(clock)?;
+            match clock {
+                libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => cputime::tick(),
+                _ => Duration::from_nanos(1),
+            }
+        }
+    };
     if a[1] != 0 {
-        let ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 1,
-        };
-        k.mem_of(tid)?.write_pod(a[1], &ts)?;
+        k.mem_of(tid)?.write(a[1], &timespec_bytes(res))?;
     }
     Ok(0)
 }
