@@ -181,6 +181,12 @@ pub(crate) fn create_process(
 ) -> Result<(), Errno> {
     let regs = stub.get_regs().map_err(|e| Errno::from_io(&e))?;
     let host_tid = stub.tid;
+    // A host terminal on stdio is the new session's controlling terminal.
+    let ctty = (0..3).find_map(|fd| {
+        let f = fds.get(fd).ok()?;
+        let h = f.ops.as_any().downcast_ref::<HostFile>()?;
+        h.is_tty.then_some(f)
+    });
     k.procs.insert(
         pid,
         Process {
@@ -223,6 +229,8 @@ pub(crate) fn create_process(
             dumpable: true,
             leader_exited: None,
             membarrier: 0,
+            did_exec: false,
+            ctty,
         },
     );
     k.tasks.insert(

@@ -53,10 +53,9 @@ corpus! {
     // ---- processes
     proc_fork_exec => c("proc_fork_exec"),
     proc_spawn => c("proc_spawn"),
-    #[ignore = "waitid(P_PID, WSTOPPED) on a stopped child blocks forever"]
+    #[ignore = "wait4 reports a zero rusage: no per-process CPU time or maxrss accounting yet (kernel accounting, see proc_limits_usage)"]
     proc_wait => c("proc_wait"),
     proc_reparent => c("proc_reparent"),
-    #[ignore = "open(/dev/tty) without a controlling terminal succeeds (Linux: ENXIO), and setpgid on a child that has exec'd succeeds (Linux: EACCES; the kernel does not record the exec)"]
     proc_session => c("proc_session"),
     proc_prctl => c("proc_prctl"),
     proc_limits_usage => c("proc_limits_usage"),
@@ -67,7 +66,6 @@ corpus! {
     #[ignore = "signals pending together are delivered one at a time in number order; Linux builds all their frames at once, so the last-chosen handler runs first (kernel signal delivery)"]
     sig_wait_queue => c("sig_wait_queue"),
     sig_fpstate => c("sig_fpstate"),
-    #[ignore = "job-control stop signals in an orphaned process group are not discarded (the child stops and the test hangs), SA_NOCLDSTOP still sends CLD_CONTINUED (kernel signals)"]
     sig_default => c("sig_default"),
     sig_faults => c("sig_faults"),
     // ---- time

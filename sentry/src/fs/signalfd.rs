@@ -112,7 +112,12 @@ pub fn siginfo_bytes(i: &SigInfo) -> [u8; SIGINFO_SIZE] {
         } else if i.code < 0 {
             // sigqueue and friends carry a value.
             put32(&mut b, 44, i.status as u32); // ssi_int
-            b[48..56].copy_from_slice(&(i.status as u32 as u64).to_le_bytes()); // ssi_ptr
+            let ptr = if i.value != 0 {
+                i.value
+            } else {
+                i.status as u32 as u64
+            };
+            b[48..56].copy_from_slice(&ptr.to_le_bytes()); // ssi_ptr
         }
     }
     b

@@ -1090,7 +1090,7 @@ impl Kernel {
         // Reparent children to the nearest subreaper or init; those that asked for it get
         // their PR_SET_PDEATHSIG signal.
         let reaper = self.find_reaper(ppid);
-        for c in children {
+        for &c in &children {
             let mut pdeath = 0;
             if let Some(cp) = self.procs.get_mut(&c) {
                 cp.ppid = reaper;
@@ -1114,6 +1114,13 @@ impl Kernel {
                 );
             }
         }
+        // Our exit may orphan our children's groups, and our own.
+        for &c in &children {
+            if self.procs.get(&c).is_some_and(|c| c.zombie.is_none()) {
+                self.kill_orphaned_pgrp(c, pid, None);
+            }
+        }
+        self.kill_orphaned_pgrp(pid, ppid, Some(pid));
         // Tell the parent.
         let Some(parent) = self.procs.get(&ppid) else {
             // No parent inside the sandbox (an `exec`ed process): nobody will wait for it.
@@ -1139,6 +1146,7 @@ impl Kernel {
                 signo: exit_signal,
                 code,
                 pid,
+                uid: self.procs.get(&pid).map_or(0, |p| p.creds.uid),
                 status: st,
                 ..Default::default()
             };
@@ -1189,9 +1197,12 @@ impl Kernel {
             return;
         }
         p.stop_report = Some(sig);
+        // A new stop is reported afresh, and replaces a continue nobody collected.
+        p.stop_waited = false;
         p.cont_report = false;
         let threads = p.threads.clone();
         let ppid = p.ppid;
+        let uid = p.creds.uid;
         for t in threads {
             if let Some(task) = self.tasks.get_mut(&t) {
                 if task.state == RunState::InApp {
@@ -1201,18 +1212,30 @@ impl Kernel {
             }
         }
         self.dirty = true;
-        let nocldstop = self.procs.get(&ppid).is_some_and(|pp| {
-            pp.sigactions.borrow()[SIGCHLD as usize].flags & signal::SA_NOCLDSTOP != 0
-        });
-        if !nocldstop {
+        if self.parent_wants_cldstop(ppid) {
             let info = SigInfo {
                 signo: SIGCHLD,
                 code: 5, /* CLD_STOPPED */
                 pid,
+                uid,
                 status: sig,
                 ..Default::default()
             };
             self.send_to_process(ppid, info);
+        }
+    }
+
+    /// Sending a stop signal discards a pending SIGCONT (Linux's prepare_signal).
+    pub fn discard_pending_cont(&mut self, pid: Pid) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        p.shared_pending.remove_sig(signal::SIGCONT);
+        let all = p.threads.clone();
+        for t in all {
+            if let Some(t) = self.tasks.get_mut(&t) {
+                t.pending.remove_sig(signal::SIGCONT);
+            }
         }
     }
 
@@ -1221,16 +1244,29 @@ impl Kernel {
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
-        // Pending stop signals are discarded by SIGCONT.
-        for s in [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+        // Pending stop signals are discarded by SIGCONT, thread-directed ones too.
+        const STOPS: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+        for s in STOPS {
             p.shared_pending.remove_sig(s);
         }
+        let all = p.threads.clone();
+        for t in all {
+            if let Some(t) = self.tasks.get_mut(&t) {
+                for s in STOPS {
+                    t.pending.remove_sig(s);
+                }
+            }
+        }
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
         if p.stop_report.take().is_none() {
             return;
         }
         p.cont_report = true;
         let threads = p.threads.clone();
         let ppid = p.ppid;
+        let uid = p.creds.uid;
         for t in threads {
             if self
                 .tasks
@@ -1242,14 +1278,72 @@ impl Kernel {
             }
         }
         self.dirty = true;
+        // SA_NOCLDSTOP silences CLD_CONTINUED as well as CLD_STOPPED.
+        if !self.parent_wants_cldstop(ppid) {
+            return;
+        }
         let info = SigInfo {
             signo: SIGCHLD,
             code: 6, /* CLD_CONTINUED */
             pid,
+            uid,
             status: libc::SIGCONT,
             ..Default::default()
         };
         self.send_to_process(ppid, info);
+    }
+
+    /// Does the parent want SIGCHLD for its children's stops and continues?
+    fn parent_wants_cldstop(&self, ppid: Pid) -> bool {
+        self.procs.get(&ppid).is_some_and(|pp| {
+            pp.sigactions.borrow()[SIGCHLD as usize].flags & signal::SA_NOCLDSTOP == 0
+        })
+    }
+
+    /// Is process group `pgid` orphaned: does no live member have a parent in another group
+    /// of the same session? (Linux's will_become_orphaned_pgrp; a parent outside the sandbox,
+    /// as init's, does not count.) `ignore` is a process about to leave.
+    pub fn pgrp_orphaned(&self, pgid: Pid, ignore: Option<Pid>) -> bool {
+        !self.procs.values().any(|p| {
+            p.pgid == pgid
+                && p.zombie.is_none()
+                && Some(p.pid) != ignore
+                && self
+                    .procs
+                    .get(&p.ppid)
+                    .is_some_and(|pp| pp.pgid != pgid && pp.sid == p.sid)
+        })
+    }
+
+    /// A process group that just became orphaned while some member is stopped gets SIGHUP
+    /// then SIGCONT, so its stopped jobs are not left stopped forever (Linux's
+    /// kill_orphaned_pgrp). `member` is a process of the group, `outside` the process whose
+    /// exit cut the group's link to its session.
+    fn kill_orphaned_pgrp(&mut self, member: Pid, outside: Pid, ignore: Option<Pid>) {
+        let (Some(m), Some(o)) = (self.procs.get(&member), self.procs.get(&outside)) else {
+            return;
+        };
+        let pgid = m.pgid;
+        if o.pgid == pgid || o.sid != m.sid || !self.pgrp_orphaned(pgid, ignore) {
+            return;
+        }
+        let members: Vec<Pid> = self
+            .procs
+            .values()
+            .filter(|p| p.pgid == pgid && p.zombie.is_none())
+            .map(|p| p.pid)
+            .collect();
+        if !members
+            .iter()
+            .any(|p| self.procs.get(p).is_some_and(|p| p.stop_report.is_some()))
+        {
+            return;
+        }
+        for sig in [libc::SIGHUP, libc::SIGCONT] {
+            for &p in &members {
+                self.send_to_process(p, SigInfo::kernel(sig));
+            }
+        }
     }
 
     /// Logs an unimplemented syscall, once per sandbox.

@@ -105,7 +105,9 @@ impl SigInfo {
             _ => {
                 b[16..20].copy_from_slice(&self.pid.to_le_bytes());
                 b[20..24].copy_from_slice(&self.uid.to_le_bytes());
-                if self.code == super::timers::SI_TIMER {
+                // POSIX timers and user-queued signals (rt_sigqueueinfo) carry the full
+                // 64-bit si_value; for the latter `status` is its low half.
+                if self.code == super::timers::SI_TIMER || self.value != 0 {
                     b[24..32].copy_from_slice(&self.value.to_le_bytes());
                 } else {
                     b[24..28].copy_from_slice(&self.status.to_le_bytes());
@@ -223,6 +225,8 @@ impl Kernel {
         }
         if sig == SIGCONT {
             self.continue_group(pid);
+        } else if default_action(sig) == DefaultAction::Stop {
+            self.discard_pending_cont(pid);
         }
         // A blocked signal is queued even when its disposition discards it, as in Linux:
         // the disposition may change before it is unblocked, and signalfd or sigwaitinfo
@@ -261,6 +265,8 @@ impl Kernel {
         }
         if info.signo == SIGCONT {
             self.continue_group(pid);
+        } else if default_action(info.signo) == DefaultAction::Stop {
+            self.discard_pending_cont(pid);
         }
         let blocked = self
             .tasks
@@ -340,7 +346,12 @@ impl Kernel {
                 SIG_DFL => match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
-                        self.stop_group(pid, sig);
+                        // The terminal stop signals cannot stop an orphaned process group:
+                        // nobody in the session could continue it.
+                        let pgid = p.pgid;
+                        if sig == SIGSTOP || !self.pgrp_orphaned(pgid, None) {
+                            self.stop_group(pid, sig);
+                        }
                         continue;
                     }
                     DefaultAction::Terminate => {

@@ -158,4 +158,8 @@ pub struct Process {
     pub leader_exited: Option<(i32, Stub)>,
     /// membarrier(2) registrations of this address space (MEMBARRIER_CMD_REGISTER_* bits).
     pub membarrier: u32,
+    /// The process called execve (after that its parent's setpgid on it is EACCES).
+    pub did_exec: bool,
+    /// The controlling terminal of the process's session (a host tty), what /dev/tty opens.
+    pub ctty: Option<Rc<crate::vfs::OpenFile>>,
 }

@@ -127,6 +127,14 @@ pub fn open_inode(
                 inode: inode.clone(),
             })
         }
+        // /dev/tty is the caller's controlling terminal, if its session has one.
+        InodeKind::Device(crate::vfs::DevKind::Tty) => {
+            return k
+                .procs
+                .get(&ctx.pid)
+                .and_then(|p| p.ctty.clone())
+                .ok_or(Errno::ENXIO);
+        }
         InodeKind::Device(kind) => Box::new(DevFile { kind: *kind }),
         InodeKind::Fifo(slot) => {
             let buf = slot.borrow_mut().get_or_insert_with(new_pipe).clone();

@@ -151,6 +151,8 @@ pub fn do_clone(
         dumpable: p.dumpable,
         leader_exited: None,
         membarrier: 0,
+        did_exec: false,
+        ctty: p.ctty.clone(),
     };
     let _ = CLONE_FS;
     let parent_pid = p.pid;
@@ -371,6 +373,7 @@ fn exec_impl(
     }
     k.timers.exec(pid);
     let p = k.proc_of_mut(tid);
+    p.did_exec = true;
     p.fds.borrow_mut().close_on_exec();
     // Handlers reset to default; ignored signals stay ignored.
     let mut acts = *p.sigactions.borrow();
@@ -510,84 +513,85 @@ enum WaitHit {
     Continued(Pid),
 }
 
+const WALL: u64 = 0x4000_0000;
+const WCLONE: u64 = 0x8000_0000;
+const WNOTHREAD: u64 = 0x2000_0000;
+
+/// Looks for a child with something to report, children in creation order and for each
+/// child exit first, then a stop (WUNTRACED/WSTOPPED), then a continue (WCONTINUED), as
+/// Linux's wait_consider_task does. `consume` is false for WNOWAIT. Returns the hit and
+/// the child's real uid (for si_uid).
 fn find_waitable(
     k: &mut Kernel,
     tid: Tid,
     sel: i64,
     options: u64,
     consume: bool,
-) -> Result<Option<WaitHit>, Errno> {
+) -> Result<Option<(WaitHit, u32)>, Errno> {
     let caller = k.proc_of(tid);
     let kids: Vec<Pid> = caller
         .children
         .iter()
         .copied()
         .filter(|&c| matches(k, caller, c, sel))
-        .collect();
-    let kids: Vec<Pid> = kids
-        .into_iter()
         .filter(|c| {
             let Some(p) = k.procs.get(c) else {
                 return false;
             };
             // __WALL waits for all; __WCLONE only for non-SIGCHLD children; default only SIGCHLD ones.
-            options & 0x4000_0000 != 0 || (options & 0x8000_0000 != 0) == (p.exit_signal != SIGCHLD)
+            options & WALL != 0 || (options & WCLONE != 0) == (p.exit_signal != SIGCHLD)
         })
         .collect();
     if kids.is_empty() {
         return Err(Errno::ECHILD);
     }
-    let want_exited = options & libc::WEXITED as u64 != 0;
-    for c in &kids {
-        let p = &k.procs[c];
+    for c in kids {
+        let p = k.procs.get_mut(&c).ok_or(Errno::ECHILD)?;
+        let uid = p.creds.uid;
         if let Some(st) = p.zombie {
-            if want_exited {
+            if options & libc::WEXITED as u64 != 0 {
                 if consume {
-                    k.reap(*c);
+                    k.reap(c);
                 }
-                return Ok(Some(WaitHit::Exited(*c, st)));
+                return Ok(Some((WaitHit::Exited(c, st), uid)));
+            }
+            continue;
+        }
+        if let Some(sig) = p.stop_report {
+            if options & libc::WUNTRACED as u64 != 0 && !p.stop_waited {
+                if consume {
+                    p.stop_waited = true;
+                }
+                return Ok(Some((WaitHit::Stopped(c, sig), uid)));
             }
         }
-    }
-    if options & libc::WUNTRACED as u64 != 0 {
-        for c in &kids {
-            let p = k.procs.get_mut(c).ok_or(Errno::ECHILD)?;
-            if let Some(sig) = p.stop_report {
-                if !p.stop_waited {
-                    if consume {
-                        p.stop_waited = true;
-                    }
-                    return Ok(Some(WaitHit::Stopped(*c, sig)));
-                }
+        if p.cont_report && options & libc::WCONTINUED as u64 != 0 {
+            if consume {
+                p.cont_report = false;
             }
-        }
-    }
-    if options & libc::WCONTINUED as u64 != 0 {
-        for c in &kids {
-            let p = k.procs.get_mut(c).ok_or(Errno::ECHILD)?;
-            if p.cont_report {
-                if consume {
-                    p.cont_report = false;
-                }
-                return Ok(Some(WaitHit::Continued(*c)));
-            }
+            return Ok(Some((WaitHit::Continued(c), uid)));
         }
     }
     Ok(None)
 }
 
 pub fn sys_wait4(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    let (sel, status_addr, options, rusage) = (a[0] as i32 as i64, a[1], a[2], a[3]);
-    let known = (libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED) as u64 | 0xe000_0000;
-    if options & 0xffff_ffff & !known != 0 {
+    let (sel, status_addr, options, rusage) = (a[0] as i32 as i64, a[1], a[2] & 0xffff_ffff, a[3]);
+    let known =
+        (libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED) as u64 | WNOTHREAD | WALL | WCLONE;
+    if options & !known != 0 {
         return Err(Errno::EINVAL.into());
+    }
+    // -INT_MIN cannot name a process group.
+    if sel == i32::MIN as i64 {
+        return Err(Errno::ESRCH.into());
     }
     let hit = find_waitable(k, tid, sel, options | libc::WEXITED as u64, true)?;
     let mem = k.mem_of(tid)?;
     let (pid, status) = match hit {
-        Some(WaitHit::Exited(p, st)) => (p, st.0),
-        Some(WaitHit::Stopped(p, sig)) => (p, (sig << 8) | 0x7f),
-        Some(WaitHit::Continued(p)) => (p, 0xffff),
+        Some((WaitHit::Exited(p, st), _)) => (p, st.0),
+        Some((WaitHit::Stopped(p, sig), _)) => (p, (sig << 8) | 0x7f),
+        Some((WaitHit::Continued(p), _)) => (p, 0xffff),
         None if options & libc::WNOHANG as u64 != 0 => return Ok(0),
         None => return Err(block()),
     };
@@ -601,11 +605,23 @@ pub fn sys_wait4(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    let (idtype, id, infop, options, rusage) = (a[0] as i32, a[1] as i32, a[2], a[3], a[4]);
+    let (idtype, id, infop, options, rusage) =
+        (a[0] as i32, a[1] as i32, a[2], a[3] & 0xffff_ffff, a[4]);
+    let known = (libc::WNOHANG | libc::WNOWAIT | libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED)
+        as u64
+        | WNOTHREAD
+        | WALL
+        | WCLONE;
+    if options & !known != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) as u64 == 0 {
+        return Err(Errno::EINVAL.into());
+    }
     let sel: i64 = match idtype as u32 {
         libc::P_ALL => -1,
-        libc::P_PID => id as i64,
-        libc::P_PGID => {
+        libc::P_PID if id > 0 => id as i64,
+        libc::P_PGID if id >= 0 => {
             if id == 0 {
                 0
             } else {
@@ -614,48 +630,37 @@ pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         }
         _ => return Err(Errno::EINVAL.into()),
     };
-    if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) as u64 == 0 {
-        return Err(Errno::EINVAL.into());
-    }
     let consume = options & libc::WNOWAIT as u64 == 0;
-    let opts = options
-        | if options & libc::WSTOPPED as u64 != 0 {
-            libc::WUNTRACED as u64
-        } else {
-            0
-        };
-    let hit = find_waitable(k, tid, sel, opts, consume)?;
+    // WSTOPPED is WUNTRACED's value.
+    let hit = find_waitable(k, tid, sel, options, consume)?;
     let mem = k.mem_of(tid)?;
-    let (pid, code, st) = match hit {
-        Some(WaitHit::Exited(p, ws)) => {
+    let (pid, uid, code, st) = match hit {
+        Some((WaitHit::Exited(p, ws), uid)) => {
             let s = ws.0;
             if s & 0x7f == 0 {
-                (p, 1, (s >> 8) & 0xff)
+                (p, uid, crate::kernel::signal::CLD_EXITED, (s >> 8) & 0xff)
             } else if s & 0x80 != 0 {
-                (p, 3, s & 0x7f)
+                (p, uid, crate::kernel::signal::CLD_DUMPED, s & 0x7f)
             } else {
-                (p, 2, s & 0x7f)
+                (p, uid, crate::kernel::signal::CLD_KILLED, s & 0x7f)
             }
         }
-        Some(WaitHit::Stopped(p, sig)) => (p, 5, sig),
-        Some(WaitHit::Continued(p)) => (p, 6, libc::SIGCONT),
-        None if options & libc::WNOHANG as u64 != 0 => {
-            if infop != 0 {
-                mem.write(infop, &[0u8; 128])?;
-            }
-            return Ok(0);
-        }
+        Some((WaitHit::Stopped(p, sig), uid)) => (p, uid, 5, sig),
+        Some((WaitHit::Continued(p), uid)) => (p, uid, 6, libc::SIGCONT),
+        None if options & libc::WNOHANG as u64 != 0 => (0, 0, 0, 0),
         None => return Err(block()),
     };
     if infop != 0 {
-        let info = crate::kernel::signal::SigInfo {
-            signo: SIGCHLD,
-            code,
-            pid,
-            status: st,
-            ..Default::default()
-        };
-        mem.write(infop, &info.to_bytes())?;
+        // Linux stores these fields one by one (zeros when WNOHANG found nothing) and leaves
+        // the rest of the caller's siginfo_t as it was.
+        let signo = if pid == 0 { 0 } else { SIGCHLD };
+        let mut b = [0u8; 28];
+        b[0..4].copy_from_slice(&signo.to_le_bytes());
+        b[8..12].copy_from_slice(&code.to_le_bytes());
+        b[16..20].copy_from_slice(&pid.to_le_bytes());
+        b[20..24].copy_from_slice(&uid.to_le_bytes());
+        b[24..28].copy_from_slice(&st.to_le_bytes());
+        mem.write(infop, &b)?;
     }
     if rusage != 0 {
         mem.write(rusage, &[0u8; 144])?;
@@ -705,17 +710,35 @@ pub fn sys_getsid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 
 pub fn sys_setpgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let me = k.task(tid).tgid;
-    let pid = if a[0] == 0 { me } else { a[0] as Pid };
-    let pgid = if a[1] == 0 { pid } else { a[1] as Pid };
-    if (a[1] as i32) < 0 {
+    let pid = if a[0] as i32 == 0 { me } else { a[0] as Pid };
+    let pgid = if a[1] as i32 == 0 { pid } else { a[1] as Pid };
+    if pgid < 0 {
         return Err(Errno::EINVAL.into());
     }
     let my_sid = k.proc_of(tid).sid;
-    let target = k.procs.get(&pid).ok_or(Errno::ESRCH)?;
-    if pid != me && target.ppid != me {
-        return Err(Errno::ESRCH.into());
+    let Some(target) = k.procs.get(&pid) else {
+        // A thread that is not its group's leader exists but cannot be moved.
+        return Err(if k.tasks.contains_key(&pid) {
+            Errno::EINVAL
+        } else {
+            Errno::ESRCH
+        }
+        .into());
+    };
+    // Linux checks in this order: a child of ours (same session, not exec'd yet), or
+    // ourselves; then not a session leader; then the group exists in our session.
+    if pid != me {
+        if target.ppid != me {
+            return Err(Errno::ESRCH.into());
+        }
+        if target.sid != my_sid {
+            return Err(Errno::EPERM.into());
+        }
+        if target.did_exec {
+            return Err(Errno::EACCES.into());
+        }
     }
-    if target.sid != my_sid || target.pid == target.sid {
+    if target.pid == target.sid {
         return Err(Errno::EPERM.into());
     }
     if pgid != pid && !k.procs.values().any(|p| p.pgid == pgid && p.sid == my_sid) {
@@ -735,6 +758,8 @@ pub fn sys_setsid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
     let p = k.proc_of_mut(tid);
     p.sid = me;
     p.pgid = me;
+    // A new session has no controlling terminal.
+    p.ctty = None;
     Ok(me as i64)
 }
 

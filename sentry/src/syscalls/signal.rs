@@ -123,7 +123,8 @@ fn may_signal(k: &Kernel, tid: Tid, target: Pid) -> bool {
 }
 
 fn kill_one(k: &mut Kernel, tid: Tid, target: Pid, sig: i32) -> Result<(), Errno> {
-    if !k.procs.get(&target).is_some_and(|p| p.zombie.is_none()) {
+    // A zombie still has its pid until it is reaped: signalling it succeeds and does nothing.
+    if !k.procs.contains_key(&target) {
         return Err(Errno::ESRCH);
     }
     if !may_signal(k, tid, target) {
@@ -164,20 +165,20 @@ pub fn sys_kill(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         let pg = k.proc_of(tid).pgid;
         k.procs
             .values()
-            .filter(|p| p.pgid == pg && p.zombie.is_none())
+            .filter(|p| p.pgid == pg)
             .map(|p| p.pid)
             .collect()
     } else if pid == -1 {
         k.procs
             .values()
-            .filter(|p| p.pid != 1 && p.pid != me && p.zombie.is_none())
+            .filter(|p| p.pid != 1 && p.pid != me)
             .map(|p| p.pid)
             .collect()
     } else {
         let pg = -pid;
         k.procs
             .values()
-            .filter(|p| p.pgid == pg && p.zombie.is_none())
+            .filter(|p| p.pgid == pg)
             .map(|p| p.pid)
             .collect()
     };
@@ -245,32 +246,79 @@ pub fn sys_tgkill(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     tkill_impl(k, tid, Some(a[0] as Pid), a[1] as Tid, a[2] as i32)
 }
 
+/// Reads the siginfo a workload queues itself (rt_sigqueueinfo, rt_tgsigqueueinfo). Linux
+/// takes si_code, si_pid, si_uid and si_value as given; the signal number comes from the
+/// syscall argument. A sender other than the target itself may not claim a kernel code
+/// (si_code >= 0) or pretend to be tkill: EPERM.
+fn user_siginfo(
+    k: &Kernel,
+    tid: Tid,
+    addr: u64,
+    sig: i32,
+    to_self: bool,
+) -> Result<SigInfo, Errno> {
+    let b = k.mem_of(tid)?.read_vec(addr, 32)?;
+    let rd32 = |i: usize| i32::from_le_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
+    let code = rd32(8);
+    if (code >= 0 || code == SI_TKILL) && !to_self {
+        return Err(Errno::EPERM);
+    }
+    let value = u64::from_le_bytes(b[24..32].try_into().unwrap_or([0; 8]));
+    Ok(SigInfo {
+        signo: sig,
+        errno: rd32(4),
+        code,
+        pid: rd32(16),
+        uid: rd32(20) as u32,
+        status: value as i32,
+        value,
+        ..Default::default()
+    })
+}
+
 pub fn sys_rt_sigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let (pid, sig) = (a[0] as Pid, a[1] as i32);
-    if !(1..=64).contains(&sig) {
+    if !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL.into());
     }
-    let mem = k.mem_of(tid)?;
-    let b = mem.read_vec(a[2], 32)?;
-    let code = i32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]));
-    if code >= 0 && pid != k.task(tid).tgid {
-        return Err(Errno::EPERM.into());
-    }
-    let value = i32::from_le_bytes(b[24..28].try_into().unwrap_or([0; 4]));
-    if !k.procs.contains_key(&pid) {
+    let info = user_siginfo(k, tid, a[2], sig, pid == k.task(tid).tgid)?;
+    if pid <= 0 || !k.procs.contains_key(&pid) {
         return Err(Errno::ESRCH.into());
     }
-    let me = k.task(tid).tgid;
-    k.send_to_process(
-        pid,
-        SigInfo {
-            signo: sig,
-            code,
-            pid: me,
-            status: value,
-            ..Default::default()
-        },
-    );
+    if !may_signal(k, tid, pid) {
+        return Err(Errno::EPERM.into());
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    k.send_to_process(pid, info);
+    if !k.tasks.contains_key(&tid) {
+        return Err(SysErr::Gone);
+    }
+    Ok(0)
+}
+
+pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (tgid, target, sig) = (a[0] as Pid, a[1] as Tid, a[2] as i32);
+    if tgid <= 0 || target <= 0 || !(0..=64).contains(&sig) {
+        return Err(Errno::EINVAL.into());
+    }
+    // Linux compares the target thread with the caller itself here, not its process.
+    let info = user_siginfo(k, tid, a[3], sig, target == tid)?;
+    let t = k.tasks.get(&target).ok_or(Errno::ESRCH)?;
+    if t.tgid != tgid {
+        return Err(Errno::ESRCH.into());
+    }
+    if !may_signal(k, tid, tgid) {
+        return Err(Errno::EPERM.into());
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    k.send_to_thread(target, info);
+    if !k.tasks.contains_key(&tid) {
+        return Err(SysErr::Gone);
+    }
     Ok(0)
 }
 

@@ -243,6 +243,7 @@ table![
     (SYS_rt_sigsuspend, signal::sys_rt_sigsuspend, Full, ""),
     (SYS_rt_sigtimedwait, signal::sys_rt_sigtimedwait, Full, ""),
     (SYS_rt_sigqueueinfo, signal::sys_rt_sigqueueinfo, Full, ""),
+    (SYS_rt_tgsigqueueinfo, signal::sys_rt_tgsigqueueinfo, Full, ""),
     (SYS_pause, signal::sys_pause, Full, ""),
     (SYS_kill, signal::sys_kill, Full, ""),
     (SYS_tkill, signal::sys_tkill, Full, ""),
