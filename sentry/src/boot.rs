@@ -461,6 +461,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
             })
     };
     crate::loader::init_host_aux();
+    crate::mm::vdso::init();
     let memfile = crate::mm::memfile::init().ok();
     if memfile.is_none() {
         tracing::warn!("no memory file: file mappings will be private copies");

@@ -29,7 +29,6 @@ corpus! {
     elf_dynamic => c("elf_dynamic"),
     elf_static_pie => c("elf_static_pie"),
     elf_auxv => c("elf_auxv"),
-    #[ignore = "no vDSO: AT_SYSINFO_EHDR is missing and there is no [vdso] mapping (loader)"]
     elf_vdso => c("elf_vdso"),
     elf_script => c("elf_script"),
     elf_exec_thread => c("elf_exec_thread"),

@@ -599,6 +599,9 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     for v in &pr.mm.vmas {
                         let _ = writeln!(s, "{}", v.maps_line());
                     }
+                    if let Some(l) = crate::mm::vdso::vsyscall_line() {
+                        let _ = writeln!(s, "{l}");
+                    }
                 }
                 "statm" => {
                     let pages = vsize / 4096;

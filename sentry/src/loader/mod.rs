@@ -6,6 +6,7 @@ pub mod elf;
 use crate::errno::Errno;
 use crate::fs::overlay;
 use crate::kernel::{Kernel, Tid};
+use crate::mm::vdso::HostVdso;
 use crate::mm::{page_down, page_up, Mem, MmState, Vma, PAGE};
 use crate::platform::ptrace;
 use crate::vfs::{self, Inode, InodeKind};
@@ -245,6 +246,7 @@ struct Loaded {
 /// Maps an ELF image's PT_LOAD segments at `base` (ignored for ET_EXEC). File pages come from
 /// the sandbox memory file (copy-on-write, shared between processes) when it exists; otherwise
 /// the file data is copied into anonymous memory.
+#[allow(clippy::too_many_arguments)]
 fn load_elf(
     k: &Kernel,
     tid: Tid,
@@ -253,6 +255,7 @@ fn load_elf(
     inode: &Rc<Inode>,
     base: u64,
     name: &str,
+    vdso: &mut Option<&'static HostVdso>,
 ) -> Result<Loaded, Errno> {
     let elf = Elf::parse(head)?;
     let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.kind == PT_LOAD).collect();
@@ -267,8 +270,28 @@ fn load_elf(
         .max()
         .ok_or(Errno::ENOEXEC)?;
     let span = page_up(max_end - min_vaddr).ok_or(Errno::ENOEXEC)?;
-    if elf.is_dyn && overlaps_stub(min_vaddr + bias, min_vaddr + bias + span) {
-        bias += 0x1000_0000_0000;
+    if elf.is_dyn {
+        // Position-independent: move out of the way of the stub page and the vDSO.
+        let fits = |b: u64| {
+            let (s, e) = (min_vaddr + b, min_vaddr + b + span);
+            e <= ptrace::TASK_SIZE
+                && !overlaps_stub(s, e)
+                && !vdso.is_some_and(|v| v.overlaps(s, e))
+        };
+        let candidates = [bias, bias + 0x1000_0000_0000]
+            .into_iter()
+            .chain((1..=64u64).filter_map(|i| bias.checked_sub(i << 28)));
+        bias = candidates
+            .into_iter()
+            .find(|&b| fits(b))
+            .ok_or(Errno::ENOMEM)?;
+    } else if let Some(v) = *vdso {
+        let (s, e) = (min_vaddr, page_up(max_end).ok_or(Errno::ENOEXEC)?);
+        if v.overlaps(s, e) {
+            // A fixed-address image where the vDSO is: it gets no vDSO.
+            stub_munmap(k, tid, v.start(), v.end() - v.start())?;
+            *vdso = None;
+        }
     }
     for ph in &loads {
         let end = ph
@@ -430,10 +453,19 @@ fn copy_segments(
 /// Replaces the task's address space with `img` and sets up its registers. Past the first
 /// unmap there is no way back: errors after it must kill the process.
 pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(), Errno> {
-    // Empty the address space except the stub page.
-    let (s, e) = ptrace::stub_region();
-    stub_munmap(k, tid, 0, s)?;
-    stub_munmap(k, tid, e, ptrace::TASK_SIZE - e)?;
+    let mut vdso = crate::mm::vdso::host();
+    if vdso.is_some() && k.proc_of(tid).mm.vdso_disturbed {
+        // The old image unmapped, moved or changed the vDSO, and no user-space call can map
+        // the kernel's again: the new image starts in a fresh stub (from the zygote).
+        if let Err(e) = k.move_to_new_stub(tid) {
+            tracing::warn!(task = tid, errno = e.0, "exec without a vDSO");
+            vdso = None;
+        }
+    }
+    // Empty the address space except the stub page and the vDSO.
+    for (start, len) in ptrace::gaps(&ptrace::kept_regions(vdso.is_some())) {
+        stub_munmap(k, tid, start, len)?;
+    }
     let mut mm = MmState::default();
     let exe_name = String::from_utf8_lossy(&img.exe_path).into_owned();
     let main = load_elf(
@@ -444,12 +476,22 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
         &img.elf_inode,
         PIE_BASE,
         &exe_name,
+        &mut vdso,
     )?;
     let mut at_base = 0;
     let mut entry = main.entry;
     if let Some((idata, iinode)) = &img.interp {
         let iname = String::from_utf8_lossy(&iinode.path()).into_owned();
-        let li = load_elf(k, tid, &mut mm, idata, iinode, INTERP_BASE, &iname)?;
+        let li = load_elf(
+            k,
+            tid,
+            &mut mm,
+            idata,
+            iinode,
+            INTERP_BASE,
+            &iname,
+            &mut vdso,
+        )?;
         at_base = li.bias;
         entry = li.entry;
     }
@@ -457,6 +499,24 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
     mm.brk = main.end;
     // Stack.
     let stack_lo = STACK_TOP - STACK_SIZE;
+    if let Some(v) = vdso.filter(|v| v.overlaps(stack_lo, STACK_TOP)) {
+        // Older kernels put the vDSO just above the stack: then this image has none.
+        stub_munmap(k, tid, v.start(), v.end() - v.start())?;
+        vdso = None;
+    }
+    let mut at_sysinfo_ehdr = 0;
+    if let Some(v) = vdso {
+        for r in &v.regions {
+            mm.add(Vma {
+                start: r.start,
+                end: r.end,
+                prot: r.prot,
+                name: r.name.clone(),
+                ..Default::default()
+            });
+        }
+        at_sysinfo_ehdr = v.ehdr;
+    }
     let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
     stub_mmap(
         k,
@@ -488,6 +548,7 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
         at_base,
         entry_of_main(&main),
         &creds,
+        at_sysinfo_ehdr,
     )?;
     let t = k.task_mut(tid);
     let template = t.regs;
@@ -592,6 +653,7 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
+const AT_SYSINFO_EHDR: u64 = 33;
 const AT_MINSIGSTKSZ: u64 = 51;
 
 #[allow(clippy::too_many_arguments)]
@@ -605,6 +667,7 @@ fn build_stack(
     at_base: u64,
     main_entry: u64,
     creds: &vfs::Creds,
+    at_sysinfo_ehdr: u64,
 ) -> Result<u64, Errno> {
     let mut sp = STACK_TOP;
     let push_bytes = |sp: &mut u64, b: &[u8]| -> Result<u64, Errno> {
@@ -638,7 +701,7 @@ fn build_stack(
     let random = push_bytes(&mut sp, &rnd)?;
     sp &= !15;
     let host = host_aux();
-    let auxv: Vec<(u64, u64)> = vec![
+    let mut auxv: Vec<(u64, u64)> = vec![
         (AT_HWCAP, host.hwcap),
         (AT_PAGESZ, PAGE),
         (AT_CLKTCK, 100),
@@ -663,6 +726,10 @@ fn build_stack(
         ),
         (AT_NULL, 0),
     ];
+    if at_sysinfo_ehdr != 0 {
+        // First, as Linux puts it.
+        auxv.insert(0, (AT_SYSINFO_EHDR, at_sysinfo_ehdr));
+    }
     let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + auxv.len() * 2;
     sp -= (words * 8) as u64;
     sp &= !15;

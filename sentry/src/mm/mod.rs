@@ -3,6 +3,7 @@
 //! copies data with process_vm_readv/writev.
 
 pub mod memfile;
+pub mod vdso;
 
 use crate::errno::Errno;
 use crate::platform::ptrace;
@@ -212,6 +213,9 @@ pub struct MmState {
     /// without this the file's window would be freed under the mapping (reading zeros) and
     /// handed to the next file. Kept in step with `vmas` by `remove`.
     pub pinned: Vec<(u64, u64, Rc<Inode>)>,
+    /// The workload unmapped, moved, replaced or re-protected part of the host vDSO block
+    /// (see vdso.rs): exec must then start from a fresh stub.
+    pub vdso_disturbed: bool,
     /// The auxiliary vector the loader gave this image (/proc/pid/auxv), AT_NULL included.
     pub auxv: Vec<u8>,
 }
@@ -222,6 +226,14 @@ impl MmState {
         self.remove(vma.start, vma.end);
         let pos = self.vmas.partition_point(|v| v.start < vma.start);
         self.vmas.insert(pos, vma);
+    }
+
+    /// Notes a change of [start, end) made by the workload (munmap, mremap, MAP_FIXED,
+    /// mprotect): if it touches the vDSO block, exec can no longer reuse this stub's.
+    pub fn touch(&mut self, start: u64, end: u64) {
+        if vdso::host().is_some_and(|v| v.overlaps(start, end)) {
+            self.vdso_disturbed = true;
+        }
     }
 
     /// Forgets [start, end), splitting mappings that straddle it.

@@ -2,7 +2,7 @@
 //! with `PTRACE_SYSEMU`, so every syscall it makes stops before the host kernel runs it.
 //!
 //! A stub process is born by `fork` from the sentry, then it unmaps everything except one page
-//! of stub code (`int3; syscall; int3`). That page is how the sentry makes the stub execute a
+//! of stub code (`int3; syscall; int3`) and the host vDSO (mm/vdso.rs). The stub page is how the sentry makes the stub execute a
 //! host syscall of the sentry's choosing ("injection"): mmap, munmap, mprotect and fork.
 //! Stubs also carry a seccomp filter that only allows those syscalls, and only from the stub
 //! page, so a stub whose tracer vanished can do nothing (and `PTRACE_O_EXITKILL` kills it).
@@ -47,6 +47,33 @@ pub fn stub_region() -> (u64, u64) {
         moat_stub_start as *const () as usize as u64,
         moat_stub_end as *const () as usize as u64,
     )
+}
+
+/// What an emptied stub address space keeps, sorted: the stub page and, with `vdso`, the
+/// host's vDSO block (see mm::vdso).
+pub fn kept_regions(vdso: bool) -> Vec<(u64, u64)> {
+    let mut v = vec![stub_region()];
+    if let Some(h) = crate::mm::vdso::host().filter(|_| vdso) {
+        v.push((h.start(), h.end()));
+    }
+    v.sort_unstable();
+    v
+}
+
+/// The (start, len) ranges of user address space between sorted, disjoint `kept` ranges.
+pub fn gaps(kept: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(s, e) in kept {
+        if s > at {
+            out.push((at, s - at));
+        }
+        at = at.max(e);
+    }
+    if at < TASK_SIZE {
+        out.push((at, TASK_SIZE - at));
+    }
+    out
 }
 
 fn stub_syscall_addr() -> u64 {
@@ -250,14 +277,10 @@ impl Stub {
             }
         }
         ptrace(libc::PTRACE_SETOPTIONS, pid, 0, PTRACE_OPTIONS as usize)?;
-        let (start, end) = stub_region();
         let mut regs = stub.get_regs()?;
-        stub.inject(&mut regs, libc::SYS_munmap, [0, start, 0, 0, 0, 0])?;
-        stub.inject(
-            &mut regs,
-            libc::SYS_munmap,
-            [end, TASK_SIZE - end, 0, 0, 0, 0],
-        )?;
+        for (start, len) in gaps(&kept_regions(true)) {
+            stub.inject(&mut regs, libc::SYS_munmap, [start, len, 0, 0, 0, 0])?;
+        }
         Ok(stub)
     }
 

@@ -140,6 +140,7 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         return Err(Errno::ENOMEM.into());
     }
     let mm = &mut k.proc_of_mut(tid).mm;
+    mm.touch(result, result + len);
     mm.add(Vma {
         start: result,
         end: result + len,
@@ -198,7 +199,9 @@ pub fn sys_munmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     let len = check_range(a[0], a[1])?;
     stub_munmap(k, tid, a[0], len)?;
-    k.proc_of_mut(tid).mm.remove(a[0], a[0] + len);
+    let mm = &mut k.proc_of_mut(tid).mm;
+    mm.touch(a[0], a[0] + len);
+    mm.remove(a[0], a[0] + len);
     Ok(0)
 }
 
@@ -220,7 +223,9 @@ pub fn sys_mprotect(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     let len = check_range(a[0], a[1]).map_err(|_| Errno::ENOMEM)?;
     stub_mprotect(k, tid, a[0], len, prot)?;
-    k.proc_of_mut(tid).mm.protect(a[0], a[0] + len, prot & 7);
+    let mm = &mut k.proc_of_mut(tid).mm;
+    mm.touch(a[0], a[0] + len);
+    mm.protect(a[0], a[0] + len, prot & 7);
     Ok(0)
 }
 
@@ -293,6 +298,8 @@ pub fn sys_mremap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         .find(|v| v.start <= old && old < v.end)
         .cloned();
     let old_end = old + page_up(old_len).unwrap_or(old_len);
+    mm.touch(old, old_end.max(old + new_len_p));
+    mm.touch(r, r + new_len_p);
     // The file pinned by the old range, if any, now backs the new one.
     let file = mm
         .pinned
