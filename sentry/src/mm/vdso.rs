@@ -24,7 +24,16 @@ pub struct HostVdso {
     pub regions: Vec<Region>,
     /// AT_SYSINFO_EHDR: the vDSO ELF image.
     pub ehdr: u64,
+    /// Where `__vdso_getcpu` is, to be patched into a real getcpu syscall (see
+    /// [`GETCPU_PATCH`]).
+    pub getcpu: Option<u64>,
 }
+
+/// `mov eax, SYS_getcpu; syscall; ret`: the host vDSO's getcpu would report the host CPU the
+/// stub runs on, but CPUs and affinity are virtual in the sandbox (sched_setaffinity is not
+/// applied to the host), so getcpu is answered by the sentry like the syscall. Written into
+/// each fresh stub's private copy of the vDSO text with PTRACE_POKEDATA.
+pub const GETCPU_PATCH: [u8; 8] = [0xb8, 0x35, 0x01, 0x00, 0x00, 0x0f, 0x05, 0xc3];
 
 impl HostVdso {
     pub fn start(&self) -> u64 {
@@ -64,7 +73,11 @@ pub fn init() -> Option<&'static HostVdso> {
             return None;
         }
         let regions = parse_maps(&maps);
-        let v = HostVdso { regions, ehdr };
+        let mut v = HostVdso {
+            regions,
+            ehdr,
+            getcpu: None,
+        };
         let contiguous = v.regions.windows(2).all(|w| w[0].end == w[1].start);
         let has_image = v
             .regions
@@ -74,6 +87,16 @@ pub fn init() -> Option<&'static HostVdso> {
             tracing::warn!(?v, "unexpected host vDSO layout: the workload gets no vDSO");
             return None;
         }
+        let image = v.regions.iter().find(|r| r.name == "[vdso]")?;
+        // SAFETY: [vdso] is a readable mapping of this process (just read from
+        // /proc/self/maps); the kernel never unmaps it behind our back.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(image.start as *const u8, (image.end - image.start) as usize)
+        };
+        v.getcpu = find_symbol(bytes, b"__vdso_getcpu").map(|off| image.start + off);
+        if v.getcpu.is_none() {
+            tracing::warn!("host vDSO without __vdso_getcpu");
+        }
         Some(v)
     })
     .as_ref()
@@ -82,6 +105,69 @@ pub fn init() -> Option<&'static HostVdso> {
 /// The host vDSO, if [`init`] found one.
 pub fn host() -> Option<&'static HostVdso> {
     HOST.get().and_then(|h| h.as_ref())
+}
+
+/// The offset in `img` (a vDSO image as mapped) of a defined dynamic symbol, found through
+/// PT_DYNAMIC, DT_SYMTAB, DT_STRTAB and DT_HASH. Every read is bounds-checked.
+fn find_symbol(img: &[u8], name: &[u8]) -> Option<u64> {
+    let u16_at = |o: u64| -> Option<u64> {
+        let o = usize::try_from(o).ok()?;
+        Some(u16::from_le_bytes(img.get(o..o.checked_add(2)?)?.try_into().ok()?) as u64)
+    };
+    let u32_at = |o: u64| -> Option<u64> {
+        let o = usize::try_from(o).ok()?;
+        Some(u32::from_le_bytes(img.get(o..o.checked_add(4)?)?.try_into().ok()?) as u64)
+    };
+    let u64_at = |o: u64| -> Option<u64> {
+        let o = usize::try_from(o).ok()?;
+        Some(u64::from_le_bytes(
+            img.get(o..o.checked_add(8)?)?.try_into().ok()?,
+        ))
+    };
+    if img.get(..4)? != b"\x7fELF" {
+        return None;
+    }
+    let (phoff, phnum) = (u64_at(32)?, u16_at(56)?);
+    // Virtual addresses of the image -> offsets: the first PT_LOAD maps offset p_offset at
+    // p_vaddr.
+    let mut bias: Option<i128> = None;
+    let mut dynamic = None;
+    for i in 0..phnum {
+        let ph = phoff.checked_add(i * 56)?;
+        match u32_at(ph)? {
+            1 if bias.is_none() => bias = Some(u64_at(ph + 8)? as i128 - u64_at(ph + 16)? as i128),
+            2 => dynamic = Some(u64_at(ph + 8)?),
+            _ => {}
+        }
+    }
+    let bias = bias?;
+    let off = |vaddr: u64| u64::try_from(vaddr as i128 + bias).ok();
+    let (mut symtab, mut strtab, mut hash) = (None, None, None);
+    let mut d = dynamic?;
+    for _ in 0..256 {
+        let (tag, val) = (u64_at(d)?, u64_at(d + 8)?);
+        match tag {
+            0 => break,
+            4 => hash = off(val),
+            5 => strtab = off(val),
+            6 => symtab = off(val),
+            _ => {}
+        }
+        d += 16;
+    }
+    let (symtab, strtab, hash) = (symtab?, strtab?, hash?);
+    let nsyms = u32_at(hash + 4)?.min(4096);
+    for i in 0..nsyms {
+        let sym = symtab + i * 24;
+        let shndx = u16_at(sym + 6)?;
+        let s = usize::try_from(strtab + u32_at(sym)?).ok()?;
+        let n = img.get(s..)?;
+        let n = &n[..n.iter().position(|&c| c == 0)?];
+        if n == name && shndx != 0 {
+            return off(u64_at(sym + 8)?);
+        }
+    }
+    None
 }
 
 fn parse_maps(maps: &str) -> Vec<Region> {
@@ -144,8 +230,19 @@ mod tests {
         let v = HostVdso {
             regions: r,
             ehdr: 0x7f77b4c58000,
+            getcpu: None,
         };
         assert!(v.overlaps(0x7f77b4c59000, 0x7f77b4c5b000));
         assert!(!v.overlaps(0x7f77b4c5a000, 0x7f77b4c5b000));
+    }
+
+    #[test]
+    fn finds_getcpu_in_the_sentrys_vdso() {
+        if let Some(v) = init() {
+            let g = v.getcpu.expect("__vdso_getcpu");
+            assert!(v.overlaps(g, g + 1));
+        }
+        assert_eq!(find_symbol(b"\x7fELF", b"x"), None);
+        assert_eq!(find_symbol(&[0u8; 64], b"x"), None);
     }
 }

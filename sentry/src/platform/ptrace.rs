@@ -281,6 +281,11 @@ impl Stub {
         for (start, len) in gaps(&kept_regions(true)) {
             stub.inject(&mut regs, libc::SYS_munmap, [start, len, 0, 0, 0, 0])?;
         }
+        if let Some(at) = crate::mm::vdso::host().and_then(|v| v.getcpu) {
+            // POKEDATA writes through the read-only text (FOLL_FORCE) into a private copy.
+            let word = u64::from_le_bytes(crate::mm::vdso::GETCPU_PATCH);
+            ptrace(libc::PTRACE_POKEDATA, pid, at as usize, word as usize)?;
+        }
         Ok(stub)
     }
 
