@@ -259,8 +259,8 @@ impl Bundle {
     }
 
     /// Builds the sentry's spec, opening the rootfs and bind-mount sources. `stdio` are the host
-    /// fds that become the workload's 0, 1 and 2.
-    pub fn sandbox_spec(&self, options: SentryOptions, stdio: [i32; 3]) -> Result<SandboxSpec> {
+    /// fds that become the workload's 0, 1, 2, ... (negative: closed).
+    pub fn sandbox_spec(&self, options: SentryOptions, stdio: Vec<i32>) -> Result<SandboxSpec> {
         let spec = &self.spec;
         let root = spec
             .root()
@@ -451,7 +451,7 @@ mod tests {
         let b = bundle("full", &base());
         let bundle = Bundle::load(&b.0).unwrap();
         let s = bundle
-            .sandbox_spec(SentryOptions::default(), [0, 1, 2])
+            .sandbox_spec(SentryOptions::default(), vec![0, 1, 2])
             .unwrap();
         assert_eq!(s.args, ["/bin/sh", "-c", "true"]);
         assert_eq!((s.uid, s.gid, s.umask), (1000, 1000, Some(18)));
@@ -555,7 +555,7 @@ mod tests {
         let b = bundle("bindsrc", &c);
         let bundle = Bundle::load(&b.0).unwrap();
         let e = bundle
-            .sandbox_spec(SentryOptions::default(), [0, 1, 2])
+            .sandbox_spec(SentryOptions::default(), vec![0, 1, 2])
             .unwrap_err()
             .to_string();
         assert!(e.contains("open source /nonexistent/src"), "{e}");

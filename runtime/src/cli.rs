@@ -390,6 +390,9 @@ pub struct BootArgs {
     /// The control socket's listening socket.
     #[arg(long = "control-fd")]
     pub control_fd: i32,
+    /// Fds 3 .. 3+N (those open) become the workload's own fds 3 .. 3+N.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
 }
 
 #[cfg(test)]

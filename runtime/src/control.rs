@@ -38,8 +38,12 @@ use crate::error::{Error, Result};
 /// Longest request or response line accepted.
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// Most file descriptors accepted with one request.
-pub const MAX_FDS: usize = 3;
+/// Most file descriptors accepted with one request: the kernel's limit for one `SCM_RIGHTS`
+/// message (SCM_MAX_FD), stdio plus up to 250 `--preserve-fds`.
+pub const MAX_FDS: usize = 253;
+
+/// The highest fd number (exclusive) an exec'd process can be given.
+pub const MAX_FD_NUMBER: i32 = 65536;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -54,7 +58,8 @@ pub enum Request {
         #[serde(default)]
         all: bool,
     },
-    /// Start a process in the running sandbox; its stdio comes as 3 fds with the request.
+    /// Start a process in the running sandbox; its stdio (and preserved fds) come as fds with
+    /// the request.
     Exec {
         process: ExecProcess,
     },
@@ -90,6 +95,10 @@ pub struct ExecProcess {
     pub capabilities: Option<ExecCaps>,
     #[serde(default)]
     pub no_new_privs: bool,
+    /// The numbers the fds sent with the request get in the new process, in order; empty:
+    /// 0, 1, 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fds: Vec<i32>,
 }
 
 /// The capability sets of an exec'd process.
@@ -269,9 +278,10 @@ pub fn recv_with_fds(sock: RawFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io:
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    // Room for up to 16 fds: a sender may pass more than we accept; we close the extra ones.
+    // Room for as many fds as one message can carry; beyond MAX_FDS in total we close them.
     // SAFETY: CMSG_SPACE is a pure computation.
-    let space = unsafe { libc::CMSG_SPACE((16 * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    let space =
+        unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
     let mut cbuf = vec![0u64; space.div_ceil(8)];
     loop {
         // SAFETY: msghdr is plain old data; all-zero is valid.

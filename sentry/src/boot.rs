@@ -263,8 +263,11 @@ pub(crate) fn create_process(
 
 /// Wraps host fds as the workload's fds 0.. (the workload never holds the host fds).
 pub(crate) fn stdio_table(host: &[i32], limit: usize) -> FdTable {
-    let mut fds = FdTable::new(limit);
+    let mut fds = FdTable::new(limit.max(host.len()));
     for (i, h) in host.iter().enumerate() {
+        if *h < 0 {
+            continue;
+        }
         // SAFETY: F_DUPFD_CLOEXEC on an fd we were handed; result is a fresh fd.
         let dup = unsafe { libc::fcntl(*h, libc::F_DUPFD_CLOEXEC, 100) };
         if dup < 0 {

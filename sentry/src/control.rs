@@ -30,8 +30,9 @@ pub struct ExecSpec {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
-    /// Host fds that become the new process's 0, 1 and 2.
-    pub stdio: [OwnedFd; 3],
+    /// Host fds that become the new process's 0, 1, 2, ... (stdio, then `--preserve-fds`);
+    /// `None` leaves that number closed.
+    pub stdio: Vec<Option<OwnedFd>>,
     /// The process's capability sets (the OCI process's `capabilities`); `None`: all of them
     /// for uid 0, none otherwise.
     pub capabilities: Option<CapSets>,
@@ -57,6 +58,10 @@ pub struct Stats {
 }
 
 pub(crate) enum Request {
+    /// Release the held init (see [`crate::Sentry::run_held`]).
+    Start {
+        reply: Sender<Result<(), String>>,
+    },
     Kill {
         signal: i32,
         all: bool,
@@ -159,7 +164,17 @@ impl SentryHandle {
         Ok(())
     }
 
-    /// Sends `signal` to the workload's init, or to every workload process with `all`.
+    /// Lets the init of a sandbox started with [`crate::Sentry::run_held`] run.
+    pub fn start(&self) -> Result<(), SentryError> {
+        let (reply, rx) = channel();
+        self.send(Request::Start { reply })?;
+        rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
+    }
+
+    /// Sends `signal` to the workload's init, or to every workload process with `all`. While
+    /// the init is held (never ran), a signal whose default action ends a process ends the
+    /// sandbox (init dies of it, as an init with default dispositions would); others are
+    /// discarded for it.
     pub fn kill(&self, signal: i32, all: bool) -> Result<(), SentryError> {
         let (reply, rx) = channel();
         self.send(Request::Kill { signal, all, reply })?;

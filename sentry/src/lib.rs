@@ -67,7 +67,21 @@ impl Sentry {
 
     /// Confines the sentry (seccomp, capabilities), starts the init task and serves the
     /// workload until init exits. Returns how init ended.
-    pub fn run(mut self) -> Result<WorkloadExit, SentryError> {
+    pub fn run(self) -> Result<WorkloadExit, SentryError> {
+        self.serve(false)
+    }
+
+    /// Like [`Sentry::run`], but the init stays loaded and stopped until
+    /// [`SentryHandle::start`]: meanwhile the sandbox serves `exec`'d processes (runc lets
+    /// `exec` run in a created container, whose init waits for `start`).
+    pub fn run_held(self) -> Result<WorkloadExit, SentryError> {
+        self.serve(true)
+    }
+
+    fn serve(mut self, held: bool) -> Result<WorkloadExit, SentryError> {
+        if held {
+            self.kernel.held_init = Some(1);
+        }
         self.kernel.setup_tick();
         confine::seal()?;
         let st = self.kernel.run(1);

@@ -24,8 +24,10 @@ pub struct SandboxSpec {
     /// `mounts` from the spec, in order.
     pub mounts: Vec<MountSpec>,
     pub rlimits: Vec<Rlimit>,
-    /// Host fds that become the workload's fds 0, 1 and 2.
-    pub stdio: [RawFd; 3],
+    /// Host fds that become the workload's fds 0, 1, 2, ...: stdio, then the fds `--preserve-fds`
+    /// passes (a negative entry leaves that number closed). The sentry duplicates them; the
+    /// caller keeps (and should close) its own.
+    pub stdio: Vec<RawFd>,
     pub options: SentryOptions,
 }
 

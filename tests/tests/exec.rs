@@ -461,3 +461,92 @@ fn silent_control_client_blocks_nobody() {
     drop(silent);
     assert_eq!(status(&env, &id).as_deref(), Some("running"));
 }
+
+/// `exec` into a created (not yet started) container runs while the init waits for `start`;
+/// the container stays `created` (pause and resume included) until `start`. A terminating
+/// signal for the waiting init ends the container, exec'd processes included.
+#[test]
+fn exec_in_created_container_like_runc() {
+    require_root!();
+    let mut seen = Vec::new();
+    for (name, env) in runtimes("exec-created") {
+        let b = small_bundle(
+            &env,
+            "b",
+            &["/bin/sh", "-c", "echo init runs; exec sleep 1000"],
+        );
+        let id = env.new_id();
+        let out = Capture::new();
+        let mut c = spawn(
+            &env,
+            &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+            &out,
+        );
+        assert!(c.wait().unwrap().success(), "{name}: {}", out.text());
+        let hi = env.moat(&["exec", &id, "sh", "-c", "echo hi; exit 3"]);
+        let after_exec = status(&env, &id);
+        let d = env.moat(&["exec", "-d", &id, "sleep", "1000"]);
+        assert!(d.success(), "{name}: {}", d.describe());
+        let ps = json(&env.moat(&["ps", "--format", "json", &id]));
+        let pause = env.moat(&["pause", &id]);
+        let paused = status(&env, &id);
+        let resume = env.moat(&["resume", &id]);
+        let resumed = status(&env, &id);
+        let init_ran_before_start = out.text().contains("init runs");
+        let start = env.moat(&["start", &id]);
+        assert!(start.success(), "{name}: {}", start.describe());
+        assert!(
+            out.wait_for("init runs", Duration::from_secs(10)),
+            "{name}: {}",
+            out.text()
+        );
+        let started = status(&env, &id);
+        let again = env.moat(&["exec", &id, "echo", "again"]);
+
+        // A second container: SIGTERM before start ends it, with its exec'd process.
+        let id2 = env.new_id();
+        assert!(env
+            .moat(&["create", "--bundle", b.dir.to_str().unwrap(), &id2])
+            .success());
+        assert!(env.moat(&["exec", "-d", &id2, "sleep", "1000"]).success());
+        let term = env.moat(&["kill", &id2, "TERM"]);
+        let stopped = wait_status(&env, &id2, "stopped");
+        let ps2 = env.moat(&["ps", "--format", "json", &id2]);
+        seen.push((
+            name,
+            (hi.code, hi.stdout),
+            [after_exec, paused, resumed, started],
+            ps.as_array().map_or(0, Vec::len),
+            [pause.code, resume.code, term.code],
+            init_ran_before_start,
+            again.stdout,
+            stopped,
+            ps2.stdout.trim().to_string(),
+        ));
+    }
+    let m = &seen[0];
+    assert_eq!(m.1, (3, "hi\n".to_string()), "{seen:?}");
+    assert_eq!(
+        m.2,
+        [
+            Some("created".to_string()),
+            Some("paused".to_string()),
+            Some("created".to_string()),
+            Some("running".to_string())
+        ],
+        "{seen:?}"
+    );
+    assert_eq!(m.3, 2, "init and the detached exec: {seen:?}");
+    assert_eq!(m.4, [0, 0, 0], "{seen:?}");
+    assert!(!m.5, "the init ran before start: {seen:?}");
+    assert_eq!(m.6, "again\n");
+    assert!(m.7, "{seen:?}");
+    assert_eq!(m.8, "null", "{seen:?}");
+    for s in &seen[1..] {
+        assert_eq!(
+            (&s.1, &s.2, s.3, s.4, s.5, &s.6, s.7, &s.8),
+            (&m.1, &m.2, m.3, m.4, m.5, &m.6, m.7, &m.8),
+            "{seen:?}"
+        );
+    }
+}

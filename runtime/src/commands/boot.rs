@@ -34,6 +34,11 @@ use crate::signal::{self, DefaultAction};
 use crate::spawn::READY_OK;
 use crate::state;
 
+/// Held by the control thread from a complete request until its answer is written, so that
+/// the sandbox does not exit (because the request ended the workload: `kill` of a held init)
+/// before the client has its answer.
+static ANSWERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// How long a control client may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -43,7 +48,7 @@ const SENTRY_FAILED: i32 = 255;
 
 /// Runs the sandbox; returns its exit code (the workload's).
 pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
-    let (mut ready, listener) = match take_fds(args) {
+    let (mut ready, listener, preserved) = match take_fds(args) {
         Ok(v) => v,
         Err(e) => {
             // Nowhere to report: not even the ready pipe is usable.
@@ -60,7 +65,14 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
         let _ = ready.write_all(e.to_string().as_bytes());
         return 1;
     }
-    let (sentry, init) = match prepare(ctx, args) {
+    let prepared = prepare(ctx, args, &preserved);
+    // The sentry holds its own copies: ours must not keep a pipe open after the workload
+    // closes it.
+    for fd in preserved {
+        // SAFETY: closing fds create passed down, which nothing in this process owns.
+        unsafe { libc::close(fd) };
+    }
+    let (sentry, init) = match prepared {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(id = %args.id, "boot failed: {e}");
@@ -76,6 +88,8 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
         handle: sentry.handle(),
         main: to_main,
         phase: Phase::Created,
+        serving: false,
+        started: false,
         init,
         execs: Vec::new(),
         pending: Vec::new(),
@@ -102,15 +116,22 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
     drop(ready);
     tracing::debug!(id = %args.id, "sandbox ready, waiting for start");
 
-    match from_control.recv() {
-        Ok(ToMain::Start) => {}
+    let held = match from_control.recv() {
+        Ok(ToMain::Start) => false,
+        Ok(ToMain::RunHeld) => true,
         Ok(ToMain::Exit(code)) => return code,
         Err(_) => {
             tracing::error!(id = %args.id, "the control thread ended");
             return 1;
         }
-    }
-    match sentry.run() {
+    };
+    let ran = if held {
+        sentry.run_held()
+    } else {
+        sentry.run()
+    };
+    drop(ANSWERING.lock().unwrap_or_else(|e| e.into_inner()));
+    match ran {
         Ok(exit) => {
             tracing::debug!(id = %args.id, ?exit, "workload exited");
             exit.exit_code()
@@ -128,10 +149,17 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
 }
 
 /// Takes ownership of the ready pipe and the control listener that `create` passed down, and
-/// makes them close-on-exec so nothing the sentry starts inherits them.
-fn take_fds(args: &BootArgs) -> Result<(File, UnixListener)> {
-    close_inherited_fds(&[args.ready_fd, args.control_fd]);
-    for fd in [args.ready_fd, args.control_fd] {
+/// makes them close-on-exec so nothing the sentry starts inherits them. Also returns the fds
+/// `--preserve-fds` passes on (those of 3 .. 3+N that are open), which become the workload's.
+fn take_fds(args: &BootArgs) -> Result<(File, UnixListener, Vec<RawFd>)> {
+    let own = [args.ready_fd, args.control_fd];
+    let preserved: Vec<RawFd> = open_fds()
+        .into_iter()
+        .filter(|&fd| fd >= 3 && ((fd - 3) as u32) < args.preserve_fds && !own.contains(&fd))
+        .collect();
+    let keep: Vec<RawFd> = own.iter().chain(&preserved).copied().collect();
+    close_inherited_fds(&keep);
+    for fd in own {
         // SAFETY: fcntl on an integer fd; F_SETFD fails harmlessly (EBADF) if it is not open.
         if fd <= 2 || unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
             return Err(Error::Other(format!("fd {fd} from create is not usable")));
@@ -148,20 +176,30 @@ fn take_fds(args: &BootArgs) -> Result<(File, UnixListener)> {
             UnixListener::from_raw_fd(args.control_fd),
         )
     };
-    Ok((ready, listener))
+    Ok((ready, listener, preserved))
+}
+
+/// The fds open in this process.
+fn open_fds() -> Vec<RawFd> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let listed: Vec<RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    // The listing's own fd is closed by now.
+    listed
+        .into_iter()
+        // SAFETY: F_GETFD only queries the descriptor.
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .collect()
 }
 
 /// Closes every fd above 2 except `keep`: whatever `create`'s caller leaked to it must not
 /// stay open in the sentry.
 fn close_inherited_fds(keep: &[RawFd]) {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<RawFd> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds {
+    for fd in open_fds() {
         if fd > 2 && !keep.contains(&fd) {
             // SAFETY: nothing in this process owns these fds yet (the read_dir fd is already
             // closed, so closing its number fails harmlessly).
@@ -172,7 +210,7 @@ fn close_inherited_fds(keep: &[RawFd]) {
 
 /// The host-side setup and the sentry's boot. Everything that can fail for a bad bundle fails
 /// here, before `create` returns.
-fn prepare(ctx: &Ctx, args: &BootArgs) -> Result<(Sentry, ProcessEntry)> {
+fn prepare(ctx: &Ctx, args: &BootArgs, preserved: &[RawFd]) -> Result<(Sentry, ProcessEntry)> {
     let bundle = Bundle::load(&args.bundle)?;
     let plan = bundle.namespaces()?;
     make_mounts_private()?;
@@ -195,7 +233,23 @@ fn prepare(ctx: &Ctx, args: &BootArgs) -> Result<(Sentry, ProcessEntry)> {
     if let Some(d) = bundle.spec.domainname() {
         set_name(d, true);
     }
-    let spec = bundle.sandbox_spec(ctx.sentry_options(), [0, 1, 2])?;
+    // Stdio, then the preserved fds at their own numbers (the ones not open stay closed).
+    let count = preserved
+        .iter()
+        .map(|&fd| fd as usize + 1)
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let fds: Vec<RawFd> = (0..count as RawFd)
+        .map(|fd| {
+            if fd < 3 || preserved.contains(&fd) {
+                fd
+            } else {
+                -1
+            }
+        })
+        .collect();
+    let spec = bundle.sandbox_spec(ctx.sentry_options(), fds)?;
     // What `ps` shows before `start`: the loaded, not yet running init.
     let init = ProcessEntry {
         pid: 1,
@@ -314,6 +368,9 @@ fn set_name(name: &str, domain: bool) {
 enum ToMain {
     /// Run the workload.
     Start,
+    /// Serve the sandbox (exec'd processes, pause) but keep the init stopped until the control
+    /// thread releases it through the sentry (`SentryHandle::start`).
+    RunHeld,
     /// Exit without running it (a terminating signal before `start`).
     Exit(i32),
 }
@@ -341,6 +398,10 @@ struct ControlServer {
     handle: SentryHandle,
     main: mpsc::Sender<ToMain>,
     phase: Phase,
+    /// The main thread runs the sentry (the control thread may use `handle`).
+    serving: bool,
+    /// `start` released the init (a paused container returns to `running`, else `created`).
+    started: bool,
     init: ProcessEntry,
     execs: Vec<ExecConn>,
     /// Connections whose request line is not complete yet.
@@ -504,6 +565,7 @@ impl ControlServer {
             return;
         }
         self.leftover = rest;
+        let _answering = ANSWERING.lock().unwrap_or_else(|e| e.into_inner());
         self.handle_request(control::Incoming {
             stream: p.stream,
             request,
@@ -596,8 +658,18 @@ impl ControlServer {
         tracing::debug!(?req, "control request");
         let created = self.phase == Phase::Created;
         let resp = match req {
+            Request::Start if created && self.serving => {
+                let r = self.handle.start();
+                if r.is_ok() {
+                    self.phase = Phase::Running;
+                    self.started = true;
+                }
+                result(r)
+            }
             Request::Start if created => {
                 self.phase = Phase::Running;
+                self.started = true;
+                self.serving = true;
                 let _ = self.main.send(ToMain::Start);
                 Response::ok()
             }
@@ -616,6 +688,10 @@ impl ControlServer {
             },
             Request::Kill { signal: sig, .. } if !(1..=signal::MAX_SIGNAL).contains(&sig) => {
                 Response::error(format!("invalid signal {sig}"))
+            }
+            // The sentry runs (exec'd processes): it acts for the held init itself.
+            Request::Kill { signal: sig, all } if created && self.serving => {
+                result(self.handle.kill(sig, all))
             }
             Request::Kill { signal: sig, .. } if created => {
                 // The init has not run: it reacts as with default dispositions.
@@ -655,7 +731,7 @@ impl ControlServer {
                     Err(e) => Response::error(e),
                 }
             }
-            Request::Ps if created => Response {
+            Request::Ps if created && !self.serving => Response {
                 ok: true,
                 processes: Some(vec![self.init.clone()]),
                 ..Default::default()
@@ -669,7 +745,12 @@ impl ControlServer {
                                 pid: p.pid,
                                 ppid: p.ppid,
                                 uid: p.uid,
-                                state: p.state.to_string(),
+                                // A held init waits (for start), it does not run.
+                                state: if p.pid == 1 && created && p.state == 'R' {
+                                    "S".into()
+                                } else {
+                                    p.state.to_string()
+                                },
                                 comm: p.comm,
                                 args: p.args,
                                 threads: p.threads,
@@ -680,22 +761,34 @@ impl ControlServer {
                 },
                 Err(e) => Response::error(e.to_string()),
             },
-            Request::Pause | Request::Resume if created => Response::error("container not running"),
+            Request::Pause if self.phase == Phase::Paused => {
+                Response::error("container already paused")
+            }
             Request::Pause => {
+                // runc pauses a created container too (its exec'd processes freeze; start
+                // waits for resume).
+                self.serve_held();
                 let r = self.handle.pause();
                 if r.is_ok() {
                     self.phase = Phase::Paused;
                 }
                 result(r)
             }
+            Request::Resume if self.phase != Phase::Paused => {
+                Response::error("container not paused")
+            }
             Request::Resume => {
                 let r = self.handle.resume();
                 if r.is_ok() {
-                    self.phase = Phase::Running;
+                    self.phase = if self.started {
+                        Phase::Running
+                    } else {
+                        Phase::Created
+                    };
                 }
                 result(r)
             }
-            Request::Stats if created => Response {
+            Request::Stats if created && !self.serving => Response {
                 ok: true,
                 stats: Some(SandboxStats {
                     processes: 1,
@@ -720,26 +813,52 @@ impl ControlServer {
         incoming.reply(&resp);
     }
 
+    /// Makes the main thread run the sentry with the init held, if it does not run yet.
+    fn serve_held(&mut self) {
+        if !self.serving {
+            self.serving = true;
+            let _ = self.main.send(ToMain::RunHeld);
+        }
+    }
+
     fn exec(
         &mut self,
         p: ExecProcess,
         fds: Vec<OwnedFd>,
     ) -> std::result::Result<(i32, ExecWait), String> {
-        match self.phase {
-            Phase::Created => {
-                return Err(
-                    "cannot exec in a created container: moat runs exec'd processes once the container is started"
-                        .into(),
-                )
-            }
-            Phase::Paused | Phase::Running => {}
-        }
         if p.args.is_empty() {
             return Err("process args cannot be empty".into());
         }
-        let stdio: [OwnedFd; 3] = fds
-            .try_into()
-            .map_err(|v: Vec<OwnedFd>| format!("exec needs 3 stdio fds, got {}", v.len()))?;
+        // In a created container the sandbox starts serving, its init still held (as runc's
+        // init waits for start while exec'd processes run).
+        self.serve_held();
+        let numbers: Vec<i32> = if p.fds.is_empty() {
+            vec![0, 1, 2]
+        } else {
+            p.fds.clone()
+        };
+        if numbers.len() != fds.len() {
+            return Err(format!(
+                "exec names {} fds but {} came with the request",
+                numbers.len(),
+                fds.len()
+            ));
+        }
+        if !numbers.starts_with(&[0, 1, 2])
+            || numbers.windows(2).any(|w| w[0] >= w[1])
+            || numbers.last().is_some_and(|&n| n >= control::MAX_FD_NUMBER)
+        {
+            return Err(format!(
+                "exec fds must be 0, 1, 2 and then increasing numbers below {}",
+                control::MAX_FD_NUMBER
+            ));
+        }
+        let mut stdio: Vec<Option<OwnedFd>> = Vec::new();
+        for (n, fd) in numbers.into_iter().zip(fds) {
+            let n = n as usize;
+            stdio.resize_with(n, || None);
+            stdio.push(Some(fd));
+        }
         let spec = ExecSpec {
             args: p.args,
             env: p.env,

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -113,11 +113,6 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     };
     hooks::validate(&bundle.spec)?;
     let terminal = process.terminal() == Some(true);
-    if args.preserve_fds > 0 {
-        tracing::warn!(
-            "--preserve-fds is not supported yet: only stdio is passed to the container"
-        );
-    }
     let pid_file = match &args.pid_file {
         Some(p) => Some(
             std::path::absolute(p)
@@ -201,9 +196,12 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     let globals = ctx.boot_global_args();
     let bundle_dir = bundle.dir.to_string_lossy().into_owned();
     let slave_fd = slave.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    let mut keep = vec![control_fd];
+    keep.extend(inherited_fds(args.preserve_fds));
+    let preserve = args.preserve_fds.to_string();
     let mut child = spawn::spawn_boot(
         plan.clone_flags,
-        &[control_fd],
+        &keep,
         slave_fd,
         |ready_fd| {
             let mut v = vec!["moat".to_string()];
@@ -218,6 +216,8 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
                 ready_fd.to_string(),
                 "--control-fd".into(),
                 control_fd.to_string(),
+                "--preserve-fds".into(),
+                preserve,
             ]);
             v
         },
@@ -261,6 +261,30 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
         pid: child.pid,
         console,
     })
+}
+
+/// The fds of 3 .. 3+`n` that our caller gave us (`--preserve-fds`): open and not
+/// close-on-exec. Every fd moat opens itself is close-on-exec, so none of them is passed on
+/// when the caller left a number in that range closed.
+pub fn inherited_fds(n: u32) -> Vec<RawFd> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let Ok(dir) = fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut v: Vec<RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &RawFd| fd >= 3 && ((fd - 3) as u32) < n)
+        // SAFETY: F_GETFD only queries the descriptor (-1 if the read_dir fd is gone).
+        .filter(|&fd| {
+            let fl = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            fl >= 0 && fl & libc::FD_CLOEXEC == 0
+        })
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 /// Writes the pid (no newline, as runc does) atomically.

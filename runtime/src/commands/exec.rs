@@ -77,10 +77,21 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         }
         _ => {}
     }
-    let (process, terminal) = build_process(&c, args)?;
+    let (mut process, terminal) = build_process(&c, args)?;
     check_terminal(terminal, args.detach, args.console_socket.is_some())?;
-    if args.preserve_fds > 0 {
-        tracing::warn!("--preserve-fds is not supported yet: only stdio is passed to the process");
+    // --preserve-fds: ours of 3 .. 3+N travel with stdio and keep their numbers.
+    let extra = crate::commands::create::inherited_fds(args.preserve_fds);
+    if extra.len() + 3 > control::MAX_FDS
+        || extra.last().is_some_and(|&fd| fd >= control::MAX_FD_NUMBER)
+    {
+        return Err(Error::Other(format!(
+            "--preserve-fds: at most {} fds below {} can be passed",
+            control::MAX_FDS - 3,
+            control::MAX_FD_NUMBER
+        )));
+    }
+    if !extra.is_empty() {
+        process.fds = [0, 1, 2].into_iter().chain(extra.iter().copied()).collect();
     }
     if !args.cgroup.is_empty() {
         tracing::warn!("--cgroup: the exec'd process shares the sandbox's cgroup");
@@ -106,10 +117,11 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     } else {
         None
     };
-    let stdio: [RawFd; 3] = match &pty {
-        Some(p) => [p.slave.as_raw_fd(); 3],
-        None => [0, 1, 2],
+    let mut stdio: Vec<RawFd> = match &pty {
+        Some(p) => vec![p.slave.as_raw_fd(); 3],
+        None => vec![0, 1, 2],
     };
+    stdio.extend(&extra);
     let (resp, stream) = control::call_with_fds(
         &c.control_socket(),
         &Request::Exec { process },
@@ -302,6 +314,7 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
             additional_gids: user.additional_gids().clone().unwrap_or_default(),
             capabilities,
             no_new_privs: p.no_new_privileges() == Some(true),
+            fds: Vec::new(),
         },
         p.terminal() == Some(true),
     ))

@@ -2,7 +2,8 @@
 //!
 //! The sentry stops running the workload's threads (they stay in the sentry) until resumed; the
 //! sandbox itself keeps answering, so `ps`, `events` and `kill` work on a paused container. The
-//! cgroup is not frozen: that would freeze the sentry too.
+//! cgroup is not frozen: that would freeze the sentry too. As with runc, a created container can
+//! be paused (its exec'd processes freeze) and is `created` again after resume.
 
 use crate::commands::start::CONTROL_TIMEOUT;
 use crate::commands::Ctx;
@@ -15,7 +16,9 @@ pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
     container_id::validate(id)?;
     let _lock = Lock::exclusive(&state::container_dir(&ctx.root, id))?;
     let mut c = Container::load(&ctx.root, id)?;
-    if c.status() != Status::Running {
+    // runc pauses a created container too: its exec'd processes freeze, and it is
+    // `created` again after resume.
+    if !matches!(c.status(), Status::Running | Status::Created) {
         return Err(Error::State("container not running".into()));
     }
     control::call(&c.control_socket(), &Request::Pause, CONTROL_TIMEOUT)?;
@@ -33,7 +36,12 @@ pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
         return Err(Error::State("container not paused".into()));
     }
     control::call(&c.control_socket(), &Request::Resume, CONTROL_TIMEOUT)?;
-    c.state.status = Status::Running;
+    // Back to what it was: running, or created if it was paused before start.
+    let now = control::call(&c.control_socket(), &Request::State, CONTROL_TIMEOUT)?;
+    c.state.status = match now.status.as_deref() {
+        Some("created") => Status::Created,
+        _ => Status::Running,
+    };
     c.save()?;
     tracing::debug!(id, "container resumed");
     Ok(())

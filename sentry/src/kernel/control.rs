@@ -26,6 +26,16 @@ impl Kernel {
 
     fn handle_request(&mut self, r: Request) {
         match r {
+            Request::Start { reply } => {
+                let res = match self.held_init.take() {
+                    Some(init) => {
+                        self.resume(init);
+                        Ok(())
+                    }
+                    None => Err("the init is not held".to_string()),
+                };
+                let _ = reply.send(res);
+            }
             Request::Kill { signal, all, reply } => {
                 let res = if !(1..=64).contains(&signal) {
                     Err(format!("invalid signal {signal}"))
@@ -40,6 +50,10 @@ impl Kernel {
                         vec![1]
                     };
                     for pid in targets {
+                        if pid == 1 && self.held_init.is_some() {
+                            self.signal_held_init(signal);
+                            continue;
+                        }
                         self.send_to_process(
                             pid,
                             SigInfo {
@@ -121,6 +135,18 @@ impl Kernel {
                 };
                 let _ = reply.send(stats);
             }
+        }
+    }
+
+    /// A signal from the runtime for an init that has not run: its dispositions are the
+    /// defaults, so it either dies of the signal (and the sandbox with it) or ignores it.
+    fn signal_held_init(&mut self, signal: i32) {
+        use super::signal::{default_action, DefaultAction};
+        match default_action(signal) {
+            DefaultAction::Terminate | DefaultAction::Core => {
+                self.kill_group(1, super::WaitStatus::signaled(signal, false));
+            }
+            DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}
         }
     }
 
@@ -220,7 +246,7 @@ impl Kernel {
         let raw: Vec<i32> = spec
             .stdio
             .iter()
-            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .map(|f| f.as_ref().map_or(-1, std::os::fd::AsRawFd::as_raw_fd))
             .collect();
         let fds = crate::boot::stdio_table(
             &raw,

@@ -55,6 +55,9 @@ pub struct Kernel {
     pub root: Option<Rc<crate::vfs::Inode>>,
     /// `pause`: threads that would run are parked here until `resume`.
     pub paused: bool,
+    /// The loaded init while the event loop already serves `exec`'d processes but the
+    /// container has not been started (`moat exec` into a created container).
+    pub held_init: Option<Tid>,
     pub frozen: Vec<Tid>,
     /// Processes started by `exec`, with who waits for their exit.
     pub exec_waiters: HashMap<Pid, std::sync::mpsc::Sender<crate::WorkloadExit>>,
@@ -169,6 +172,7 @@ impl Kernel {
             zygote: None,
             root: None,
             paused: false,
+            held_init: None,
             frozen: Vec::new(),
             exec_waiters: HashMap::new(),
             strace: std::env::var_os("MOAT_STRACE").is_some_and(|v| v == "1"),
@@ -251,9 +255,12 @@ impl Kernel {
         (self.boot_time.elapsed().as_millis() / 10) as u64
     }
 
-    /// Runs the workload until init exits.
+    /// Runs the workload until init exits. A held init ([`Kernel::held_init`]) only runs once
+    /// the runtime's start request releases it.
     pub fn run(&mut self, init: Tid) -> WaitStatus {
-        self.resume(init);
+        if self.held_init.is_none() {
+            self.resume(init);
+        }
         loop {
             if let Some(st) = self.init_exit {
                 return st;
