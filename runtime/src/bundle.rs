@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Spec};
 use sentry::{MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions};
 
+use crate::control::ExecCaps;
 use crate::error::{Error, Result};
 
 /// A bundle whose config.json passed [`Bundle::load`]'s checks.
@@ -336,8 +337,53 @@ impl Bundle {
             rlimits,
             stdio,
             options,
+            capabilities: process_capabilities(process)?.map(|c| sentry::control::CapSets {
+                effective: c.effective,
+                permitted: c.permitted,
+                inheritable: c.inheritable,
+                bounding: c.bounding,
+            }),
+            no_new_privs: process.no_new_privileges() == Some(true),
         })
     }
+}
+
+/// The capability sets an OCI process ends up with (`None` when the spec has no
+/// `capabilities`: root keeps every capability, as under runc). runc sets the OCI sets and
+/// then execve()s the program, which recomputes them for a program without file
+/// capabilities: root gets permitted = effective = inheritable | bounding | ambient; anyone
+/// else keeps only the ambient set.
+pub fn process_capabilities(p: &oci_spec::runtime::Process) -> Result<Option<ExecCaps>> {
+    let Some(c) = p.capabilities() else {
+        return Ok(None);
+    };
+    let mask = |set: &Option<oci_spec::runtime::Capabilities>| -> Result<u64> {
+        let mut m = 0u64;
+        for cap in set.iter().flatten() {
+            let name = serde_json::to_value(cap)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            m |= 1 << crate::features::capability_number(&name)?;
+        }
+        Ok(m)
+    };
+    let (inheritable, bounding, ambient) = (
+        mask(c.inheritable())?,
+        mask(c.bounding())?,
+        mask(c.ambient())?,
+    );
+    let permitted = if p.user().uid() == 0 {
+        inheritable | bounding | ambient
+    } else {
+        ambient & mask(c.permitted())? & inheritable
+    };
+    Ok(Some(ExecCaps {
+        effective: permitted,
+        permitted,
+        inheritable,
+        bounding,
+    }))
 }
 
 /// Opens `path` with `O_PATH | O_CLOEXEC` (and `O_DIRECTORY` when `dir`).

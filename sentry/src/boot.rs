@@ -436,6 +436,12 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         creds.cap_effective = 0;
         creds.cap_permitted = 0;
     }
+    if let Some(c) = spec.capabilities {
+        creds.cap_effective = c.effective;
+        creds.cap_permitted = c.permitted;
+        creds.cap_inheritable = c.inheritable;
+        creds.cap_bounding = c.bounding;
+    }
 
     // stdio: the workload gets sentry files wrapping the host fds; it never holds them.
     let mut fds = stdio_table(&spec.stdio, 1024);
@@ -498,6 +504,9 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         op: "ptrace",
         err: std::io::Error::from_raw_os_error(e.0),
     })?;
+    if let Some(p) = k.procs.get_mut(&pid) {
+        p.no_new_privs = spec.no_new_privs;
+    }
     k.root = Some(root);
     load_program(&mut k, pid, &spec.args, &spec.env)?;
     Ok(k)

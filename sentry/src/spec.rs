@@ -29,6 +29,11 @@ pub struct SandboxSpec {
     /// caller keeps (and should close) its own.
     pub stdio: Vec<RawFd>,
     pub options: SentryOptions,
+    /// `process.capabilities` as the workload's init has them after its execve; `None`: all
+    /// of them for uid 0, none otherwise.
+    pub capabilities: Option<crate::control::CapSets>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privs: bool,
 }
 
 #[derive(Debug)]

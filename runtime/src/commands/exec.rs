@@ -25,7 +25,7 @@ use crate::commands::create::write_pid_file;
 use crate::commands::start::CONTROL_TIMEOUT;
 use crate::commands::Ctx;
 use crate::container_id;
-use crate::control::{self, ExecCaps, ExecProcess, Request, Response};
+use crate::control::{self, ExecProcess, Request, Response};
 use crate::error::{Error, Result};
 use crate::signal::{self, SignalPipe};
 use crate::state::{Container, Status};
@@ -278,32 +278,7 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
         }
     }
     let user = p.user();
-    let capabilities = match p.capabilities() {
-        Some(c) => {
-            let mask = |set: &Option<oci_spec::runtime::Capabilities>| -> Result<u64> {
-                let mut m = 0u64;
-                for cap in set.iter().flatten() {
-                    let name = serde_json::to_value(cap)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    m |= 1 << crate::features::capability_number(&name)?;
-                }
-                Ok(m)
-            };
-            Some(after_execve(
-                user.uid(),
-                ExecCaps {
-                    effective: mask(c.effective())?,
-                    permitted: mask(c.permitted())?,
-                    inheritable: mask(c.inheritable())?,
-                    bounding: mask(c.bounding())?,
-                },
-                mask(c.ambient())?,
-            ))
-        }
-        None => None,
-    };
+    let capabilities = crate::bundle::process_capabilities(&p)?;
     Ok((
         ExecProcess {
             args: argv,
@@ -318,24 +293,6 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
         },
         p.terminal() == Some(true),
     ))
-}
-
-/// The sets the process has once the kernel's execve of its program (which runc's exec does
-/// after setting the OCI sets) recomputed them, for a program without file capabilities:
-/// root gets permitted = effective = inheritable | bounding | ambient; anyone else keeps only
-/// the ambient set.
-fn after_execve(uid: u32, c: ExecCaps, ambient: u64) -> ExecCaps {
-    let permitted = if uid == 0 {
-        c.inheritable | c.bounding | ambient
-    } else {
-        ambient & c.permitted & c.inheritable
-    };
-    ExecCaps {
-        effective: permitted,
-        permitted,
-        inheritable: c.inheritable,
-        bounding: c.bounding,
-    }
 }
 
 /// `UID[:GID]`, numbers only (as runc).
