@@ -50,8 +50,10 @@ int main(void) {
     close(fd); // drops the parent's record locks
     read(p[0], &ch, 1);
     usleep(100000);
-    printf("parent unlocks flock: %d\n", flock(ffd, LOCK_UN));
+    /* print before unlocking: the child prints as soon as it gets the lock */
+    printf("parent unlocks flock\n");
     fflush(stdout);
+    if (flock(ffd, LOCK_UN) != 0) printf("flock LOCK_UN failed\n");
     int st;
     waitpid(c, &st, 0);
     printf("child exit %d\n", WEXITSTATUS(st));
