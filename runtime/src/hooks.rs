@@ -2,15 +2,17 @@
 //! `poststart`, `poststop`. Each hook runs with exactly its `env`, its `args` (args[0] is argv[0]),
 //! the container's state JSON on stdin, and its `timeout`.
 //!
-//! All hooks run in the runtime's namespaces on the host: the sandbox has no host mount
-//! namespace of the workload's to run `createContainer` or `startContainer` in (the workload's
-//! filesystem lives in the sentry), so those two see the state (with the sandbox pid, whose
-//! namespaces `/proc/<pid>/ns/*` are the container's) like the others.
+//! `prestart`, `createRuntime`, `poststart` and `poststop` run in the runtime's namespaces.
+//! `createContainer` and `startContainer` run, as with runc, in the container's: the sandbox
+//! process's pid, network, ipc, uts, cgroup and mount namespaces ([`run_in`]). The container's
+//! filesystem lives in the sentry, so the sandbox's mount namespace is a private copy of the
+//! host's (with a `/proc` of the sandbox's pid namespace): a hook's path is a host path, where
+//! runc resolves `startContainer`'s in the container's root.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -94,8 +96,67 @@ pub fn validate(spec: &Spec) -> Result<()> {
 /// Runs the `kind` hooks of `spec` in order with `state` (JSON) on stdin; stops at the first
 /// failure.
 pub fn run(spec: &Spec, kind: Kind, state: &[u8]) -> Result<()> {
+    run_hooks(spec, kind, state, None)
+}
+
+/// Like [`run`], with the hooks in the namespaces of the sandbox process `pid` (the
+/// container's), as runc runs `createContainer` and `startContainer`.
+pub fn run_in(spec: &Spec, kind: Kind, state: &[u8], pid: i32) -> Result<()> {
+    let hooks = kind.list(spec);
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let ns = Namespaces::of(pid).map_err(|why| {
+        Error::Other(format!(
+            "error running {} hook: namespaces of pid {pid}: {why}",
+            kind.name()
+        ))
+    })?;
+    run_hooks(spec, kind, state, Some(&ns))
+}
+
+/// Open namespaces of the sandbox process that differ from ours.
+struct Namespaces {
+    /// Entered by the hook's process before its exec (`setns` with these `CLONE_NEW*` types).
+    enter: Vec<(OwnedFd, libc::c_int)>,
+    /// The sandbox's pid namespace and our own: we enter the first for our children while we
+    /// spawn a hook (a process cannot change its own pid namespace), then go back.
+    pid: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl Namespaces {
+    fn of(pid: i32) -> std::result::Result<Namespaces, String> {
+        use std::os::unix::fs::MetadataExt;
+        let open = |path: &str| -> std::result::Result<(OwnedFd, u64), String> {
+            let f = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+            let ino = f.metadata().map_err(|e| format!("{path}: {e}"))?.ino();
+            Ok((f.into(), ino))
+        };
+        let mut enter = Vec::new();
+        // The mount namespace last: entering it changes our root and cwd.
+        for (name, flag) in [
+            ("net", libc::CLONE_NEWNET),
+            ("ipc", libc::CLONE_NEWIPC),
+            ("uts", libc::CLONE_NEWUTS),
+            ("cgroup", libc::CLONE_NEWCGROUP),
+            ("mnt", libc::CLONE_NEWNS),
+        ] {
+            let (theirs, ino) = open(&format!("/proc/{pid}/ns/{name}"))?;
+            let (_, own) = open(&format!("/proc/self/ns/{name}"))?;
+            if ino != own {
+                enter.push((theirs, flag));
+            }
+        }
+        let (theirs, ino) = open(&format!("/proc/{pid}/ns/pid"))?;
+        let (own_fd, own) = open("/proc/self/ns/pid")?;
+        let pid = (ino != own).then_some((theirs, own_fd));
+        Ok(Namespaces { enter, pid })
+    }
+}
+
+fn run_hooks(spec: &Spec, kind: Kind, state: &[u8], ns: Option<&Namespaces>) -> Result<()> {
     for (i, h) in kind.list(spec).iter().enumerate() {
-        run_one(h, state).map_err(|why| {
+        run_one(h, state, ns).map_err(|why| {
             Error::Other(format!("error running {} hook #{i}: {why}", kind.name()))
         })?;
         tracing::debug!(hook = kind.name(), index = i, "hook ran");
@@ -128,7 +189,7 @@ fn read_back(mut f: File) -> String {
     crate::logging::one_line(&String::from_utf8_lossy(&v))
 }
 
-fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
+fn run_one(h: &Hook, state: &[u8], ns: Option<&Namespaces>) -> std::result::Result<(), String> {
     // stdin, stdout and stderr are in-memory files: no pipe can block us or the hook.
     let mut input = memfd("hook-stdin")?;
     input.write_all(state).map_err(|e| e.to_string())?;
@@ -151,9 +212,45 @@ fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
         .stderr(Stdio::from(err.try_clone().map_err(|e| e.to_string())?))
         .current_dir("/")
         .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("{}: {e}", h.path().display()))?;
+    if let Some(ns) = ns {
+        let enter: Vec<(RawFd, libc::c_int)> =
+            ns.enter.iter().map(|(f, t)| (f.as_raw_fd(), *t)).collect();
+        // SAFETY: between fork and exec the closure only makes setns calls (async-signal-safe)
+        // on fds that stay open until the spawn returned.
+        unsafe {
+            cmd.pre_exec(move || {
+                for &(fd, t) in &enter {
+                    if libc::setns(fd, t) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+    let spawned = match ns.and_then(|n| n.pid.as_ref()) {
+        Some((theirs, ours)) => {
+            // SAFETY: setns on a namespace fd we own; it only changes the pid namespace of
+            // the children we create from now on.
+            if unsafe { libc::setns(theirs.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+                return Err(format!(
+                    "enter the container's pid namespace: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            let r = cmd.spawn();
+            // SAFETY: as above; our own (active) pid namespace may always be re-entered.
+            if unsafe { libc::setns(ours.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+                tracing::warn!(
+                    "return to our pid namespace: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+            r
+        }
+        None => cmd.spawn(),
+    };
+    let mut child = spawned.map_err(|e| format!("{}: {e}", h.path().display()))?;
     drop(cmd);
     let timeout = h
         .timeout()

@@ -231,3 +231,72 @@ fn post_hooks_only_warn_and_bad_hooks_are_rejected() {
         assert!(!env.root.join(&id).exists());
     }
 }
+
+/// `createContainer` runs in the container's namespaces (net, ipc, uts, mount, pid), as with
+/// runc; moat's `startContainer` too (runc's runs in the container's root filesystem, where a
+/// host path to record into does not exist, so it is checked for moat only).
+#[test]
+fn container_hooks_run_in_the_containers_namespaces() {
+    require_root!();
+    let kinds = ["net", "ipc", "uts", "mnt", "pid"];
+    let mut seen = Vec::new();
+    for (name, env) in runtimes("hooks-ns") {
+        let rec = env.dir().join("rec");
+        std::fs::create_dir_all(&rec).unwrap();
+        let b = small_bundle(&env, "b", &["/bin/sleep", "1000"]);
+        let hook = |n: &str| {
+            json!([{
+                "path": "/bin/sh",
+                "args": ["sh", "-c",
+                    "for n in net ipc uts mnt pid; do readlink /proc/self/ns/$n; done > \"$OUT\"",
+                    n],
+                "env": [format!("OUT={}", rec.join(n).display())],
+            }])
+        };
+        let mut hooks = json!({"createContainer": hook("createContainer")});
+        if name == "moat" {
+            hooks["startContainer"] = hook("startContainer");
+        }
+        with_hooks(&b, hooks);
+        let id = env.new_id();
+        let o = env.moat(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        assert!(o.success(), "{name}: {}", o.describe());
+        let pid = state_pid(&env, &id);
+        let container: Vec<String> = kinds
+            .iter()
+            .map(|k| {
+                std::fs::read_link(format!("/proc/{pid}/ns/{k}"))
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let host: Vec<String> = kinds
+            .iter()
+            .map(|k| {
+                std::fs::read_link(format!("/proc/self/ns/{k}"))
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let read = |n: &str| -> Vec<String> {
+            std::fs::read_to_string(rec.join(n))
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        };
+        let created = read("createContainer");
+        assert_eq!(created, container, "{name}: createContainer");
+        for (c, h) in container.iter().zip(&host) {
+            assert_ne!(c, h, "{name}: the container shares a namespace with us");
+        }
+        if name == "moat" {
+            assert!(env.moat(&["start", &id]).success());
+            assert_eq!(read("startContainer"), container, "startContainer");
+        }
+        assert!(env.moat(&["delete", "-f", &id]).success());
+        seen.push(name);
+    }
+}

@@ -241,13 +241,11 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     child.wait_ready()?;
     // The sandbox's namespaces exist; the workload has not run.
     let st = container.state_json()?;
-    for kind in [
-        hooks::Kind::Prestart,
-        hooks::Kind::CreateRuntime,
-        hooks::Kind::CreateContainer,
-    ] {
+    for kind in [hooks::Kind::Prestart, hooks::Kind::CreateRuntime] {
         hooks::run(&bundle.spec, kind, &st)?;
     }
+    // In the container's namespaces, as runc runs it.
+    hooks::run_in(&bundle.spec, hooks::Kind::CreateContainer, &st, child.pid)?;
     container.state.status = Status::Created;
     container.save()?;
     if let Some(p) = &pid_file {

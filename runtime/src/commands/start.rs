@@ -47,7 +47,8 @@ pub fn start_locked(c: &mut Container) -> Result<()> {
     let spec = c.spec().ok();
     if let Some(spec) = &spec {
         // Before the workload runs; a failure stops the container.
-        if let Err(e) = hooks::run(spec, hooks::Kind::StartContainer, &c.state_json()?) {
+        let st = c.state_json()?;
+        if let Err(e) = hooks::run_in(spec, hooks::Kind::StartContainer, &st, c.state.pid) {
             let _ = crate::commands::kill::signal_sandbox(c, libc::SIGKILL);
             return Err(e);
         }
