@@ -62,7 +62,6 @@ corpus! {
     sig_actions => c("sig_actions"),
     sig_restart => c("sig_restart"),
     sig_altstack => c("sig_altstack"),
-    #[ignore = "signals pending together are delivered one at a time in number order; Linux builds all their frames at once, so the last-chosen handler runs first (kernel signal delivery)"]
     sig_wait_queue => c("sig_wait_queue"),
     sig_fpstate => c("sig_fpstate"),
     sig_default => c("sig_default"),

@@ -45,6 +45,17 @@ pub fn bit(sig: i32) -> SigSet {
     1u64 << (sig - 1)
 }
 
+/// Queued siginfos one process may hold whatever its RLIMIT_SIGPENDING says.
+const MAX_QUEUED: usize = 1 << 16;
+
+/// Fault signals, dequeued before any other pending signal.
+const SYNCHRONOUS: SigSet = (1 << (libc::SIGSEGV - 1))
+    | (1 << (libc::SIGBUS - 1))
+    | (1 << (libc::SIGILL - 1))
+    | (1 << (libc::SIGTRAP - 1))
+    | (1 << (libc::SIGFPE - 1))
+    | (1 << (libc::SIGSYS - 1));
+
 /// Signals that can never be blocked or caught.
 pub const UNBLOCKABLE: SigSet = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
 
@@ -136,11 +147,16 @@ impl SigQueue {
         self.queue.push_back(info);
     }
 
-    /// Takes the lowest-numbered pending signal not in `blocked`.
+    /// Takes the lowest-numbered pending signal not in `blocked`, synchronous ones (faults)
+    /// first, as Linux's next_signal does. Several queued instances of a real-time signal
+    /// come out in the order they were sent.
     pub fn take(&mut self, blocked: SigSet) -> Option<SigInfo> {
-        let ready = self.mask & !blocked;
+        let mut ready = self.mask & !blocked;
         if ready == 0 {
             return None;
+        }
+        if ready & SYNCHRONOUS != 0 {
+            ready &= SYNCHRONOUS;
         }
         let sig = ready.trailing_zeros() as i32 + 1;
         let pos = self.queue.iter().position(|i| i.signo == sig)?;
@@ -201,6 +217,34 @@ impl Kernel {
         }
     }
 
+    /// Would queueing one more real-time signal with a siginfo for process `pid` go over its
+    /// RLIMIT_SIGPENDING? (Linux counts per user; per process bounds the sentry's memory the
+    /// same way.) rt_sigqueueinfo then fails with EAGAIN.
+    pub fn sigqueue_full(&self, pid: i32) -> bool {
+        let Some(p) = self.procs.get(&pid) else {
+            return false;
+        };
+        let limit = p.rlimits[libc::RLIMIT_SIGPENDING as usize]
+            .0
+            .min(MAX_QUEUED as u64) as usize;
+        let queued = p.shared_pending.queue.len()
+            + p.threads
+                .iter()
+                .filter_map(|t| self.tasks.get(t))
+                .map(|t| t.pending.queue.len())
+                .sum::<usize>();
+        queued >= limit
+    }
+
+    /// A real-time signal over the queue limit: Linux keeps the pending bit without the
+    /// siginfo, so one already pending absorbs it; a queued value is refused (callers that
+    /// can fail check `sigqueue_full` first and report EAGAIN).
+    fn overflow_drops(&self, pid: i32, pending: SigSet, info: &SigInfo) -> bool {
+        info.signo >= 32
+            && self.sigqueue_full(pid)
+            && (info.code != SI_USER || pending & bit(info.signo) != 0)
+    }
+
     /// Does some thread of process `pid` block `sig`?
     pub fn blocked_in_process(&self, pid: i32, sig: i32) -> bool {
         self.procs.get(&pid).is_some_and(|p| {
@@ -239,6 +283,10 @@ impl Kernel {
             .get(&pid)
             .map(|p| p.threads.clone())
             .unwrap_or_default();
+        let shared = self.procs.get(&pid).map_or(0, |p| p.shared_pending.mask);
+        if self.overflow_drops(pid, shared, &info) {
+            return;
+        }
         if let Some(p) = self.procs.get_mut(&pid) {
             p.shared_pending.push(info);
         }
@@ -273,6 +321,10 @@ impl Kernel {
             .get(&tid)
             .is_some_and(|t| t.sigmask & bit(info.signo) != 0);
         if self.sig_ignored(pid, info.signo) && !blocked {
+            return;
+        }
+        let own = self.tasks.get(&tid).map_or(0, |t| t.pending.mask);
+        if self.overflow_drops(pid, own, &info) {
             return;
         }
         if let Some(t) = self.tasks.get_mut(&tid) {
@@ -385,9 +437,10 @@ impl Kernel {
                             p.sigactions.borrow_mut()[sig as usize] = SigAction::default();
                         }
                     }
-                    // One handler frame per return to user mode keeps nesting simple; the
-                    // next pending signal is delivered when this handler makes a syscall.
-                    return true;
+                    // Like Linux, every signal deliverable now gets its frame before the
+                    // return to user mode, each on top of the last and dequeued under the
+                    // mask of the handler below it: the last one built runs first.
+                    continue;
                 }
             }
         }

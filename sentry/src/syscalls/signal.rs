@@ -291,6 +291,9 @@ pub fn sys_rt_sigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
+    if sig >= 32 && k.sigqueue_full(pid) {
+        return Err(Errno::EAGAIN.into());
+    }
     k.send_to_process(pid, info);
     if !k.tasks.contains_key(&tid) {
         return Err(SysErr::Gone);
@@ -314,6 +317,9 @@ pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult
     }
     if sig == 0 {
         return Ok(0);
+    }
+    if sig >= 32 && k.sigqueue_full(tgid) {
+        return Err(Errno::EAGAIN.into());
     }
     k.send_to_thread(target, info);
     if !k.tasks.contains_key(&tid) {
