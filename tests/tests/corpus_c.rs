@@ -74,10 +74,8 @@ corpus! {
     fs_io => c("fs_io"),
     fs_copy => c("fs_copy"),
     fs_locks => c("fs_locks"),
-    #[ignore = "a removed working directory still works: getcwd returns its old path and files can be created in it (Linux: ENOENT)"]
     fs_dirs => c("fs_dirs"),
     fs_xattr => c("fs_xattr"),
-    #[ignore = "O_TMPFILE|O_EXCL files can still be linked in, and O_CREAT through a dangling symlink does not create the target (ENOENT)"]
     fs_open_flags => c("fs_open_flags"),
     #[ignore = "FIFO open semantics: O_WRONLY|O_NONBLOCK without a reader succeeds (Linux: ENXIO), a blocking open does not wait for the other end, a nonblocking reader that never saw a writer gets EAGAIN instead of EOF; the test hangs"]
     fs_fifo => c("fs_fifo"),

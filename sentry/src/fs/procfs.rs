@@ -399,7 +399,13 @@ pub fn readlink(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errn
             let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             match *what {
                 "exe" => Ok(pr.exe.clone()),
-                "cwd" => Ok(pr.cwd.path()),
+                "cwd" => {
+                    let mut p = pr.cwd.path();
+                    if pr.cwd.is_dead_dir() {
+                        p.extend_from_slice(b" (deleted)");
+                    }
+                    Ok(p)
+                }
                 _ => Ok(b"/".to_vec()),
             }
         }

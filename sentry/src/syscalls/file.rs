@@ -843,6 +843,10 @@ fn getdents(k: &mut Kernel, tid: Tid, a: [u64; 6], format: DirentFormat) -> SysR
         return Err(Errno::ENOTDIR.into());
     };
     let inode = f.inode.clone().ok_or(Errno::ENOTDIR)?;
+    if inode.is_dead_dir() {
+        // Linux does not list a removed directory, not even "." and "..".
+        return Err(Errno::ENOENT.into());
+    }
     if d.snapshot.borrow().is_none() {
         let mut entries = vec![
             DirEntry {

@@ -22,6 +22,9 @@ const AT_SYMLINK_FOLLOW: u64 = 0x400;
 const AT_EACCESS: u64 = 0x200;
 
 fn check_dir_write(dir: &Inode, ctx: &PathCtx) -> Result<(), Errno> {
+    if dir.is_dead_dir() {
+        return Err(Errno::ENOENT);
+    }
     if dir.readonly.get() {
         return Err(Errno::EROFS);
     }
@@ -191,6 +194,7 @@ pub fn do_open(
         check_dir_write(&dir, &ctx)?;
         let inode = overlay::new_mem_file(dir.dev, mode & !umask, ctx.creds.fsuid, ctx.creds.fsgid);
         inode.meta.borrow_mut().nlink = 0;
+        inode.linkable.set(flags & libc::O_EXCL as u32 == 0);
         let f = OpenFile::new(
             flags & !((libc::O_TMPFILE | libc::O_CLOEXEC) as u32) | libc::O_RDWR as u32,
             Some(inode.clone()),
@@ -200,13 +204,38 @@ pub fn do_open(
         return Ok(k.proc_of(tid).fds.borrow_mut().install(f, cloexec, 0)? as i64);
     }
     let (inode, full) = if flags & libc::O_CREAT as u32 != 0 {
-        let (dir, name) = vfs::resolve_parent(k, &ctx, start.clone(), path)?;
+        let (mut dir, mut name) = vfs::resolve_parent(k, &ctx, start.clone(), path)?;
         if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
             return Err(Errno::EISDIR.into());
         }
-        let existing = match &dir.kind {
-            InodeKind::Dir(_) => dir_entry(&dir, &name)?,
-            _ => vfs::path::lookup(k, &ctx, &dir, &name).ok(),
+        let mut budget = vfs::path::MAX_SYMLINKS;
+        let existing = loop {
+            let e = match &dir.kind {
+                InodeKind::Dir(_) => dir_entry(&dir, &name)?,
+                _ => vfs::path::lookup(k, &ctx, &dir, &name).ok(),
+            };
+            // Without O_EXCL a symlink is followed, and a dangling one creates its target.
+            match e {
+                Some(l)
+                    if l.is_symlink()
+                        && flags & libc::O_EXCL as u32 == 0
+                        && !nofollow
+                        && matches!(l.kind, InodeKind::Symlink(_)) =>
+                {
+                    if budget == 0 {
+                        return Err(Errno::ELOOP.into());
+                    }
+                    budget -= 1;
+                    let target = vfs::path::readlink(k, &ctx, &l)?;
+                    let (d, n) = vfs::resolve_parent(k, &ctx, Some(dir.clone()), &target)?;
+                    if n.is_empty() || n == b"." || n == b".." || target.ends_with(b"/") {
+                        return Err(Errno::EISDIR.into());
+                    }
+                    dir = d;
+                    name = n;
+                }
+                other => break other,
+            }
         };
         match existing {
             Some(e) => {
@@ -217,6 +246,7 @@ pub fn do_open(
                     if nofollow {
                         return Err(Errno::ELOOP.into());
                     }
+                    // A procfs magic link (/proc/self/fd/N) names its object directly.
                     vfs::resolve(k, &ctx, start, path, true)?
                 } else {
                     e
@@ -759,6 +789,11 @@ fn link_impl(
         return Err(Errno::EXDEV.into());
     }
     check_dir_write(&ndir, &ctx)?;
+    // A file whose last name is gone stays nameless, except a fresh O_TMPFILE without O_EXCL.
+    if src.meta.borrow().nlink == 0 && !src.linkable.get() {
+        return Err(Errno::ENOENT.into());
+    }
+    src.linkable.set(false);
     hostops::link(&src, &ndir, &nname)?;
     ndir.link_child(&nname, src.clone())?;
     let mut m = src.meta.borrow_mut();
@@ -1130,7 +1165,11 @@ pub fn sys_fchdir(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_getcwd(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    let mut p = k.proc_of(tid).cwd.path();
+    let cwd = k.proc_of(tid).cwd.clone();
+    if cwd.is_dead_dir() {
+        return Err(Errno::ENOENT.into());
+    }
+    let mut p = cwd.path();
     p.push(0);
     if p.len() > a[1] as usize {
         return Err(Errno::ERANGE.into());

@@ -145,6 +145,9 @@ pub struct Inode {
     pub mirror: RefCell<Option<HostLink>>,
     /// Extended attributes set inside the sandbox (kept in sentry memory).
     pub xattrs: RefCell<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// An O_TMPFILE file opened without O_EXCL that has never been linked: linkat may give
+    /// it a name although its link count is 0 (Linux's I_LINKABLE).
+    pub linkable: Cell<bool>,
 }
 
 thread_local! {
@@ -172,6 +175,7 @@ impl Inode {
             writethrough: Cell::new(false),
             mirror: RefCell::new(None),
             xattrs: RefCell::new(BTreeMap::new()),
+            linkable: Cell::new(false),
         })
     }
 
@@ -185,6 +189,12 @@ impl Inode {
     pub fn is_dir(&self) -> bool {
         matches!(self.kind, InodeKind::Dir(_))
             || matches!(&self.kind, InodeKind::Proc(p) if p.is_dir())
+    }
+
+    /// A directory that was removed (rmdir, or replaced by rename) while something still
+    /// refers to it: nothing can be looked up or created in it any more.
+    pub fn is_dead_dir(&self) -> bool {
+        matches!(self.kind, InodeKind::Dir(_)) && self.meta.borrow().nlink == 0
     }
 
     pub fn is_symlink(&self) -> bool {

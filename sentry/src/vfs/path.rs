@@ -8,7 +8,7 @@ use crate::fs::{overlay, procfs};
 use crate::kernel::Kernel;
 use std::rc::Rc;
 
-const MAX_SYMLINKS: u32 = 40;
+pub const MAX_SYMLINKS: u32 = 40;
 pub const PATH_MAX: usize = 4096;
 
 /// Who is resolving, and from where.
@@ -25,6 +25,9 @@ pub struct PathCtx {
 pub fn lookup(k: &Kernel, ctx: &PathCtx, dir: &Rc<Inode>, name: &[u8]) -> Result<Rc<Inode>, Errno> {
     match &dir.kind {
         InodeKind::Dir(d) => {
+            if dir.is_dead_dir() {
+                return Err(Errno::ENOENT);
+            }
             overlay::populate(dir)?;
             d.borrow().entries.get(name).cloned().ok_or(Errno::ENOENT)
         }
