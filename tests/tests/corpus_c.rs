@@ -77,7 +77,6 @@ corpus! {
     fs_dirs => c("fs_dirs"),
     fs_xattr => c("fs_xattr"),
     fs_open_flags => c("fs_open_flags"),
-    #[ignore = "FIFO open semantics: O_WRONLY|O_NONBLOCK without a reader succeeds (Linux: ENXIO), a blocking open does not wait for the other end, a nonblocking reader that never saw a writer gets EAGAIN instead of EOF; the test hangs"]
     fs_fifo => c("fs_fifo"),
     fs_copyup => c("fs_copyup"),
     fd_ops => c("fd_ops"),

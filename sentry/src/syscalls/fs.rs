@@ -1,7 +1,7 @@
 //! Path-based filesystem syscalls: open, the *at family, stat, directories, links, cwd.
 
 use super::file::{get_file, stat_file, stat_of};
-use super::{dirfd_start, path_ctx, read_path, SysResult};
+use super::{dirfd_start, path_ctx, read_path, SysErr, SysResult};
 use crate::errno::Errno;
 use crate::fs::devfs::DevFile;
 use crate::fs::pipe::{new_pipe, PipeEnd};
@@ -74,7 +74,7 @@ pub fn open_inode(
     inode: &Rc<Inode>,
     flags: u32,
     path: Vec<u8>,
-) -> Result<Rc<OpenFile>, Errno> {
+) -> Result<Rc<OpenFile>, SysErr> {
     let acc = flags & libc::O_ACCMODE as u32;
     let status = flags
         & !((libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC)
@@ -110,18 +110,18 @@ pub fn open_inode(
         mask |= MAY_WRITE;
     }
     if !may_access(&inode.meta.borrow(), &ctx.creds, mask) {
-        return Err(Errno::EACCES);
+        return Err(Errno::EACCES.into());
     }
     let ops: Box<dyn FileOps> = match &inode.kind {
         InodeKind::Dir(_) => {
             if want_write {
-                return Err(Errno::EISDIR);
+                return Err(Errno::EISDIR.into());
             }
             Box::new(DirFile::default())
         }
         InodeKind::File(_) => {
             if want_write && inode.readonly.get() {
-                return Err(Errno::EROFS);
+                return Err(Errno::EROFS.into());
             }
             if flags & libc::O_TRUNC as u32 != 0 && want_write {
                 overlay::truncate(inode, 0)?;
@@ -136,27 +136,30 @@ pub fn open_inode(
                 .procs
                 .get(&ctx.pid)
                 .and_then(|p| p.ctty.clone())
-                .ok_or(Errno::ENXIO);
+                .ok_or(Errno::ENXIO.into());
         }
         InodeKind::Device(kind) => Box::new(DevFile { kind: *kind }),
         InodeKind::Fifo(slot) => {
             let buf = slot.borrow_mut().get_or_insert_with(new_pipe).clone();
-            if acc == libc::O_RDWR as u32 {
-                // Linux allows O_RDWR on a FIFO: both ends at once. Keep a writer alive.
-                Box::new(PipeEnd::new(buf, false))
-            } else {
-                Box::new(PipeEnd::new(buf, want_write))
+            // Tasks whose FIFO open was abandoned (exit) no longer count as an end.
+            crate::fs::pipe::abandon_fifo_opens(|t| {
+                t != ctx.tid && !k.tasks.get(&t).is_some_and(|t| blocked_in_open(t))
+            });
+            let nonblock = flags & libc::O_NONBLOCK as u32 != 0;
+            match crate::fs::pipe::fifo_open(&buf, ctx.tid, acc, nonblock)? {
+                crate::fs::pipe::FifoOpen::Ready(end) => Box::new(end),
+                crate::fs::pipe::FifoOpen::Wait => return Err(super::block()),
             }
         }
-        InodeKind::Symlink(_) => return Err(Errno::ELOOP),
-        InodeKind::Socket(_) => return Err(Errno::ENXIO),
+        InodeKind::Symlink(_) => return Err(Errno::ELOOP.into()),
+        InodeKind::Socket(_) => return Err(Errno::ENXIO.into()),
         InodeKind::Proc(p) => {
             if want_write && procfs::sysctl_read_only(p) {
-                return Err(Errno::EACCES);
+                return Err(Errno::EACCES.into());
             }
             if p.is_dir() {
                 if want_write {
-                    return Err(Errno::EISDIR);
+                    return Err(Errno::EISDIR.into());
                 }
                 Box::new(DirFile::default())
             } else {
@@ -167,6 +170,16 @@ pub fn open_inode(
         }
     };
     Ok(OpenFile::new(status, Some(inode.clone()), path, ops))
+}
+
+/// A task parked in an open(2) (a FIFO open waiting for its partner).
+fn blocked_in_open(t: &crate::kernel::task::Task) -> bool {
+    t.blocked.as_ref().is_some_and(|b| {
+        matches!(
+            b.nr as i64,
+            libc::SYS_open | libc::SYS_openat | libc::SYS_openat2 | libc::SYS_creat
+        )
+    })
 }
 
 pub fn do_open(
@@ -1208,6 +1221,12 @@ fn mknod_impl(
     mode: u32,
     dev: u64,
 ) -> SysResult {
+    // The file type is checked before the path is looked at (may_mknod).
+    match mode & libc::S_IFMT {
+        0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
+        libc::S_IFDIR => return Err(Errno::EPERM.into()),
+        _ => return Err(Errno::EINVAL.into()),
+    }
     let path = read_path(k, tid, path_addr)?;
     let start = dirfd_start(k, tid, dirfd, &path)?;
     let ctx = path_ctx(k, tid);

@@ -111,6 +111,11 @@ pub fn interrupted(k: &mut Kernel, tid: Tid, nr: u64, args: [u64; 6]) -> Option<
             }
             Some(Err(SysErr::Interrupted))
         }
+        libc::SYS_open | libc::SYS_openat | libc::SYS_openat2 | libc::SYS_creat => {
+            // A FIFO open waiting for its partner gives its place up (restarted or EINTR).
+            crate::fs::pipe::abandon_fifo_opens(|t| t == tid);
+            None
+        }
         libc::SYS_wait4
         | libc::SYS_waitid
         | libc::SYS_read
