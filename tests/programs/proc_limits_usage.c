@@ -1,7 +1,7 @@
 /* Resource limits and accounting: getrlimit/setrlimit/prlimit64 (the spec's RLIMIT_NOFILE,
  * lowering then EMFILE, raising soft above hard, RLIMIT_FSIZE -> SIGXFSZ/EFBIG, limits
  * inherited by children and shown in /proc/self/limits), getrusage for self, children and
- * threads, times(), clock() and the CPU-time clocks. */
+ * threads, wait4's rusage, times(), clock() and the CPU-time clocks. */
 #include "moat_test.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -102,6 +102,15 @@ int main(void) {
     long after = ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 + ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
     check("RUSAGE_CHILDREN unchanged until the child is reaped", during == before);
     check("RUSAGE_CHILDREN grew by >= 150ms after reaping", after - before >= 150);
+    p = fork();
+    if (p == 0) {
+        burn(100);
+        _exit(0);
+    }
+    struct rusage wr;
+    wait4(p, NULL, 0, &wr);
+    long wms = wr.ru_utime.tv_sec * 1000 + wr.ru_utime.tv_usec / 1000 + wr.ru_stime.tv_sec * 1000 + wr.ru_stime.tv_usec / 1000;
+    check("wait4's rusage has the child's 100ms", wms >= 80 && wms < 1000);
     pthread_t t;
     pthread_create(&t, NULL, burn_thread, NULL);
     pthread_join(t, NULL);

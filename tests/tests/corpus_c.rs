@@ -92,11 +92,8 @@ corpus! {
     procfs_self => c("procfs_self"),
     procfs_system => c("procfs_system"),
     // ---- IPC
-    #[ignore = "SHM_DEST is not reported after IPC_RMID with attachments, and IPC_INFO's shmmax is below 1 MiB"]
     ipc_sysv_shm => c("ipc_sysv_shm"),
-    #[ignore = "GETNCNT/GETZCNT stay 0 with blocked waiters, SEM_UNDO is not applied at exit, and a waiter is not woken with EIDRM by IPC_RMID"]
     ipc_sysv_sem => c("ipc_sysv_sem"),
-    #[ignore = "a receiver blocked in msgrcv is not woken with EIDRM when the queue is removed"]
     ipc_sysv_msg => c("ipc_sysv_msg"),
     ipc_posix_shm => c("ipc_posix_shm"),
     // ---- identity

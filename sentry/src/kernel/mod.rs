@@ -1017,6 +1017,8 @@ impl Kernel {
             }
         } else {
             self.freeze_cpu(pid);
+            let now = crate::vfs::Time::now().sec;
+            self.ipc.drop_attachments(stub_pid, pid, now);
             // SAFETY: kill our own stub process.
             unsafe { libc::kill(stub_pid, libc::SIGKILL) };
         }
@@ -1050,6 +1052,12 @@ impl Kernel {
         let tgid = t.tgid;
         self.by_host.remove(&old.tid);
         self.by_host.insert(new_host, tid);
+        if !self.shares_address_space(tgid) {
+            // The old stub goes away with this process's CPU time and shm attachments.
+            self.freeze_cpu(tgid);
+            let now = crate::vfs::Time::now().sec;
+            self.ipc.drop_attachments(old.pid, tgid, now);
+        }
         if let Some(p) = self.procs.get_mut(&tgid) {
             p.stub_pid = new_pid;
         }
@@ -1065,6 +1073,8 @@ impl Kernel {
         };
         p.zombie = Some(status);
         crate::vfs::locks::release_process(pid);
+        // SEM_UNDO adjustments go back in (and may let a waiter through).
+        self.ipc.exit_sem(pid);
         self.timers.forget_process(pid);
         // Close its files now: pipe ends must see EOF while the zombie waits to be reaped.
         let fds = std::mem::take(&mut *p.fds.borrow_mut());

@@ -192,8 +192,8 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
         len
     };
     let buf = &buf[..len];
-    let r = crate::fs::procfs::write_hook(k, tid, &f, buf)
-        .unwrap_or_else(|| file_write(&f, buf, off));
+    let r =
+        crate::fs::procfs::write_hook(k, tid, &f, buf).unwrap_or_else(|| file_write(&f, buf, off));
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
     crate::fs::inotify::on_write(&f, n);
     k.dirty = true;

@@ -3,8 +3,8 @@
 
 use super::{SysErr, SysResult};
 use crate::errno::Errno;
-use crate::kernel::ipc::{IpcPerm, MsgQueue, SemSet, Shm};
-use crate::kernel::{Blocked, Kernel, Tid};
+use crate::kernel::ipc::{IpcPerm, IpcWait, MsgQueue, SemSet, Shm, SEMVMX, SHM_DEST};
+use crate::kernel::{Blocked, Kernel, RunState, Tid};
 use crate::loader::{overlaps_stub, stub_munmap, stub_syscall};
 use crate::mm::memfile::{self, Window};
 use crate::mm::{page_up, Vma};
@@ -34,20 +34,83 @@ const MSG_EXCEPT: u64 = 0o20000;
 const MSGMAX: usize = 8192;
 const MSGMNB: u64 = 16384;
 const SEMMSL: usize = 32000;
-const SEMVMX: i32 = 32767;
+const SEMMNI: i32 = 32000;
+const SEMOPM: i32 = 500;
+const SEM_UNDO: i16 = 0x1000;
+const MSGMNI: i32 = 32000;
+const SHMMNI: u64 = 4096;
+// *_STAT take an index (here the id itself, which IPC_INFO reports as the highest index)
+// and return the id; *_STAT_ANY skip the read permission check.
+const SHM_STAT: u64 = 13;
+const SHM_INFO: u64 = 14;
+const SHM_STAT_ANY: u64 = 15;
+const SEM_STAT: u64 = 18;
+const SEM_INFO: u64 = 19;
+const SEM_STAT_ANY: u64 = 20;
+const MSG_STAT: u64 = 11;
+const MSG_INFO: u64 = 12;
+const MSG_STAT_ANY: u64 = 13;
+
+/// What an IPC_STAT-like command returns: 0, or the id for the *_STAT forms.
+fn stat_result(cmd: u64, id: i32) -> i64 {
+    if cmd == IPC_STAT {
+        0
+    } else {
+        id as i64
+    }
+}
 
 fn now() -> i64 {
     Time::now().sec
 }
 
-fn block(deadline: Option<Instant>) -> SysErr {
+/// Parks the caller until the object changes. System V IPC calls are never restarted after
+/// a signal handler, SA_RESTART or not (signal(7)).
+fn block(k: &mut Kernel, tid: Tid, wait: IpcWait, deadline: Option<Instant>) -> SysErr {
+    k.ipc.waits.insert(tid, wait);
     SysErr::Block(Blocked {
         nr: 0,
         args: [0; 6],
         deadline,
         host_fds: vec![],
-        no_restart: false,
+        no_restart: true,
     })
+}
+
+/// Starts a (re-)run of a blocking IPC call: forgets the caller's previous wait and tells
+/// whether it was waiting on `id` (then a vanished object means EIDRM, not EINVAL).
+fn was_waiting_on(k: &mut Kernel, tid: Tid, id: i32) -> bool {
+    k.ipc.waits.remove(&tid).is_some_and(|w| w.id() == id)
+}
+
+/// A blocked IPC call interrupted by a signal stops waiting.
+pub fn interrupted(k: &mut Kernel, tid: Tid) {
+    k.ipc.waits.remove(&tid);
+}
+
+/// GETNCNT/GETZCNT: tasks blocked in semop on that semaphore.
+fn sem_waiters(k: &Kernel, id: i32, num: usize, zero: bool) -> i64 {
+    k.ipc
+        .waits
+        .iter()
+        .filter(|(tid, w)| {
+            **w == IpcWait::Sem {
+                id,
+                num: num as u16,
+                zero,
+            } && k.tasks.get(tid).is_some_and(|t| {
+                t.state == RunState::Blocked
+                    && t.blocked.as_ref().is_some_and(|b| {
+                        b.nr == libc::SYS_semop as u64 || b.nr == libc::SYS_semtimedop as u64
+                    })
+            })
+        })
+        .count() as i64
+}
+
+/// IPC_SET: only the permission bits change (SHM_DEST and the like stay).
+fn set_mode(old: u32, new: u16) -> u32 {
+    (old & !0o777) | (new as u32 & 0o777)
 }
 
 /// Permission check like ipcperms(): owner/creator, group, other bits.
@@ -216,27 +279,39 @@ pub fn sys_shmdt(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     stub_munmap(k, tid, a[0], len)?;
     k.proc_of_mut(tid).mm.remove(a[0], a[0] + len);
     let pid = k.task(tid).tgid;
-    if let Some(s) = k.ipc.shm.get_mut(&id) {
-        s.nattch = s.nattch.saturating_sub(1);
-        s.lpid = pid;
-        s.dtime = now();
-        if s.removed && s.nattch == 0 {
-            k.ipc.shm.remove(&id);
-        }
-    }
+    k.ipc.shm_detached(id, pid, now());
     Ok(0)
 }
 
 pub fn sys_shmctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let (id, cmd, buf) = (a[0] as i32, a[1] & 0xff, a[2]);
     let mem = k.mem_of(tid)?;
+    let max_id = k.ipc.shm.keys().max().copied().unwrap_or(0) as i64;
     if cmd == IPC_INFO {
-        return Ok(k.ipc.shm.keys().max().copied().unwrap_or(0) as i64);
+        // struct shminfo: shmmax, shmmin, shmmni, shmseg, shmall (+ 4 unused). A segment
+        // is one memory-file window, so that is the largest size.
+        let v = [memfile::WINDOW, 1, SHMMNI, SHMMNI, u64::MAX - (1 << 24)];
+        let mut b = [0u8; 72];
+        for (i, x) in v.iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&x.to_le_bytes());
+        }
+        mem.write(buf, &b)?;
+        return Ok(max_id);
+    }
+    if cmd == SHM_INFO {
+        // struct shm_info: used_ids, then shm_tot (pages), shm_rss, shm_swp, swap counts.
+        let pages: u64 = k.ipc.shm.values().map(|s| s.size.div_ceil(4096)).sum();
+        let mut b = [0u8; 48];
+        b[0..4].copy_from_slice(&(k.ipc.shm.len() as i32).to_le_bytes());
+        b[8..16].copy_from_slice(&pages.to_le_bytes());
+        b[16..24].copy_from_slice(&pages.to_le_bytes());
+        mem.write(buf, &b)?;
+        return Ok(max_id);
     }
     let s = k.ipc.shm.get(&id).ok_or(Errno::EINVAL)?;
     match cmd {
-        IPC_STAT => {
-            if !allowed(k, tid, &s.perm, 4) {
+        IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
+            if cmd != SHM_STAT_ANY && !allowed(k, tid, &s.perm, 4) {
                 return Err(Errno::EACCES.into());
             }
             let mut b = vec![0u8; 112];
@@ -249,7 +324,7 @@ pub fn sys_shmctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             b[84..88].copy_from_slice(&s.lpid.to_le_bytes());
             b[88..96].copy_from_slice(&s.nattch.to_le_bytes());
             mem.write(buf, &b)?;
-            Ok(0)
+            Ok(stat_result(cmd, id))
         }
         IPC_SET => {
             if !is_owner(k, tid, &s.perm) {
@@ -259,7 +334,7 @@ pub fn sys_shmctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let s = k.ipc.shm.get_mut(&id).ok_or(Errno::EINVAL)?;
             s.perm.uid = u32::from_le_bytes(b[4..8].try_into().unwrap_or([0; 4]));
             s.perm.gid = u32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]));
-            s.perm.mode = u16::from_le_bytes([b[20], b[21]]) as u32 & 0o777;
+            s.perm.mode = set_mode(s.perm.mode, u16::from_le_bytes([b[20], b[21]]));
             s.ctime = now();
             Ok(0)
         }
@@ -273,6 +348,7 @@ pub fn sys_shmctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
                 // Stays until the last detach; the key is released now.
                 s.removed = true;
                 s.perm.key = IPC_PRIVATE;
+                s.perm.mode |= SHM_DEST;
             }
             Ok(0)
         }
@@ -321,8 +397,12 @@ fn semop_impl(
     nsops: u64,
     timeout: Option<Duration>,
 ) -> SysResult {
-    if nsops == 0 || nsops > 500 {
+    let waited = was_waiting_on(k, tid, id);
+    if nsops == 0 {
         return Err(Errno::EINVAL.into());
+    }
+    if nsops > SEMOPM as u64 {
+        return Err(Errno::E2BIG.into());
     }
     let raw = k.mem_of(tid)?.read_vec(sops, nsops as usize * 6)?;
     let ops: Vec<(u16, i16, i16)> = raw
@@ -336,16 +416,21 @@ fn semop_impl(
         })
         .collect();
     let pid = k.task(tid).tgid;
-    let s = k.ipc.sem.get(&id).ok_or(Errno::EINVAL)?;
+    let Some(s) = k.ipc.sem.get(&id) else {
+        return Err(if waited { Errno::EIDRM } else { Errno::EINVAL }.into());
+    };
+    if ops.iter().any(|o| o.0 as usize >= s.vals.len()) {
+        return Err(Errno::EFBIG.into());
+    }
     let alter = ops.iter().any(|o| o.1 != 0);
     if !allowed(k, tid, &s.perm, if alter { 2 } else { 4 }) {
         return Err(Errno::EACCES.into());
     }
     // All operations apply atomically, or none does.
     let mut vals = s.vals.clone();
-    let mut would_block = false;
+    let mut blocked_on = None;
     for &(num, op, flg) in &ops {
-        let v = vals.get_mut(num as usize).ok_or(Errno::EFBIG)?;
+        let v = &mut vals[num as usize];
         let cur = *v as i32;
         if op > 0 {
             if cur + op as i32 > SEMVMX {
@@ -357,7 +442,7 @@ fn semop_impl(
                 if flg as u64 & IPC_NOWAIT != 0 {
                     return Err(Errno::EAGAIN.into());
                 }
-                would_block = true;
+                blocked_on = Some((num, false));
                 break;
             }
             *v = (cur + op as i32) as u16;
@@ -365,11 +450,11 @@ fn semop_impl(
             if flg as u64 & IPC_NOWAIT != 0 {
                 return Err(Errno::EAGAIN.into());
             }
-            would_block = true;
+            blocked_on = Some((num, true));
             break;
         }
     }
-    if would_block {
+    if let Some((num, zero)) = blocked_on {
         let t = k.task_mut(tid);
         let d = match (t.deadline, timeout) {
             (Some(d), _) => Some(d),
@@ -383,7 +468,21 @@ fn semop_impl(
         if d.is_some_and(|d| Instant::now() >= d) {
             return Err(Errno::EAGAIN.into());
         }
-        return Err(block(d));
+        return Err(block(k, tid, IpcWait::Sem { id, num, zero }, d));
+    }
+    // SEM_UNDO: remember the opposite of each adjustment, for the process's exit.
+    let mut undo = k.ipc.undo.get(&pid).cloned().unwrap_or_default();
+    for &(num, op, flg) in &ops {
+        if flg & SEM_UNDO != 0 && op != 0 {
+            let adj = undo.entry((id, num)).or_insert(0);
+            *adj -= op as i32;
+            if !(-SEMVMX - 1..=SEMVMX).contains(adj) {
+                return Err(Errno::ERANGE.into());
+            }
+        }
+    }
+    if ops.iter().any(|o| o.2 & SEM_UNDO != 0) {
+        k.ipc.undo.insert(pid, undo);
     }
     let s = k.ipc.sem.get_mut(&id).ok_or(Errno::EIDRM)?;
     s.vals = vals;
@@ -419,7 +518,28 @@ pub fn sys_semtimedop(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let (id, num, cmd, arg) = (a[0] as i32, a[1] as usize, a[2] & 0xff, a[3]);
     let mem = k.mem_of(tid)?;
-    if cmd == IPC_INFO {
+    if cmd == IPC_INFO || cmd == SEM_INFO {
+        // struct seminfo: semmap, semmni, semmns, semmnu, semmsl, semopm, semume, semusz,
+        // semvmx, semaem; SEM_INFO puts usage into semusz (sets) and semaem (semaphores).
+        let semmns = SEMMNI * SEMMSL as i32;
+        let mut v = [
+            semmns,
+            SEMMNI,
+            semmns,
+            semmns,
+            SEMMSL as i32,
+            SEMOPM,
+            SEMOPM,
+            16,
+            SEMVMX,
+            SEMVMX,
+        ];
+        if cmd == SEM_INFO {
+            v[7] = k.ipc.sem.len() as i32;
+            v[9] = k.ipc.sem.values().map(|s| s.vals.len() as i32).sum();
+        }
+        let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        mem.write(arg, &b)?;
         return Ok(k.ipc.sem.keys().max().copied().unwrap_or(0) as i64);
     }
     let s = k.ipc.sem.get(&id).ok_or(Errno::EINVAL)?;
@@ -435,8 +555,8 @@ pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             k.dirty = true;
             Ok(0)
         }
-        IPC_STAT => {
-            if !read_ok {
+        IPC_STAT | SEM_STAT | SEM_STAT_ANY => {
+            if cmd != SEM_STAT_ANY && !read_ok {
                 return Err(Errno::EACCES.into());
             }
             let mut b = vec![0u8; 104];
@@ -445,7 +565,7 @@ pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             b[64..72].copy_from_slice(&s.ctime.to_le_bytes());
             b[80..88].copy_from_slice(&(n as u64).to_le_bytes());
             mem.write(arg, &b)?;
-            Ok(0)
+            Ok(stat_result(cmd, id))
         }
         IPC_SET => {
             if !is_owner(k, tid, &s.perm) {
@@ -455,7 +575,7 @@ pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let s = k.ipc.sem.get_mut(&id).ok_or(Errno::EINVAL)?;
             s.perm.uid = u32::from_le_bytes(b[4..8].try_into().unwrap_or([0; 4]));
             s.perm.gid = u32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]));
-            s.perm.mode = u16::from_le_bytes([b[20], b[21]]) as u32 & 0o777;
+            s.perm.mode = set_mode(s.perm.mode, u16::from_le_bytes([b[20], b[21]]));
             Ok(0)
         }
         GETVAL | GETPID | GETNCNT | GETZCNT => {
@@ -468,7 +588,8 @@ pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             Ok(match cmd {
                 GETVAL => s.vals[num] as i64,
                 GETPID => s.pids[num] as i64,
-                _ => 0,
+                GETNCNT => sem_waiters(k, id, num, false),
+                _ => sem_waiters(k, id, num, true),
             })
         }
         GETALL => {
@@ -490,6 +611,7 @@ pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let s = k.ipc.sem.get_mut(&id).ok_or(Errno::EINVAL)?;
             s.vals[num] = v as u16;
             s.ctime = now();
+            k.ipc.clear_undo(id, Some(num as u16));
             k.dirty = true;
             Ok(0)
         }
@@ -508,6 +630,7 @@ pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let s = k.ipc.sem.get_mut(&id).ok_or(Errno::EINVAL)?;
             s.vals = vals;
             s.ctime = now();
+            k.ipc.clear_undo(id, None);
             k.dirty = true;
             Ok(0)
         }
@@ -548,7 +671,10 @@ pub fn sys_msgsnd(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if size > MSGMAX {
         return Err(Errno::EINVAL.into());
     }
-    let q = k.ipc.msg.get(&id).ok_or(Errno::EINVAL)?;
+    let waited = was_waiting_on(k, tid, id);
+    let Some(q) = k.ipc.msg.get(&id) else {
+        return Err(if waited { Errno::EIDRM } else { Errno::EINVAL }.into());
+    };
     if !allowed(k, tid, &q.perm, 2) {
         return Err(Errno::EACCES.into());
     }
@@ -562,7 +688,7 @@ pub fn sys_msgsnd(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         if flags & IPC_NOWAIT != 0 {
             return Err(Errno::EAGAIN.into());
         }
-        return Err(block(None));
+        return Err(block(k, tid, IpcWait::Msg { id }, None));
     }
     let pid = k.task(tid).tgid;
     let q = k.ipc.msg.get_mut(&id).ok_or(Errno::EIDRM)?;
@@ -578,7 +704,10 @@ pub fn sys_msgrcv(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if (size as i64) < 0 {
         return Err(Errno::EINVAL.into());
     }
-    let q = k.ipc.msg.get(&id).ok_or(Errno::EINVAL)?;
+    let waited = was_waiting_on(k, tid, id);
+    let Some(q) = k.ipc.msg.get(&id) else {
+        return Err(if waited { Errno::EIDRM } else { Errno::EINVAL }.into());
+    };
     if !allowed(k, tid, &q.perm, 4) {
         return Err(Errno::EACCES.into());
     }
@@ -607,7 +736,7 @@ pub fn sys_msgrcv(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         if flags & IPC_NOWAIT != 0 {
             return Err(Errno::ENOMSG.into());
         }
-        return Err(block(None));
+        return Err(block(k, tid, IpcWait::Msg { id }, None));
     };
     if q.msgs[pos].1.len() > size && flags & MSG_NOERROR == 0 {
         return Err(Errno::E2BIG.into());
@@ -627,10 +756,31 @@ pub fn sys_msgrcv(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 
 pub fn sys_msgctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let (id, cmd, buf) = (a[0] as i32, a[1] & 0xff, a[2]);
-    if cmd == IPC_INFO {
+    let mem = k.mem_of(tid)?;
+    if cmd == IPC_INFO || cmd == MSG_INFO {
+        // struct msginfo: msgpool, msgmap, msgmax, msgmnb, msgmni, msgssz, msgtql (ints),
+        // msgseg (unsigned short); MSG_INFO puts usage into msgpool (queues), msgmap
+        // (messages) and msgtql (bytes).
+        let mut v = [
+            MSGMNI * MSGMNB as i32 / 1024,
+            MSGMNB as i32,
+            MSGMAX as i32,
+            MSGMNB as i32,
+            MSGMNI,
+            16,
+            MSGMNB as i32,
+        ];
+        if cmd == MSG_INFO {
+            v[0] = k.ipc.msg.len() as i32;
+            v[1] = k.ipc.msg.values().map(|q| q.msgs.len() as i32).sum();
+            v[6] = k.ipc.msg.values().map(|q| q.bytes() as i32).sum();
+        }
+        let mut b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        b.extend_from_slice(&0xffffu16.to_le_bytes());
+        b.extend_from_slice(&[0, 0]);
+        mem.write(buf, &b)?;
         return Ok(k.ipc.msg.keys().max().copied().unwrap_or(0) as i64);
     }
-    let mem = k.mem_of(tid)?;
     let q = k.ipc.msg.get(&id).ok_or(Errno::EINVAL)?;
     match cmd {
         IPC_RMID => {
@@ -641,8 +791,8 @@ pub fn sys_msgctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             k.dirty = true;
             Ok(0)
         }
-        IPC_STAT => {
-            if !allowed(k, tid, &q.perm, 4) {
+        IPC_STAT | MSG_STAT | MSG_STAT_ANY => {
+            if cmd != MSG_STAT_ANY && !allowed(k, tid, &q.perm, 4) {
                 return Err(Errno::EACCES.into());
             }
             let mut b = vec![0u8; 120];
@@ -656,7 +806,7 @@ pub fn sys_msgctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             b[96..100].copy_from_slice(&q.lspid.to_le_bytes());
             b[100..104].copy_from_slice(&q.lrpid.to_le_bytes());
             mem.write(buf, &b)?;
-            Ok(0)
+            Ok(stat_result(cmd, id))
         }
         IPC_SET => {
             if !is_owner(k, tid, &q.perm) {
@@ -666,7 +816,7 @@ pub fn sys_msgctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let q = k.ipc.msg.get_mut(&id).ok_or(Errno::EINVAL)?;
             q.perm.uid = u32::from_le_bytes(b[4..8].try_into().unwrap_or([0; 4]));
             q.perm.gid = u32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]));
-            q.perm.mode = u16::from_le_bytes([b[20], b[21]]) as u32 & 0o777;
+            q.perm.mode = set_mode(q.perm.mode, u16::from_le_bytes([b[20], b[21]]));
             q.qbytes = u64::from_le_bytes(b[88..96].try_into().unwrap_or([0; 8])).max(1);
             Ok(0)
         }

@@ -116,6 +116,10 @@ pub fn interrupted(k: &mut Kernel, tid: Tid, nr: u64, args: [u64; 6]) -> Option<
             crate::fs::pipe::abandon_fifo_opens(|t| t == tid);
             None
         }
+        libc::SYS_semop | libc::SYS_semtimedop | libc::SYS_msgsnd | libc::SYS_msgrcv => {
+            ipc::interrupted(k, tid);
+            None
+        }
         libc::SYS_wait4
         | libc::SYS_waitid
         | libc::SYS_read

@@ -2,6 +2,7 @@
 
 use super::{block, path_ctx, read_path, SysErr, SysResult};
 use crate::errno::Errno;
+use crate::kernel::cputime::CpuTimes;
 use crate::kernel::signal::{SigAction, SIGCHLD};
 use crate::kernel::{Kernel, Pid, Process, RunState, Task, Tid, WaitStatus};
 use crate::loader;
@@ -75,6 +76,10 @@ pub fn do_clone(
         k.task(tid).stub.fork(&mut scratch)
     }
     .map_err(|e| Errno::from_io(&e))?;
+    if flags & CLONE_VM == 0 {
+        let parent_stub = k.proc_of(tid).stub_pid;
+        k.ipc.fork_attachments(parent_stub, child_stub.pid);
+    }
     let parent_task = k.task(tid);
     let mut regs = parent_task.regs;
     regs.rax = 0;
@@ -362,6 +367,10 @@ fn exec_impl(
         }
         tid
     };
+    // The old image's System V shm attachments end with it.
+    let stub = k.proc_of(tid).stub_pid;
+    k.ipc
+        .drop_attachments(stub, pid, crate::vfs::Time::now().sec);
     if let Err(e) = loader::load(k, tid, &img, &envp) {
         tracing::warn!(
             task = tid,
@@ -508,7 +517,8 @@ fn matches(k: &Kernel, caller: &Process, child: Pid, sel: i64) -> bool {
 }
 
 enum WaitHit {
-    Exited(Pid, WaitStatus),
+    /// With the child's CPU time and its reaped children's (wait4's rusage).
+    Exited(Pid, WaitStatus, CpuTimes),
     Stopped(Pid, i32),
     Continued(Pid),
 }
@@ -550,10 +560,11 @@ fn find_waitable(
         let uid = p.creds.uid;
         if let Some(st) = p.zombie {
             if options & libc::WEXITED as u64 != 0 {
+                let usage = p.cpu.add(p.children_cpu);
                 if consume {
                     k.reap(c);
                 }
-                return Ok(Some((WaitHit::Exited(c, st), uid)));
+                return Ok(Some((WaitHit::Exited(c, st, usage), uid)));
             }
             continue;
         }
@@ -588,8 +599,9 @@ pub fn sys_wait4(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     let hit = find_waitable(k, tid, sel, options | libc::WEXITED as u64, true)?;
     let mem = k.mem_of(tid)?;
+    let usage = wait_usage(k, &hit);
     let (pid, status) = match hit {
-        Some((WaitHit::Exited(p, st), _)) => (p, st.0),
+        Some((WaitHit::Exited(p, st, _), _)) => (p, st.0),
         Some((WaitHit::Stopped(p, sig), _)) => (p, (sig << 8) | 0x7f),
         Some((WaitHit::Continued(p), _)) => (p, 0xffff),
         None if options & libc::WNOHANG as u64 != 0 => return Ok(0),
@@ -599,7 +611,7 @@ pub fn sys_wait4(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         mem.write_i32(status_addr, status)?;
     }
     if rusage != 0 {
-        mem.write(rusage, &[0u8; 144])?;
+        mem.write(rusage, &rusage_bytes(usage))?;
     }
     Ok(pid as i64)
 }
@@ -634,8 +646,9 @@ pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     // WSTOPPED is WUNTRACED's value.
     let hit = find_waitable(k, tid, sel, options, consume)?;
     let mem = k.mem_of(tid)?;
+    let usage = wait_usage(k, &hit);
     let (pid, uid, code, st) = match hit {
-        Some((WaitHit::Exited(p, ws), uid)) => {
+        Some((WaitHit::Exited(p, ws, _), uid)) => {
             let s = ws.0;
             if s & 0x7f == 0 {
                 (p, uid, crate::kernel::signal::CLD_EXITED, (s >> 8) & 0xff)
@@ -663,9 +676,29 @@ pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         mem.write(infop, &b)?;
     }
     if rusage != 0 {
-        mem.write(rusage, &[0u8; 144])?;
+        mem.write(rusage, &rusage_bytes(usage))?;
     }
     Ok(0)
+}
+
+/// The CPU time wait4/waitid report for what they found: the child's own and that of the
+/// children it reaped.
+fn wait_usage(k: &Kernel, hit: &Option<(WaitHit, u32)>) -> CpuTimes {
+    match *hit {
+        Some((WaitHit::Exited(_, _, u), _)) => u,
+        Some((WaitHit::Stopped(p, _), _)) | Some((WaitHit::Continued(p), _)) => k
+            .process_cpu(p)
+            .add(k.procs.get(&p).map(|p| p.children_cpu).unwrap_or_default()),
+        None => CpuTimes::default(),
+    }
+}
+
+/// A `struct rusage` with only the CPU times filled in.
+fn rusage_bytes(t: CpuTimes) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    b[0..16].copy_from_slice(&timeval_bytes(t.user));
+    b[16..32].copy_from_slice(&timeval_bytes(t.sys));
+    b
 }
 
 pub fn sys_getpid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
