@@ -397,7 +397,17 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
                     continue; // the sentry's devfs already serves /dev
                 }
                 let mode = parse_mode(&m.options).unwrap_or(0o1777);
-                (Inode::new_dir(crate::fs::DEV_TMPFS, mode, 0, 0), "tmpfs")
+                // Each tmpfs is its own filesystem: its own device and its own size= budget.
+                let dev = next_dev();
+                if let Some(size) = m
+                    .options
+                    .iter()
+                    .find_map(|o| o.strip_prefix("size="))
+                    .and_then(|v| crate::fs::quota::parse_size(v, crate::fs::quota::RAM))
+                {
+                    crate::fs::quota::set_limit(dev, size);
+                }
+                (Inode::new_dir(dev, mode, 0, 0), "tmpfs")
             }
             MountKind::Devpts => continue,
             MountKind::Bind { source, readonly } => {

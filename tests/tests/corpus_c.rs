@@ -123,7 +123,6 @@ const LISTED_BY_HAND: &[&str] = &["fs_mounts"];
 /// directory is the same after the native and the sandbox run (writes go through), and the
 /// ro one is untouched.
 #[test]
-#[ignore = "tmpfs ignores size= (statfs reports 4 GiB and writes never hit ENOSPC)"]
 fn fs_mounts() {
     let p = c("fs_mounts")
         .mount(ExtraMount::Tmpfs {

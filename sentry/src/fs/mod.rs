@@ -10,6 +10,7 @@ pub mod memfd;
 pub mod overlay;
 pub mod pipe;
 pub mod procfs;
+pub mod quota;
 pub mod regular;
 pub mod signalfd;
 pub mod timerfd;

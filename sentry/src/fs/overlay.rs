@@ -402,6 +402,9 @@ pub fn write_file(inode: &Inode, off: u64, data: &[u8]) -> Result<usize, Errno> 
         m.ctime = now;
         return Ok(done);
     }
+    // A size-limited tmpfs may take only part of the data (or none: ENOSPC).
+    let end = crate::fs::quota::charge_to(inode.dev, &inode.quota_pages, off, end)?;
+    let data = &data[..(end - off) as usize];
     if let FileData::Paged(w) = &*f {
         w.write(off, data)?;
         if let Some(link) = inode.mirror.borrow().as_ref() {
@@ -443,6 +446,7 @@ pub fn truncate(inode: &Inode, len: u64) -> Result<(), Errno> {
     let InodeKind::File(f) = &inode.kind else {
         return Err(Errno::EINVAL);
     };
+    crate::fs::quota::shrink_to(inode.dev, &inode.quota_pages, len);
     match &mut *f.borrow_mut() {
         FileData::Mem(v) => v.resize(len as usize, 0),
         FileData::Paged(w) => {

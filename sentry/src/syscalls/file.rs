@@ -1169,6 +1169,15 @@ pub fn sys_fallocate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     const ZERO_RANGE: i32 = 0x10;
     match mode {
         0 | KEEP_SIZE => {
+            // The range is allocated: a size-limited tmpfs must have room for all of it.
+            let quota = crate::fs::quota::usage(inode.dev).is_some();
+            if quota
+                && crate::fs::quota::charge_to(inode.dev, &inode.quota_pages, off as u64, end)?
+                    < end
+            {
+                crate::fs::quota::shrink_to(inode.dev, &inode.quota_pages, size);
+                return Err(Errno::ENOSPC.into());
+            }
             if end > size && mode == 0 {
                 overlay::truncate(&inode, end)?;
             }

@@ -1299,13 +1299,14 @@ fn fill_statfs(k: &Kernel, tid: Tid, inode: &Inode, addr: u64) -> SysResult {
     } else {
         0
     };
+    let (blocks, free) = crate::fs::quota::usage(inode.dev).unwrap_or((1 << 20, 1 << 19));
     // struct statfs: type bsize blocks bfree bavail files ffree fsid namelen frsize flags spare[4]
     let words: [u64; 15] = [
         f_type,
         4096,
-        1 << 20,
-        1 << 19,
-        1 << 19,
+        blocks,
+        free,
+        free,
         1 << 20,
         1 << 19,
         0,

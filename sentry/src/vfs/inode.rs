@@ -148,6 +148,15 @@ pub struct Inode {
     /// An O_TMPFILE file opened without O_EXCL that has never been linked: linkat may give
     /// it a name although its link count is 0 (Linux's I_LINKABLE).
     pub linkable: Cell<bool>,
+    /// Pages charged to a size-limited tmpfs for this file's data (fs::quota).
+    pub quota_pages: Cell<u64>,
+}
+
+impl Drop for Inode {
+    fn drop(&mut self) {
+        // The file's data goes with it.
+        crate::fs::quota::release(self.dev, self.quota_pages.get());
+    }
 }
 
 thread_local! {
@@ -176,6 +185,7 @@ impl Inode {
             mirror: RefCell::new(None),
             xattrs: RefCell::new(BTreeMap::new()),
             linkable: Cell::new(false),
+            quota_pages: Cell::new(0),
         })
     }
 
