@@ -406,7 +406,7 @@ pub fn sys_close(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 /// POSIX: closing any fd of a file drops all of the process's record locks on it.
-fn closed_fd(k: &Kernel, tid: Tid, f: &OpenFile) {
+pub fn closed_fd(k: &Kernel, tid: Tid, f: &OpenFile) {
     if let Ok(key) = lock_key(f) {
         locks::release(key, locks::Owner::Process(k.task(tid).tgid));
     }

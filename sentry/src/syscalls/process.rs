@@ -383,7 +383,12 @@ fn exec_impl(
     k.timers.exec(pid);
     let p = k.proc_of_mut(tid);
     p.did_exec = true;
-    p.fds.borrow_mut().close_on_exec();
+    let closed = p.fds.borrow_mut().close_on_exec();
+    // Like close(2): the process's POSIX locks on those files go.
+    for e in closed {
+        super::file::closed_fd(k, tid, &e.file);
+    }
+    let p = k.proc_of_mut(tid);
     // Handlers reset to default; ignored signals stay ignored.
     let mut acts = *p.sigactions.borrow();
     for a in acts.iter_mut() {

@@ -197,12 +197,15 @@ impl FdTable {
             .ok_or(Errno::EBADF)
     }
 
-    pub fn close_on_exec(&mut self) {
+    /// Closes the close-on-exec fds; returns them so the caller can do what a close does.
+    pub fn close_on_exec(&mut self) -> Vec<FdEntry> {
+        let mut closed = Vec::new();
         for e in self.fds.iter_mut() {
             if e.as_ref().is_some_and(|x| x.cloexec) {
-                *e = None;
+                closed.extend(e.take());
             }
         }
+        closed
     }
 
     pub fn open_fds(&self) -> impl Iterator<Item = (i32, &FdEntry)> {
