@@ -552,10 +552,24 @@ fn lock_key(f: &OpenFile) -> Result<locks::FileKey, Errno> {
 }
 
 pub fn sys_flock(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    let f = get_file(k, tid, a[0])?;
-    let key = lock_key(&f).map_err(|_| Errno::EINVAL)?;
-    let ofd = std::rc::Rc::as_ptr(&f) as usize;
     let op = a[1] as i32;
+    // Linux checks the operation, then the fd; an O_PATH fd may only unlock.
+    if !matches!(
+        op & !libc::LOCK_NB,
+        libc::LOCK_UN | libc::LOCK_SH | libc::LOCK_EX
+    ) {
+        return Err(Errno::EINVAL.into());
+    }
+    let f = get_file(k, tid, a[0])?;
+    if f.flags.get() & libc::O_PATH as u32 != 0 && op & !libc::LOCK_NB != libc::LOCK_UN {
+        return Err(Errno::EBADF.into());
+    }
+    let ofd = std::rc::Rc::as_ptr(&f) as usize;
+    // Files without an inode (pipes, sockets) lock their pipe, or else their description.
+    let key = lock_key(&f).unwrap_or_else(|_| match f.ops.as_any().downcast_ref::<PipeEnd>() {
+        Some(p) => (crate::fs::DEV_PIPE, p.buf.borrow().ino),
+        None => (u64::MAX, ofd as u64),
+    });
     let nb = op & libc::LOCK_NB != 0;
     match op & !libc::LOCK_NB {
         libc::LOCK_UN => {
