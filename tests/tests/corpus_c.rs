@@ -33,7 +33,6 @@ corpus! {
     elf_script => c("elf_script"),
     elf_exec_thread => c("elf_exec_thread"),
     mm_file_map => c("mm_file_map"),
-    #[ignore = "no SIGBUS for file mappings past EOF: the pages read as data, and a shrinking ftruncate does not take pages away (mm/platform)"]
     mm_map_eof => c("mm_map_eof"),
     mm_mremap => c("mm_mremap"),
     mm_protect => c("mm_protect"),

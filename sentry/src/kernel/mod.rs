@@ -570,6 +570,19 @@ impl Kernel {
                 if let Ok(r) = t.stub.get_regs() {
                     t.regs = r;
                 }
+                // File mappings past EOF are fenced with PROT_NONE (syscalls/mm.rs).
+                let (signal, code) = if signal == libc::SIGSEGV {
+                    match syscalls::mm::file_fault(self, tid, addr) {
+                        syscalls::mm::FaultKind::Retry => {
+                            self.resume(tid);
+                            return;
+                        }
+                        syscalls::mm::FaultKind::PastEof => (libc::SIGBUS, libc::BUS_ADRERR),
+                        syscalls::mm::FaultKind::Segv => (signal, code),
+                    }
+                } else {
+                    (signal, code)
+                };
                 let info = SigInfo {
                     signo: signal,
                     code,

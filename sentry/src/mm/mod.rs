@@ -216,6 +216,10 @@ pub struct MmState {
     /// The workload unmapped, moved, replaced or re-protected part of the host vDSO block
     /// (see vdso.rs): exec must then start from a fresh stub.
     pub vdso_disturbed: bool,
+    /// Pages of file mappings that lie wholly past the file's end, made inaccessible on the host
+    /// (PROT_NONE) so that a touch faults: the fault becomes SIGBUS, or, when the file has
+    /// grown since, the pages get their protection back (syscalls/mm.rs: file_fault).
+    pub fences: Vec<(u64, u64)>,
     /// The auxiliary vector the loader gave this image (/proc/pid/auxv), AT_NULL included.
     pub auxv: Vec<u8>,
 }
@@ -255,6 +259,7 @@ impl MmState {
             }
         }
         self.vmas = out;
+        self.unfence(start, end);
         let mut pins = Vec::with_capacity(self.pinned.len() + 1);
         for (s, e, file) in self.pinned.drain(..) {
             if e <= start || s >= end {
@@ -269,6 +274,32 @@ impl MmState {
             }
         }
         self.pinned = pins;
+    }
+
+    /// Forgets the fences in [start, end).
+    pub fn unfence(&mut self, start: u64, end: u64) {
+        let mut out = Vec::with_capacity(self.fences.len() + 1);
+        for (s, e) in self.fences.drain(..) {
+            if e <= start || s >= end {
+                out.push((s, e));
+                continue;
+            }
+            if s < start {
+                out.push((s, start));
+            }
+            if e > end {
+                out.push((end, e));
+            }
+        }
+        self.fences = out;
+    }
+
+    /// The fence holding `addr`, if any.
+    pub fn fence_at(&self, addr: u64) -> Option<(u64, u64)> {
+        self.fences
+            .iter()
+            .copied()
+            .find(|&(s, e)| s <= addr && addr < e)
     }
 
     pub fn protect(&mut self, start: u64, end: u64, prot: u32) {

@@ -953,8 +953,10 @@ pub fn sys_ftruncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         return Err(Errno::EROFS.into());
     }
     crate::fs::memfd::check_truncate(&f, a[1])?;
-    fsize_check_grow(k, tid, inode.size(), a[1])?;
+    let old = inode.size();
+    fsize_check_grow(k, tid, old, a[1])?;
     overlay::truncate(&inode, a[1])?;
+    super::mm::after_truncate(k, tid, &inode, old);
     crate::fs::inotify::on_modify(&f);
     Ok(0)
 }

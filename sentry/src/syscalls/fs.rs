@@ -1207,8 +1207,10 @@ pub fn sys_truncate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if !may_access(&inode.meta.borrow(), &ctx.creds, MAY_WRITE) {
         return Err(Errno::EACCES.into());
     }
-    super::file::fsize_check_grow(k, tid, inode.size(), a[1])?;
+    let old = inode.size();
+    super::file::fsize_check_grow(k, tid, old, a[1])?;
     overlay::truncate(&inode, a[1])?;
+    super::mm::after_truncate(k, tid, &inode, old);
     crate::fs::inotify::on_modify_inode(&inode);
     Ok(0)
 }

@@ -153,6 +153,7 @@ pub fn sys_mmap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if let Some(file) = pin {
         mm.pinned.push((result, result + len, file));
     }
+    fence_past_eof(k, tid, result, result + len)?;
     Ok(result as i64)
 }
 
@@ -226,6 +227,9 @@ pub fn sys_mprotect(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let mm = &mut k.proc_of_mut(tid).mm;
     mm.touch(a[0], a[0] + len);
     mm.protect(a[0], a[0] + len, prot & 7);
+    // The host protection now applies to pages past EOF too: fence them again.
+    mm.unfence(a[0], a[0] + len);
+    fence_past_eof(k, tid, a[0], a[0] + len)?;
     Ok(0)
 }
 
@@ -317,6 +321,17 @@ pub fn sys_mremap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     if let Some(f) = file {
         mm.pinned.push((r, r + new_len_p, f));
+    }
+    // Fenced pages moved with the mapping, and a grown one maps more of the file: give a file
+    // mapping its protection back and fence what is past EOF now.
+    let file_vma = mm
+        .vmas
+        .iter()
+        .find(|v| v.start == r && v.file.is_some() && v.prot != 0)
+        .map(|v| v.prot);
+    if let Some(prot) = file_vma {
+        stub_mprotect(k, tid, r, new_len_p, prot)?;
+        fence_past_eof(k, tid, r, r + new_len_p)?;
     }
     Ok(r as i64)
 }
@@ -439,4 +454,145 @@ pub fn sys_mincore(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         done += n;
     }
     Ok(0)
+}
+
+/// Makes the pages of file mappings in [start, end) that lie wholly past the end of their file
+/// inaccessible (PROT_NONE on the host) and records them as fences, so that touching one
+/// faults (see [`file_fault`]). Mappings without access rights stay as they are.
+fn fence_past_eof(k: &mut Kernel, tid: Tid, start: u64, end: u64) -> Result<(), Errno> {
+    let mut todo = Vec::new();
+    for v in &k.proc_of(tid).mm.vmas {
+        if v.end <= start || v.start >= end || v.prot == 0 {
+            continue;
+        }
+        let Some(file) = &v.file else { continue };
+        let Some(eof) = page_up(file.size()) else {
+            continue;
+        };
+        let lo = if eof <= v.pgoff {
+            v.start
+        } else {
+            match v.start.checked_add(eof - v.pgoff) {
+                Some(a) => a,
+                None => continue,
+            }
+        };
+        let (lo, hi) = (lo.max(start), v.end.min(end));
+        if lo < hi {
+            todo.push((lo, hi));
+        }
+    }
+    for (lo, hi) in todo {
+        stub_mprotect(k, tid, lo, hi - lo, libc::PROT_NONE as u32)?;
+        let mm = &mut k.proc_of_mut(tid).mm;
+        mm.unfence(lo, hi);
+        mm.fences.push((lo, hi));
+    }
+    Ok(())
+}
+
+/// What a SIGSEGV in the workload turns out to be.
+pub enum FaultKind {
+    /// A fence over pages the file has grown into: they are accessible again, run the
+    /// instruction again.
+    Retry,
+    /// A page of a file mapping wholly past the end of the file: SIGBUS (BUS_ADRERR).
+    PastEof,
+    /// A real SIGSEGV.
+    Segv,
+}
+
+/// Classifies a SIGSEGV at `addr` (see [`fence_past_eof`]).
+pub fn file_fault(k: &mut Kernel, tid: Tid, addr: u64) -> FaultKind {
+    let Some(p) = k.procs.get(&k.task(tid).tgid) else {
+        return FaultKind::Segv;
+    };
+    let Some((fs, fe)) = p.mm.fence_at(addr) else {
+        return FaultKind::Segv;
+    };
+    let Some(v) =
+        p.mm.vmas
+            .iter()
+            .find(|v| v.start <= addr && addr < v.end && v.prot != 0)
+    else {
+        return FaultKind::Segv;
+    };
+    let Some(file) = &v.file else {
+        return FaultKind::Segv;
+    };
+    let Some(eof) = page_up(file.size()) else {
+        return FaultKind::Segv;
+    };
+    let page = crate::mm::page_down(addr);
+    if v.pgoff + (page - v.start) >= eof {
+        return FaultKind::PastEof;
+    }
+    // The file grew: open up the fenced pages that are inside it now.
+    let hi = fe.min(v.end).min(v.start + (eof - v.pgoff));
+    let lo = fs.max(v.start);
+    let prot = v.prot;
+    k.proc_of_mut(tid).mm.unfence(lo, hi);
+    match stub_mprotect(k, tid, lo, hi - lo, prot) {
+        Ok(_) => FaultKind::Retry,
+        Err(_) => FaultKind::Segv,
+    }
+}
+
+/// After a file shrank: pages of its mappings that are now wholly past the end are taken
+/// away (fenced) in every process that maps it and has a thread stopped in the sentry (the
+/// caller's always). A process whose threads all run application code right now keeps
+/// access to those pages (they read zeros) until it maps, remaps or re-protects them.
+pub fn after_truncate(k: &mut Kernel, tid: Tid, inode: &std::rc::Rc<crate::vfs::Inode>, old: u64) {
+    if inode.size() >= old {
+        return;
+    }
+    let me = k.task(tid).tgid;
+    let mut seen_stubs = Vec::new();
+    let mut work = Vec::new();
+    for (pid, p) in &k.procs {
+        if p.zombie.is_some() || seen_stubs.contains(&p.stub_pid) {
+            continue;
+        }
+        let ranges: Vec<(u64, u64)> =
+            p.mm.vmas
+                .iter()
+                .filter(|v| {
+                    v.file
+                        .as_ref()
+                        .is_some_and(|f| std::rc::Rc::ptr_eq(f, inode))
+                })
+                .map(|v| (v.start, v.end))
+                .collect();
+        if ranges.is_empty() {
+            continue;
+        }
+        let runner = if *pid == me {
+            Some(tid)
+        } else {
+            p.threads.iter().copied().find(|t| {
+                k.tasks.get(t).is_some_and(|t| {
+                    // Stopped in a syscall (blocked or being served): safe to inject into.
+                    matches!(
+                        t.state,
+                        crate::kernel::RunState::Blocked | crate::kernel::RunState::InSentry
+                    )
+                })
+            })
+        };
+        if let Some(t) = runner {
+            seen_stubs.push(p.stub_pid);
+            work.push((t, ranges));
+        }
+    }
+    for (t, ranges) in work {
+        for (s, e) in ranges {
+            if let Err(err) = fence_past_eof(k, t, s, e) {
+                tracing::debug!(
+                    task = t,
+                    errno = err.0,
+                    "could not fence a truncated mapping"
+                );
+            }
+        }
+    }
 }
