@@ -393,6 +393,10 @@ pub struct BootArgs {
     /// Fds 3 .. 3+N (those open) become the workload's own fds 3 .. 3+N.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// The first N of those are systemd socket activation fds: the workload's environment gets
+    /// LISTEN_FDS=N and LISTEN_PID=1, as with runc.
+    #[arg(long = "listen-fds", default_value_t = 0)]
+    pub listen_fds: u32,
 }
 
 #[cfg(test)]

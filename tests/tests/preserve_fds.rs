@@ -158,38 +158,83 @@ fn create_and_exec_pass_fds_like_runc() {
     }
 }
 
-/// `run --preserve-fds`: a number in the range that the caller left closed stays closed in
-/// the container (runc would pass whatever it has open there itself).
+/// `run --preserve-fds` with a number in the range left closed by the caller fails, as runc's
+/// check means to (runc itself usually finds an fd of its own open there and passes that).
 #[test]
-fn run_passes_open_fds_only() {
+fn run_refuses_fds_not_passed() {
     require_root!();
     let env = TestEnv::new("preserve-fds-run");
-    let b = small_bundle(
-        &env,
-        "b",
-        &[
-            "/bin/sh",
-            "-c",
-            "echo to fd 4 >&4; for n in 3 5 6; do (: >&$n) 2>/dev/null && echo fd $n open; done; true",
-        ],
-    );
-    let (r, w) = pipe();
-    let dev_null = File::open("/dev/null").unwrap();
+    let b = small_bundle(&env, "b", &["/bin/true"]);
+    let (_r, w) = pipe();
     let id = env.new_id();
     let o = with_fds(
         &env,
         &[
             "run",
             "--preserve-fds",
-            "4",
+            "2",
             "--bundle",
             b.dir.to_str().unwrap(),
             &id,
         ],
-        &[None, Some(w.as_raw_fd()), None, Some(dev_null.as_raw_fd())],
+        &[Some(w.as_raw_fd()), None],
     );
-    drop(w);
-    assert!(o.success(), "{}", o.describe());
-    assert_eq!(o.stdout, "fd 6 open\n", "{}", o.describe());
-    assert_eq!(read_to_eof(r), "to fd 4\n");
+    assert_eq!(o.code, 1, "{}", o.describe());
+    assert_eq!(
+        message(&o.stderr),
+        "unable to stat preserved-fd 1 (of 2): fd 4 is not open",
+        "{}",
+        o.describe()
+    );
+    assert!(env.state(&id).is_none(), "a container was left behind");
+}
+
+/// systemd socket activation: with `LISTEN_PID` our pid, the `LISTEN_FDS` fds from 3 are passed
+/// first (the workload gets `LISTEN_FDS=N LISTEN_PID=1`), then the `--preserve-fds` ones.
+#[test]
+fn listen_fds_like_runc() {
+    require_root!();
+    let mut seen = Vec::new();
+    for (name, env) in runtimes("listen-fds") {
+        let b = small_bundle(
+            &env,
+            "b",
+            &[
+                "/bin/sh",
+                "-c",
+                "echo LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID; cat <&3; cat <&4; \
+                 (: <&5) 2>/dev/null && echo fd 5 open; true",
+            ],
+        );
+        let (one, two) = (env.dir().join("one"), env.dir().join("two"));
+        std::fs::write(&one, "activation fd\n").unwrap();
+        std::fs::write(&two, "preserved fd\n").unwrap();
+        let id = env.new_id();
+        // The shell's pid is the runtime's after its exec.
+        let mut sh = std::process::Command::new("/bin/sh");
+        sh.arg("-c")
+            .arg("export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$@\" 3<\"$ONE\" 4<\"$TWO\"")
+            .arg("sh")
+            .arg(&env.bin)
+            .args([
+                "--root",
+                env.root.to_str().unwrap(),
+                "run",
+                "--preserve-fds",
+                "1",
+            ])
+            .args(["--bundle", b.dir.to_str().unwrap(), &id])
+            .env("ONE", &one)
+            .env("TWO", &two);
+        let o = run_with_timeout(sh, env.timeout);
+        assert!(o.success(), "{name}: {}", o.describe());
+        seen.push((name, o.stdout));
+    }
+    assert_eq!(
+        seen[0].1, "LISTEN_FDS=1 LISTEN_PID=1\nactivation fd\npreserved fd\n",
+        "{seen:?}"
+    );
+    for s in &seen[1..] {
+        assert_eq!(s.1, seen[0].1, "{seen:?}");
+    }
 }

@@ -249,7 +249,12 @@ fn prepare(ctx: &Ctx, args: &BootArgs, preserved: &[RawFd]) -> Result<(Sentry, P
             }
         })
         .collect();
-    let spec = bundle.sandbox_spec(ctx.sentry_options(), fds)?;
+    let mut spec = bundle.sandbox_spec(ctx.sentry_options(), fds)?;
+    if args.listen_fds > 0 {
+        // Socket activation, as runc passes it on: the fds are the init's (pid 1).
+        spec.env.push(format!("LISTEN_FDS={}", args.listen_fds));
+        spec.env.push("LISTEN_PID=1".into());
+    }
     // What `ps` shows before `start`: the loaded, not yet running init.
     let init = ProcessEntry {
         pid: 1,

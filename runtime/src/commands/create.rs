@@ -113,6 +113,8 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     };
     hooks::validate(&bundle.spec)?;
     let terminal = process.terminal() == Some(true);
+    // runc's check, before anything is created.
+    let (passed, n_listen) = passed_fds(true, args.preserve_fds)?;
     let pid_file = match &args.pid_file {
         Some(p) => Some(
             std::path::absolute(p)
@@ -197,8 +199,9 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     let bundle_dir = bundle.dir.to_string_lossy().into_owned();
     let slave_fd = slave.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
     let mut keep = vec![control_fd];
-    keep.extend(inherited_fds(args.preserve_fds));
-    let preserve = args.preserve_fds.to_string();
+    keep.extend(&passed);
+    let preserve = passed.len().to_string();
+    let listen = n_listen.to_string();
     let mut child = spawn::spawn_boot(
         plan.clone_flags,
         &keep,
@@ -218,6 +221,8 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
                 control_fd.to_string(),
                 "--preserve-fds".into(),
                 preserve,
+                "--listen-fds".into(),
+                listen,
             ]);
             v
         },
@@ -261,28 +266,54 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     })
 }
 
-/// The fds of 3 .. 3+`n` that our caller gave us (`--preserve-fds`): open and not
-/// close-on-exec. Every fd moat opens itself is close-on-exec, so none of them is passed on
-/// when the caller left a number in that range closed.
-pub fn inherited_fds(n: u32) -> Vec<RawFd> {
-    if n == 0 {
-        return Vec::new();
+/// Whether `fd` is one our caller gave us: open and not close-on-exec (every fd moat opens
+/// itself is close-on-exec).
+fn inherited(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    fl >= 0 && fl & libc::FD_CLOEXEC == 0
+}
+
+/// The fds passed on to the container's process, as runc picks them: first the socket
+/// activation fds systemd gave us (`LISTEN_FDS` fds from 3 when `LISTEN_PID` is our pid; only
+/// `listen` is true for create/run), then `preserve` more. Returns the fds and how many of them
+/// are activation fds. Like runc, fails if a preserved fd is not open.
+pub fn passed_fds(listen: bool, preserve: u32) -> Result<(Vec<RawFd>, u32)> {
+    let mut n_listen = 0u32;
+    if listen {
+        let ours = std::env::var("LISTEN_PID")
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+            == Some(std::process::id());
+        if ours {
+            n_listen = std::env::var("LISTEN_FDS")
+                .ok()
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0);
+        }
     }
-    let Ok(dir) = fs::read_dir("/proc/self/fd") else {
-        return Vec::new();
-    };
-    let mut v: Vec<RawFd> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|&fd: &RawFd| fd >= 3 && ((fd - 3) as u32) < n)
-        // SAFETY: F_GETFD only queries the descriptor (-1 if the read_dir fd is gone).
-        .filter(|&fd| {
-            let fl = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-            fl >= 0 && fl & libc::FD_CLOEXEC == 0
-        })
-        .collect();
-    v.sort_unstable();
-    v
+    let mut v = Vec::new();
+    for i in 0..n_listen {
+        let fd = 3 + i as RawFd;
+        if inherited(fd) {
+            v.push(fd);
+        } else {
+            tracing::warn!("LISTEN_FDS: fd {fd} is not open");
+            n_listen = i;
+            break;
+        }
+    }
+    let base = 3 + n_listen as RawFd;
+    for i in 0..preserve {
+        let fd = base.saturating_add(i as RawFd);
+        if !inherited(fd) {
+            return Err(Error::Other(format!(
+                "unable to stat preserved-fd {i} (of {preserve}): fd {fd} is not open"
+            )));
+        }
+        v.push(fd);
+    }
+    Ok((v, n_listen))
 }
 
 /// Writes the pid (no newline, as runc does) atomically.

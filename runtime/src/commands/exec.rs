@@ -80,7 +80,7 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     let (mut process, terminal) = build_process(&c, args)?;
     check_terminal(terminal, args.detach, args.console_socket.is_some())?;
     // --preserve-fds: ours of 3 .. 3+N travel with stdio and keep their numbers.
-    let extra = crate::commands::create::inherited_fds(args.preserve_fds);
+    let (extra, _) = crate::commands::create::passed_fds(false, args.preserve_fds)?;
     if extra.len() + 3 > control::MAX_FDS
         || extra.last().is_some_and(|&fd| fd >= control::MAX_FD_NUMBER)
     {
