@@ -12,7 +12,7 @@ pub enum Error {
     InvalidId { id: String, reason: &'static str },
     #[error("container does not exist")]
     NotExist { id: String },
-    #[error("container with id exists: {0}")]
+    #[error("container with given ID already exists")]
     Exists(String),
     /// A request that the container's current status does not allow (runc's wording).
     #[error("{0}")]

@@ -223,14 +223,25 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
                 // runc adds each --cap to every set.
                 let mut caps = p.capabilities().clone().unwrap_or_default();
                 let mut names = Vec::new();
+                let mut unknown = Vec::new();
                 for c in &args.cap {
-                    crate::features::check_capability(c)?;
+                    if crate::features::check_capability(c).is_err() {
+                        unknown.push(c.as_str());
+                        continue;
+                    }
                     let upper = c.to_ascii_uppercase();
                     names.push(if upper.starts_with("CAP_") {
                         upper
                     } else {
                         format!("CAP_{upper}")
                     });
+                }
+                if !unknown.is_empty() {
+                    // runc's words; it goes on without them too.
+                    tracing::warn!(
+                        "ignoring unknown or unavailable capabilities: [{}]",
+                        unknown.join(" ")
+                    );
                 }
                 let add = |set: Option<oci_spec::runtime::Capabilities>| -> Result<_> {
                     let mut set = set.unwrap_or_default();

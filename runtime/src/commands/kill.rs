@@ -19,12 +19,27 @@ use crate::signal;
 use crate::state::{self, Container, Lock, Status};
 
 pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
-    let sig = signal::parse(&args.signal)?;
+    // runc passes a number through as it is: 0 only checks, one past the last signal is
+    // the kernel's EINVAL.
+    let number = args
+        .signal
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n == 0 || n > signal::MAX_SIGNAL as u32);
+    let sig = match number {
+        Some(_) => 0,
+        None => signal::parse(&args.signal)?,
+    };
     container_id::validate(&args.id)?;
     let _lock = Lock::exclusive(&state::container_dir(&ctx.root, &args.id))?;
     let c = Container::load(&ctx.root, &args.id)?;
     match c.status() {
         Status::Stopped => Err(Error::State("container not running".into())),
+        _ if number.is_some_and(|n| n > 0) => Err(Error::Other(
+            "unable to signal init: invalid argument".into(),
+        )),
+        _ if sig == 0 => Ok(()),
         _ if sig == libc::SIGKILL => signal_sandbox(&c, sig),
         _ => {
             let req = Request::Kill {
