@@ -51,7 +51,6 @@ corpus! {
     // ---- processes
     proc_fork_exec => c("proc_fork_exec"),
     proc_spawn => c("proc_spawn"),
-    #[ignore = "wait4 reports a zero rusage: no per-process CPU time or maxrss accounting yet (kernel accounting, see proc_limits_usage)"]
     proc_wait => c("proc_wait"),
     proc_reparent => c("proc_reparent"),
     proc_session => c("proc_session"),

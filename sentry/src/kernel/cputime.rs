@@ -6,15 +6,18 @@
 //! syscall is not counted: the workload's system time is what its stub spends in the host
 //! kernel.
 
-use super::{Kernel, Pid};
+use super::{Kernel, Pid, RunState};
+use crate::mm::Mem;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// User and system CPU time.
+/// User and system CPU time, and the peak resident set that rusage reports beside them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CpuTimes {
     pub user: Duration,
     pub sys: Duration,
+    /// Peak RSS in KiB (ru_maxrss); `add` keeps the larger, as Linux's cmaxrss does.
+    pub maxrss_kb: u64,
 }
 
 /// USER_HZ: the unit of times(2) and /proc/pid/stat.
@@ -29,6 +32,7 @@ impl CpuTimes {
         CpuTimes {
             user: self.user + o.user,
             sys: self.sys + o.sys,
+            maxrss_kb: self.maxrss_kb.max(o.maxrss_kb),
         }
     }
 
@@ -89,13 +93,13 @@ fn split(total: Duration, user_sample: Duration, all_sample: Duration) -> CpuTim
     if sys_sample.is_zero() {
         return CpuTimes {
             user: total,
-            sys: Duration::ZERO,
+            ..Default::default()
         };
     }
     if user_sample.is_zero() {
         return CpuTimes {
-            user: Duration::ZERO,
             sys: total,
+            ..Default::default()
         };
     }
     let sys_ns = total.as_nanos() * sys_sample.as_nanos() / all_sample.as_nanos();
@@ -103,6 +107,7 @@ fn split(total: Duration, user_sample: Duration, all_sample: Duration) -> CpuTim
     CpuTimes {
         user: total - sys,
         sys,
+        maxrss_kb: 0,
     }
 }
 
@@ -142,6 +147,40 @@ impl Kernel {
             return p.cpu;
         }
         p.cpu.add(host_process(p.stub_pid).unwrap_or_default())
+    }
+
+    /// Records the peak RSS of a process that is about to die (for its parent's wait4 and
+    /// RUSAGE_CHILDREN): getrusage runs in one of its stopped stub threads, with scratch
+    /// space just below that thread's stack red zone (nothing there matters any more).
+    pub fn sample_maxrss(&mut self, pid: Pid) {
+        let Some(p) = self.procs.get(&pid) else {
+            return;
+        };
+        let stub_pid = p.stub_pid;
+        let Some(t) = p
+            .threads
+            .iter()
+            .filter_map(|t| self.tasks.get(t))
+            .find(|t| matches!(t.state, RunState::InSentry | RunState::Blocked))
+        else {
+            return;
+        };
+        let addr = t.regs.rsp.wrapping_sub(512) & !15;
+        let mut scratch = t.regs;
+        let r = t.stub.inject(
+            &mut scratch,
+            libc::SYS_getrusage,
+            [libc::RUSAGE_SELF as u64, addr, 0, 0, 0, 0],
+        );
+        if !matches!(r, Ok(0)) {
+            return;
+        }
+        let Ok(kb) = (Mem { pid: stub_pid }).read_u64(addr + 32) else {
+            return;
+        };
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.cpu.maxrss_kb = p.cpu.maxrss_kb.max(kb);
+        }
     }
 
     /// Makes a process's CPU time final; call before its stub is killed. A process that
@@ -196,7 +235,8 @@ mod tests {
         assert_eq!(
             CpuTimes {
                 user: Duration::from_millis(1234),
-                sys: Duration::from_millis(20)
+                sys: Duration::from_millis(20),
+                maxrss_kb: 0,
             }
             .ticks(),
             (123, 2)

@@ -993,6 +993,12 @@ impl Kernel {
         if p.zombie.is_some() {
             return;
         }
+        if !self.shares_address_space(pid) {
+            self.sample_maxrss(pid);
+        }
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
         let threads = std::mem::take(&mut p.threads);
         let stub_pid = p.stub_pid;
         let mut dead_stubs = Vec::new();

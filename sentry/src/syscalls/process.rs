@@ -703,6 +703,7 @@ fn rusage_bytes(t: CpuTimes) -> [u8; 144] {
     let mut b = [0u8; 144];
     b[0..16].copy_from_slice(&timeval_bytes(t.user));
     b[16..32].copy_from_slice(&timeval_bytes(t.sys));
+    b[32..40].copy_from_slice(&t.maxrss_kb.to_le_bytes());
     b
 }
 
@@ -1036,7 +1037,8 @@ pub fn sys_getrusage(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     };
     let mem = k.mem_of(tid)?;
     if who == libc::RUSAGE_CHILDREN {
-        mem.write(a[1], &[0u8; 144])?;
+        mem.write(a[1], &rusage_bytes(times))?;
+        return Ok(0);
     } else {
         let t = k.task(tid);
         let mut scratch = t.regs;
