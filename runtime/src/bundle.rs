@@ -11,7 +11,12 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Spec};
+use oci_spec::runtime::{
+    LinuxNamespaceType, LinuxSeccompAction, LinuxSeccompOperator, Mount, PosixRlimitType, Spec,
+};
+use sentry::syscalls::seccomp::{
+    SeccompAction, SeccompArg, SeccompOp, SeccompProfile, SeccompRule,
+};
 use sentry::{MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions};
 
 use crate::control::ExecCaps;
@@ -164,7 +169,84 @@ impl Bundle {
             bundle.classify_mount(m)?;
         }
         bundle.namespaces()?;
+        bundle.seccomp_profile()?;
         Ok(bundle)
+    }
+
+    /// `linux.seccomp` as the sentry enforces it on the workload's syscalls (names resolved
+    /// to x86-64 numbers; names the sentry does not know are skipped, as runc skips names
+    /// libseccomp does not know). Seccomp agents (SCMP_ACT_NOTIFY) are refused.
+    pub fn seccomp_profile(&self) -> Result<Option<SeccompProfile>> {
+        let Some(sc) = self.spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
+            return Ok(None);
+        };
+        let action = |a: LinuxSeccompAction, errno: Option<u32>| -> Result<SeccompAction> {
+            Ok(match a {
+                LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
+                LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
+                LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace,
+                LinuxSeccompAction::ScmpActErrno => {
+                    let e = errno.unwrap_or(libc::EPERM as u32);
+                    if e > 4095 {
+                        return Err(Error::Config(format!(
+                            "linux.seccomp: errnoRet {e} is not an errno"
+                        )));
+                    }
+                    SeccompAction::Errno(e as i32)
+                }
+                LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
+                LinuxSeccompAction::ScmpActKill
+                | LinuxSeccompAction::ScmpActKillThread
+                | LinuxSeccompAction::ScmpActKillProcess => SeccompAction::Kill,
+                LinuxSeccompAction::ScmpActNotify => {
+                    return Err(Error::Config(
+                        "linux.seccomp: SCMP_ACT_NOTIFY (seccomp agents) is not supported".into(),
+                    ))
+                }
+            })
+        };
+        let mut profile = SeccompProfile {
+            default_action: Some(action(sc.default_action(), sc.default_errno_ret())?),
+            rules: Default::default(),
+        };
+        for sys in sc.syscalls().iter().flatten() {
+            let act = action(sys.action(), sys.errno_ret())?;
+            let mut args = Vec::new();
+            for a in sys.args().iter().flatten() {
+                if a.index() > 5 {
+                    return Err(Error::Config(format!(
+                        "linux.seccomp: argument index {} is out of range (0-5)",
+                        a.index()
+                    )));
+                }
+                args.push(SeccompArg {
+                    index: a.index(),
+                    value: a.value(),
+                    value_two: a.value_two().unwrap_or(0),
+                    op: match a.op() {
+                        LinuxSeccompOperator::ScmpCmpNe => SeccompOp::Ne,
+                        LinuxSeccompOperator::ScmpCmpLt => SeccompOp::Lt,
+                        LinuxSeccompOperator::ScmpCmpLe => SeccompOp::Le,
+                        LinuxSeccompOperator::ScmpCmpEq => SeccompOp::Eq,
+                        LinuxSeccompOperator::ScmpCmpGe => SeccompOp::Ge,
+                        LinuxSeccompOperator::ScmpCmpGt => SeccompOp::Gt,
+                        LinuxSeccompOperator::ScmpCmpMaskedEq => SeccompOp::MaskedEq,
+                    },
+                });
+            }
+            for name in sys.names() {
+                match sentry::syscalls::seccomp::syscall_number(name) {
+                    Some(nr) => profile.rules.entry(nr).or_default().push(SeccompRule {
+                        action: act,
+                        args: args.clone(),
+                    }),
+                    None => {
+                        tracing::debug!(syscall = %name, "seccomp profile: unknown syscall skipped")
+                    }
+                }
+            }
+        }
+        Ok(Some(profile))
     }
 
     /// Maps one OCI mount to the filesystem the sentry provides.
@@ -344,6 +426,7 @@ impl Bundle {
                 bounding: c.bounding,
             }),
             no_new_privs: process.no_new_privileges() == Some(true),
+            seccomp: self.seccomp_profile()?,
         })
     }
 }

@@ -108,8 +108,22 @@ pub fn document() -> Value {
                 "systemdUser": false,
                 "rdma": false
             },
-            // The workload's seccomp profile, AppArmor and SELinux are not applied.
-            "seccomp": { "enabled": false },
+            // The seccomp profile is enforced by the sentry on the workload's virtual syscalls
+            // (sentry/src/syscalls/seccomp.rs); AppArmor and SELinux are not applied.
+            "seccomp": {
+                "enabled": true,
+                "actions": [
+                    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"
+                ],
+                "operators": [
+                    "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"
+                ],
+                "archs": ["SCMP_ARCH_X86_64"],
+                "knownFlags": [],
+                "supportedFlags": []
+            },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
@@ -133,7 +147,7 @@ mod tests {
         let f: oci_spec::runtime::Features = serde_json::from_value(d.clone()).unwrap();
         assert_eq!(f.oci_version_min(), "1.0.0");
         assert_eq!(d["hooks"].as_array().unwrap().len(), 6);
-        assert_eq!(d["linux"]["seccomp"]["enabled"], false);
+        assert_eq!(d["linux"]["seccomp"]["enabled"], true);
     }
 
     #[test]

@@ -517,6 +517,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     if let Some(p) = k.procs.get_mut(&pid) {
         p.no_new_privs = spec.no_new_privs;
     }
+    k.seccomp = spec.seccomp.clone();
     k.root = Some(root);
     load_program(&mut k, pid, &spec.args, &spec.env)?;
     Ok(k)

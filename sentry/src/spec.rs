@@ -34,6 +34,8 @@ pub struct SandboxSpec {
     pub capabilities: Option<crate::control::CapSets>,
     /// `process.noNewPrivileges`.
     pub no_new_privs: bool,
+    /// `linux.seccomp`, names resolved (see syscalls/seccomp.rs).
+    pub seccomp: Option<crate::syscalls::seccomp::SeccompProfile>,
 }
 
 #[derive(Debug)]

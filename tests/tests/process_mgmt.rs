@@ -396,8 +396,9 @@ fn features_document() {
     );
     assert_eq!(f["linux"]["cgroup"]["v1"], true);
     assert_eq!(f["linux"]["cgroup"]["v2"], true);
-    // moat does not apply the workload's seccomp profile, AppArmor or SELinux: it says so.
-    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    // The sentry enforces the seccomp profile; moat does not apply AppArmor or SELinux and
+    // says so.
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
     assert_eq!(f["linux"]["apparmor"]["enabled"], false);
     assert_eq!(f["linux"]["selinux"]["enabled"], false);
     if let Some(r) = runc_bin() {

@@ -589,11 +589,14 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                          VmPeak:\t{} kB\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\nSigQ:\t0/127431\n\
                          SigPnd:\t0000000000000000\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n\
                          CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t0000000000000000\n\
-                         NoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n",
+                         NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n",
                         pr.umask, pr.ppid, c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid,
                         groups.join(" "), vsize / 1024, vsize / 1024, vsize / 4096, pr.threads.len().max(1),
                         pr.shared_pending.mask, blk, ign, cgt, c.cap_inheritable, c.cap_permitted, c.cap_effective, c.cap_bounding,
-                        u8::from(pr.no_new_privs)
+                        u8::from(pr.no_new_privs),
+                        // the container's profile shows as one filter in mode 2 (filter)
+                        if k.seccomp.is_some() { 2 } else { 0 },
+                        u8::from(k.seccomp.is_some())
                     );
                 }
                 "cmdline" => return Ok(pr.cmdline.clone()),

@@ -65,6 +65,9 @@ pub struct Kernel {
     pub ipc: ipc::Ipc,
     /// Log every syscall (MOAT_STRACE=1 in the sandbox's environment), like runsc --strace.
     pub strace: bool,
+    /// The container's seccomp profile (OCI `linux.seccomp`), applied to every workload
+    /// syscall; see syscalls/seccomp.rs.
+    pub seccomp: Option<crate::syscalls::seccomp::SeccompProfile>,
     epoll: OwnedFd,
     sigfd: OwnedFd,
     /// Host fds in the epoll set, with the events asked for.
@@ -176,6 +179,7 @@ impl Kernel {
             frozen: Vec::new(),
             exec_waiters: HashMap::new(),
             strace: std::env::var_os("MOAT_STRACE").is_some_and(|v| v == "1"),
+            seccomp: None,
             ncpu: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
@@ -609,7 +613,7 @@ impl Kernel {
     }
 
     /// A synchronous fault: deliver it even if blocked or ignored (like force_sig_info).
-    fn force_signal(&mut self, tid: Tid, info: SigInfo) {
+    pub(crate) fn force_signal(&mut self, tid: Tid, info: SigInfo) {
         let sig = info.signo;
         let t = self.task_mut(tid);
         let blocked = t.sigmask & signal::bit(sig) != 0;

@@ -113,6 +113,12 @@ impl SigInfo {
             {
                 b[16..24].copy_from_slice(&self.addr.to_le_bytes());
             }
+            // seccomp's SIGSYS: si_call_addr, si_syscall (in `status`), si_arch (in `value`)
+            libc::SIGSYS if self.code == 1 => {
+                b[16..24].copy_from_slice(&self.addr.to_le_bytes());
+                b[24..28].copy_from_slice(&self.status.to_le_bytes());
+                b[28..32].copy_from_slice(&(self.value as u32).to_le_bytes());
+            }
             _ => {
                 b[16..20].copy_from_slice(&self.pid.to_le_bytes());
                 b[20..24].copy_from_slice(&self.uid.to_le_bytes());

@@ -12,6 +12,7 @@ pub mod mm;
 pub mod names;
 pub mod net;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod table;
 pub mod time;
@@ -83,6 +84,14 @@ pub fn name_of(nr: u64) -> &'static str {
 
 /// Runs syscall `nr` for `tid`.
 pub fn dispatch(k: &mut Kernel, tid: Tid, nr: u64, args: [u64; 6]) -> SysResult {
+    if k.seccomp.is_some() {
+        if let Some(r) = seccomp::check(k, tid, nr, &args) {
+            if k.strace {
+                tracing::info!(task = tid, syscall = name_of(nr), ?args, result = ?r, "strace: seccomp profile");
+            }
+            return r;
+        }
+    }
     match table::lookup(nr) {
         Some(def) => {
             let r = (def.handler)(k, tid, args);
