@@ -263,7 +263,11 @@ fn load_elf(
         return Err(Errno::ENOEXEC);
     }
     let min_vaddr = loads.iter().map(|p| page_down(p.vaddr)).min().unwrap_or(0);
-    let mut bias = if elf.is_dyn { base - min_vaddr } else { 0 };
+    let mut bias = if elf.is_dyn {
+        base.wrapping_sub(min_vaddr)
+    } else {
+        0
+    };
     let max_end = loads
         .iter()
         .filter_map(|p| p.vaddr.checked_add(p.memsz))
@@ -273,12 +277,17 @@ fn load_elf(
     if elf.is_dyn {
         // Position-independent: move out of the way of the stub page and the vDSO.
         let fits = |b: u64| {
-            let (s, e) = (min_vaddr + b, min_vaddr + b + span);
+            let Some(s) = min_vaddr.checked_add(b) else {
+                return false;
+            };
+            let Some(e) = s.checked_add(span) else {
+                return false;
+            };
             e <= ptrace::TASK_SIZE
                 && !overlaps_stub(s, e)
                 && !vdso.is_some_and(|v| v.overlaps(s, e))
         };
-        let candidates = [bias, bias + 0x1000_0000_0000]
+        let candidates = [bias, bias.wrapping_add(0x1000_0000_0000)]
             .into_iter()
             .chain((1..=64u64).filter_map(|i| bias.checked_sub(i << 28)));
         bias = candidates

@@ -191,7 +191,8 @@ impl Vma {
     fn from(&self, at: u64) -> Vma {
         Vma {
             start: at,
-            pgoff: self.pgoff + (at - self.start),
+            // The offset is the workload's (mmap's last argument): never overflow on it.
+            pgoff: self.pgoff.wrapping_add(at - self.start),
             ..self.clone()
         }
     }

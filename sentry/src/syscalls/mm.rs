@@ -315,7 +315,7 @@ pub fn sys_mremap(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         mm.add(Vma {
             start: r,
             end: r + new_len_p,
-            pgoff: v.pgoff + (old - v.start),
+            pgoff: v.pgoff.wrapping_add(old.saturating_sub(v.start)),
             ..v
         });
     }
@@ -524,11 +524,11 @@ pub fn file_fault(k: &mut Kernel, tid: Tid, addr: u64) -> FaultKind {
         return FaultKind::Segv;
     };
     let page = crate::mm::page_down(addr);
-    if v.pgoff + (page - v.start) >= eof {
+    if v.pgoff.saturating_add(page - v.start) >= eof {
         return FaultKind::PastEof;
     }
     // The file grew: open up the fenced pages that are inside it now.
-    let hi = fe.min(v.end).min(v.start + (eof - v.pgoff));
+    let hi = fe.min(v.end).min(v.start.saturating_add(eof - v.pgoff));
     let lo = fs.max(v.start);
     let prot = v.prot;
     k.proc_of_mut(tid).mm.unfence(lo, hi);
