@@ -337,7 +337,12 @@ pub fn do_open(
             }
         }
     }
+    let size_before = inode.size();
     let f = open_inode(k, &ctx, &inode, flags, full)?;
+    if flags & libc::O_TRUNC as u32 != 0 {
+        // Mapped pages past the new end go away (SIGBUS), as with ftruncate.
+        super::mm::after_truncate(k, tid, &inode, size_before);
+    }
     crate::fs::inotify::on_open(&f);
     k.dirty = true;
     Ok(k.proc_of(tid).fds.borrow_mut().install(f, cloexec, 0)? as i64)

@@ -149,7 +149,7 @@ table![
         SYS_mmap,
         mm::sys_mmap,
         Partial,
-        "MAP_SHARED writes to files on write-through mounts (bind, --overlay=none) reach the host file only through write(2); pages past EOF raise SIGBUS, but a file shrunk by open(O_TRUNC), or while another mapping process runs, is not taken away there"
+        "MAP_SHARED writes to files on write-through mounts (bind, --overlay=none) reach the host file only through write(2); pages past EOF raise SIGBUS, but pages of a file shrunk while another process mapping it runs application code stay readable there (zeros)"
     ),
     (SYS_munmap, mm::sys_munmap, Full, ""),
     (SYS_mprotect, mm::sys_mprotect, Full, ""),
