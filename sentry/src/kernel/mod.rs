@@ -837,7 +837,7 @@ impl Kernel {
         if t.clear_child_tid != 0 {
             if let Ok(mem) = self.mem_of_pid(pid) {
                 let _ = mem.write_u32(t.clear_child_tid, 0);
-                self.futex_wake_any_key(mem.pid, t.clear_child_tid, 1);
+                self.futex_wake_any_key(pid, t.clear_child_tid, 1);
             }
         }
         self.parent_thread_gone(pid, tid, heir);
@@ -883,11 +883,48 @@ impl Kernel {
         }
     }
 
-    /// Wakes waiters on a futex word whichever way they keyed it (private or shared).
-    fn futex_wake_any_key(&mut self, mm: i32, addr: u64, n: usize) {
-        let woken = self.futex_wake(FutexKey { mm, addr }, n, u32::MAX);
+    /// The key of the futex word at `addr` in process `pid` (see `FutexKey`).
+    pub fn futex_key(&self, pid: Pid, addr: u64, private: bool) -> FutexKey {
+        let Some(p) = self.procs.get(&pid) else {
+            return FutexKey {
+                mm: 0,
+                file: (0, 0),
+                addr,
+            };
+        };
+        if private {
+            return FutexKey {
+                mm: p.stub_pid,
+                file: (0, 0),
+                addr,
+            };
+        }
+        let vmas = &p.mm.vmas;
+        let i = vmas.partition_point(|v| v.end <= addr);
+        if let Some(v) = vmas.get(i).filter(|v| v.start <= addr && v.shared) {
+            if let Some(f) = &v.file {
+                return FutexKey {
+                    mm: 0,
+                    file: (f.dev, f.ino),
+                    addr: v.pgoff.wrapping_add(addr - v.start),
+                };
+            }
+        }
+        FutexKey {
+            mm: 0,
+            file: (0, 0),
+            addr,
+        }
+    }
+
+    /// Wakes waiters on a futex word of process `pid` whichever way they keyed it (private
+    /// or shared).
+    fn futex_wake_any_key(&mut self, pid: Pid, addr: u64, n: usize) {
+        let private = self.futex_key(pid, addr, true);
+        let woken = self.futex_wake(private, n, u32::MAX);
         if woken < n {
-            self.futex_wake(FutexKey { mm: 0, addr }, n - woken, u32::MAX);
+            let shared = self.futex_key(pid, addr, false);
+            self.futex_wake(shared, n - woken, u32::MAX);
         }
     }
 
@@ -951,6 +988,7 @@ impl Kernel {
 
     /// handle_futex_death: the owner `tid` of the lock word at `addr` is gone.
     fn futex_owner_died(&mut self, mem: &Mem, tid: Tid, addr: u64, pi: bool, pending: bool) {
+        let pid = self.tasks.get(&tid).map_or(0, |t| t.tgid);
         const FUTEX_WAITERS: u32 = 0x8000_0000;
         const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
         const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
@@ -963,7 +1001,7 @@ impl Kernel {
         if pending && !pi && val == 0 {
             // Died between taking the lock in user space and listing it (or while
             // releasing it): a waiter may have missed its wake-up.
-            self.futex_wake_any_key(mem.pid, addr, 1);
+            self.futex_wake_any_key(pid, addr, 1);
             return;
         }
         if val & FUTEX_TID_MASK != tid as u32 {
@@ -979,7 +1017,7 @@ impl Kernel {
         }
         // PI waiters retry FUTEX_LOCK_PI and find the word free, so they are woken too.
         if val & FUTEX_WAITERS != 0 {
-            self.futex_wake_any_key(mem.pid, addr, 1);
+            self.futex_wake_any_key(pid, addr, 1);
         }
     }
 

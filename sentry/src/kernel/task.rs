@@ -72,10 +72,14 @@ pub struct Task {
     pub nice: i32,
 }
 
-/// Identity of a futex word: the address space (0 for shared futexes) and the address.
+/// Identity of a futex word. Private futexes: the address space (stub pid) and the address.
+/// Shared futexes in a shared file mapping: the file (`file` = device, inode) and the offset
+/// in it, since each process may map it elsewhere (POSIX semaphores in /dev/shm). Other
+/// shared futexes: `mm` 0 and the address (memory shared by fork is at the same address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FutexKey {
     pub mm: i32,
+    pub file: (u64, u64),
     pub addr: u64,
 }
 

@@ -1,8 +1,8 @@
 //! futex(2): waits and wakes are kept in the sentry; the futex word lives in workload memory.
 //!
-//! Keys are (address space, address) for private futexes and the address alone for shared
-//! ones: two processes sharing memory after fork map it at the same address. A false match
-//! only causes a spurious wake-up, which futex users must tolerate anyway.
+//! Keys: see `FutexKey` (`Kernel::futex_key`). Shared anonymous memory is keyed by address
+//! alone (processes share it through fork, at the same address); a false match only causes
+//! a spurious wake-up, which futex users must tolerate anyway.
 
 use super::{SysErr, SysResult};
 use crate::errno::Errno;
@@ -30,10 +30,7 @@ fn key(k: &Kernel, tid: Tid, addr: u64, private: bool) -> Result<FutexKey, Errno
     if addr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(FutexKey {
-        mm: if private { k.mem_of(tid)?.pid } else { 0 },
-        addr,
-    })
+    Ok(k.futex_key(k.task(tid).tgid, addr, private))
 }
 
 /// Reads the timeout argument: relative for FUTEX_WAIT, absolute for the others.
@@ -80,6 +77,7 @@ fn deadline(
 fn wait(
     k: &mut Kernel,
     tid: Tid,
+    uaddr: u64,
     key: FutexKey,
     val: u32,
     bitset: u32,
@@ -106,7 +104,7 @@ fn wait(
             no_restart: false,
         }));
     }
-    let cur = k.mem_of(tid)?.read_u32(key.addr)?;
+    let cur = k.mem_of(tid)?.read_u32(uaddr)?;
     if cur != val {
         return Err(Errno::EAGAIN.into());
     }
@@ -154,11 +152,11 @@ pub fn sys_futex(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     match cmd {
         FUTEX_WAIT => {
             let dl = deadline(k, tid, timeout, false, false)?;
-            wait(k, tid, k1, val, u32::MAX, dl)
+            wait(k, tid, uaddr, k1, val, u32::MAX, dl)
         }
         FUTEX_WAIT_BITSET => {
             let dl = deadline(k, tid, timeout, true, realtime)?;
-            wait(k, tid, k1, val, val3, dl)
+            wait(k, tid, uaddr, k1, val, val3, dl)
         }
         FUTEX_WAKE => Ok(k.futex_wake(k1, val as usize, u32::MAX) as i64),
         FUTEX_WAKE_BITSET => {
