@@ -64,6 +64,7 @@ corpus! {
     sig_fpstate => c("sig_fpstate"),
     sig_default => c("sig_default"),
     sig_faults => c("sig_faults"),
+    sig_pidfd => c("sig_pidfd"),
     // ---- time
     time_sleep => c("time_sleep"),
     time_alarm => c("time_alarm"),

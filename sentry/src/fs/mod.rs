@@ -8,6 +8,7 @@ pub mod hostops;
 pub mod inotify;
 pub mod memfd;
 pub mod overlay;
+pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
 pub mod quota;

@@ -1136,6 +1136,7 @@ impl Kernel {
         crate::vfs::locks::release_process(pid);
         // SEM_UNDO adjustments go back in (and may let a waiter through).
         self.ipc.exit_sem(pid);
+        crate::fs::pidfd::process_exited(pid);
         self.timers.forget_process(pid);
         // Close its files now: pipe ends must see EOF while the zombie waits to be reaped.
         let fds = std::mem::take(&mut *p.fds.borrow_mut());

@@ -635,8 +635,16 @@ pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) as u64 == 0 {
         return Err(Errno::EINVAL.into());
     }
+    // A nonblocking pidfd makes the wait nonblocking (EAGAIN instead of sleeping).
+    let mut pidfd_nonblock = false;
     let sel: i64 = match idtype as u32 {
         libc::P_ALL => -1,
+        libc::P_PIDFD => {
+            let f = super::file::get_file(k, tid, id as u32 as u64)?;
+            let pfd = crate::fs::pidfd::PidFd::of(&f).ok_or(Errno::EBADF)?;
+            pidfd_nonblock = f.flags.get() & libc::O_NONBLOCK as u32 != 0;
+            pfd.pid as i64
+        }
         libc::P_PID if id > 0 => id as i64,
         libc::P_PGID if id >= 0 => {
             if id == 0 {
@@ -666,6 +674,7 @@ pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         Some((WaitHit::Stopped(p, sig), uid)) => (p, uid, 5, sig),
         Some((WaitHit::Continued(p), uid)) => (p, uid, 6, libc::SIGCONT),
         None if options & libc::WNOHANG as u64 != 0 => (0, 0, 0, 0),
+        None if pidfd_nonblock => return Err(Errno::EAGAIN.into()),
         None => return Err(block()),
     };
     if infop != 0 {

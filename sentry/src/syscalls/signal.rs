@@ -328,6 +328,85 @@ pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult
     Ok(0)
 }
 
+/// The process a pidfd names: Ok(None) when it has exited but is not reaped yet (signals to
+/// it succeed and do nothing), ESRCH once it is gone, EBADF if `fd` is not a pidfd.
+pub fn pidfd_target(k: &Kernel, tid: Tid, fd: u64) -> Result<(Pid, bool), Errno> {
+    let f = super::file::get_file(k, tid, fd)?;
+    let pfd = crate::fs::pidfd::PidFd::of(&f).ok_or(Errno::EBADF)?;
+    let pid = pfd.pid;
+    if !pfd.exited() {
+        return Ok((pid, true));
+    }
+    match k.procs.get(&pid) {
+        Some(p) if p.zombie.is_some() => Ok((pid, false)),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+pub fn sys_pidfd_open(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let (pid, flags) = (a[0] as i32, a[1] as u32);
+    if flags & !(libc::O_NONBLOCK as u32) != 0 || pid <= 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let zombie = match k.procs.get(&pid) {
+        Some(p) => p.zombie.is_some(),
+        // A thread that is not its group's leader: pidfds name processes.
+        None if k.tasks.contains_key(&pid) => return Err(Errno::ENOENT.into()),
+        None => return Err(Errno::ESRCH.into()),
+    };
+    let f = crate::vfs::OpenFile::new(
+        libc::O_RDWR as u32 | (flags & libc::O_NONBLOCK as u32),
+        None,
+        b"anon_inode:[pidfd]".to_vec(),
+        Box::new(crate::fs::pidfd::PidFd::new(pid, zombie)),
+    );
+    // pidfds are always close-on-exec.
+    Ok(k.proc_of(tid).fds.borrow_mut().install(f, true, 0)? as i64)
+}
+
+pub fn sys_pidfd_send_signal(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    const PIDFD_SIGNAL_THREAD_GROUP: u64 = 2;
+    let (fd, sig, infop, flags) = (a[0], a[1] as i32, a[2], a[3] as u32 as u64);
+    if flags & !PIDFD_SIGNAL_THREAD_GROUP != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let (pid, alive) = pidfd_target(k, tid, fd)?;
+    let info = if infop != 0 {
+        let b = k.mem_of(tid)?.read_vec(infop, 4)?;
+        if i32::from_le_bytes(b[0..4].try_into().unwrap_or([0; 4])) != sig {
+            return Err(Errno::EINVAL.into());
+        }
+        Some(user_siginfo(k, tid, infop, sig, pid == tid)?)
+    } else {
+        None
+    };
+    if !(0..=64).contains(&sig) {
+        return Err(Errno::EINVAL.into());
+    }
+    if !alive {
+        return Ok(0);
+    }
+    match info {
+        None => kill_one(k, tid, pid, sig)?,
+        Some(info) => {
+            if !may_signal(k, tid, pid) {
+                return Err(Errno::EPERM.into());
+            }
+            if sig == 0 {
+                return Ok(0);
+            }
+            if sig >= 32 && k.sigqueue_full(pid) {
+                return Err(Errno::EAGAIN.into());
+            }
+            k.send_to_process(pid, info);
+        }
+    }
+    if !k.tasks.contains_key(&tid) {
+        return Err(SysErr::Gone);
+    }
+    Ok(0)
+}
+
 pub fn sys_rt_sigsuspend(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if a[1] != 8 {
         return Err(Errno::EINVAL.into());

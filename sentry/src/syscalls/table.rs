@@ -248,6 +248,8 @@ table![
     (SYS_kill, signal::sys_kill, Full, ""),
     (SYS_tkill, signal::sys_tkill, Full, ""),
     (SYS_tgkill, signal::sys_tgkill, Full, ""),
+    (SYS_pidfd_open, signal::sys_pidfd_open, Full, "readable once the process exits"),
+    (SYS_pidfd_send_signal, signal::sys_pidfd_send_signal, Full, ""),
     (SYS_sigaltstack, signal::sys_sigaltstack, Full, ""),
     // time.rs
     (
