@@ -273,11 +273,19 @@ impl Kernel {
             self.kill_group(pid, super::task::WaitStatus::signaled(SIGKILL, false));
             return;
         }
-        if sig == SIGCONT {
-            self.continue_group(pid);
-        } else if default_action(sig) == DefaultAction::Stop {
+        if default_action(sig) == DefaultAction::Stop {
             self.discard_pending_cont(pid);
         }
+        self.queue_for_process(pid, info);
+        // The group continues with SIGCONT already pending, so a SIGCONT handler runs
+        // before the continued threads execute anything else.
+        if sig == SIGCONT {
+            self.continue_group(pid);
+        }
+    }
+
+    fn queue_for_process(&mut self, pid: i32, info: SigInfo) {
+        let sig = info.signo;
         // A blocked signal is queued even when its disposition discards it, as in Linux:
         // the disposition may change before it is unblocked, and signalfd or sigwaitinfo
         // may take it.
@@ -317,11 +325,18 @@ impl Kernel {
             self.kill_group(pid, super::task::WaitStatus::signaled(SIGKILL, false));
             return;
         }
-        if info.signo == SIGCONT {
-            self.continue_group(pid);
-        } else if default_action(info.signo) == DefaultAction::Stop {
+        if default_action(info.signo) == DefaultAction::Stop {
             self.discard_pending_cont(pid);
         }
+        let sig = info.signo;
+        self.queue_for_thread(tid, pid, info);
+        // As in send_to_process: continue with SIGCONT pending.
+        if sig == SIGCONT {
+            self.continue_group(pid);
+        }
+    }
+
+    fn queue_for_thread(&mut self, tid: Tid, pid: i32, info: SigInfo) {
         let blocked = self
             .tasks
             .get(&tid)
