@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copied from the project's shared OCI runtime benchmark harness (shared/bench); keep in sync with it.
+# Copied from the project's shared OCI runtime benchmark harness (shared/bench); moat adds the memory phase (tools/pss_tree.py).
 # run.sh - peer comparison of OCI container runtimes (startup latency,
 # syscall/file/process microbenchmarks, python3 start-up).
 #
