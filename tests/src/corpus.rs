@@ -17,9 +17,7 @@
 //! Ignored tests (`cargo test -- --ignored`) are programs that reveal a sentry gap too big to
 //! fix in passing; their `#[ignore]` reason names it.
 
-use crate::{
-    copy_tree, default_env, rootfs_dir, run_with_timeout, Output, TempDir, TestEnv, NOFILE,
-};
+use crate::{copy_tree, default_env, rootfs_dir, run_with_timeout, Output, TempDir, TestEnv};
 use serde_json::json;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -262,17 +260,7 @@ pub fn run_native_ns(rootfs: &Path, p: &Program, binds: &[PathBuf]) -> Output {
                 u32::MAX,
                 4u32, /* CLOSE_RANGE_CLOEXEC */
             );
-            libc::umask(0o022);
-            let rl = libc::rlimit {
-                rlim_cur: NOFILE,
-                rlim_max: NOFILE,
-            };
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            crate::native_limits();
             Ok(())
         });
     }

@@ -346,21 +346,31 @@ pub fn run_native(rootfs: &Path, args: &[&str], timeout: Duration) -> Output {
     // SAFETY: only async-signal-safe calls (umask, setrlimit) between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
-            libc::umask(0o022);
-            let rl = libc::rlimit {
-                rlim_cur: NOFILE,
-                rlim_max: NOFILE,
-            };
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            native_limits();
             Ok(())
         });
     }
     run_with_timeout(cmd, timeout)
+}
+
+/// The limits of the sandbox's workload, for a native comparison run: umask 022,
+/// RLIMIT_NOFILE [`NOFILE`], no core dumps. Only async-signal-safe calls, so it can run between
+/// fork and exec (`pre_exec`).
+pub fn native_limits() {
+    let rl = libc::rlimit {
+        rlim_cur: NOFILE,
+        rlim_max: NOFILE,
+    };
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: umask and setrlimit only change this process's attributes.
+    unsafe {
+        libc::umask(0o022);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+    }
 }
 
 /// Copies `src` to `dst` preserving everything (`cp -a --reflink=auto`): fast, and never

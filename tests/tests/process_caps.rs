@@ -7,7 +7,7 @@ mod cli_common;
 
 use cli_common::*;
 use moat_tests::require_root;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const SCRIPT: &str = "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status
 echo secret > /tmp/secret; chown 4242:4242 /tmp/secret && echo 'chown: ok' || echo 'chown: refused'
@@ -16,16 +16,8 @@ cat /tmp/secret >/dev/null 2>&1 && echo 'read 0600 file of another user: ok' || 
 kill -0 1 && echo 'kill -0 1: ok'
 ";
 
-fn run_all(
-    tag: &str,
-    caps: Option<serde_json::Value>,
-    nnp: bool,
-    uid: u32,
-) -> Vec<(String, String)> {
-    let mut outs = Vec::new();
-    for (name, env) in runtimes(tag) {
-        let b = small_bundle(&env, "bundle", &["/bin/sh", "-c", SCRIPT]);
-        let mut c = b.config();
+fn run_all(tag: &str, caps: Option<Value>, nnp: bool, uid: u32) -> Vec<(&'static str, String)> {
+    outputs_under_each(tag, &["/bin/sh", "-c", SCRIPT], |c, b| {
         match &caps {
             Some(v) => c["process"]["capabilities"] = v.clone(),
             None => {
@@ -42,27 +34,7 @@ fn run_all(
             std::os::unix::fs::PermissionsExt::from_mode(0o1777),
         )
         .unwrap();
-        b.write_config(&c);
-        let (_, o) = env.run_bundle(&b);
-        assert!(!o.timed_out, "{name}: {}", o.describe());
-        outs.push((name.to_string(), format!("exit {}\n{}", o.code, o.stdout)));
-    }
-    outs
-}
-
-fn assert_same(outs: &[(String, String)]) {
-    if outs.len() < 2 {
-        eprintln!(
-            "SKIP comparison: runc is not installed; moat said:\n{}",
-            outs[0].1
-        );
-        return;
-    }
-    assert_eq!(
-        outs[0].1, outs[1].1,
-        "{} and {} differ:\n--- {}\n{}\n--- {}\n{}",
-        outs[0].0, outs[1].0, outs[0].0, outs[0].1, outs[1].0, outs[1].1
-    );
+    })
 }
 
 /// runc spec's default: only AUDIT_WRITE, KILL and NET_BIND_SERVICE; NoNewPrivs set.
@@ -80,7 +52,7 @@ fn runc_spec_default_capabilities() {
         outs[0].1
     );
     assert!(outs[0].1.contains("NoNewPrivs:\t1"), "{}", outs[0].1);
-    assert_same(&outs);
+    assert_same_outputs(&outs);
 }
 
 /// A containerd-like set (CHOWN, DAC_OVERRIDE, FOWNER, KILL, SETUID, SETGID, ...), no
@@ -107,7 +79,7 @@ fn containerd_like_capabilities() {
     let caps = json!({ "bounding": set, "effective": set, "permitted": set });
     let outs = run_all("caps-containerd", Some(caps), false, 0);
     assert!(outs[0].1.contains("chown: ok"), "{}", outs[0].1);
-    assert_same(&outs);
+    assert_same_outputs(&outs);
 }
 
 /// A non-root init with capabilities in its sets gets none after execve (no ambient set).
@@ -122,5 +94,5 @@ fn non_root_init_has_no_capabilities() {
         "{}",
         outs[0].1
     );
-    assert_same(&outs);
+    assert_same_outputs(&outs);
 }

@@ -45,16 +45,9 @@ fn profile() -> Value {
 #[test]
 fn profile_is_enforced_like_runc() {
     require_root!();
-    let mut outs = Vec::new();
-    for (name, env) in runtimes("seccomp") {
-        let b = small_bundle(&env, "bundle", &["/bin/sh", "-c", SCRIPT]);
-        let mut c = b.config();
+    let outs = outputs_under_each("seccomp", &["/bin/sh", "-c", SCRIPT], |c, _| {
         c["linux"]["seccomp"] = profile();
-        b.write_config(&c);
-        let (_, o) = env.run_bundle(&b);
-        assert!(!o.timed_out, "{name}: {}", o.describe());
-        outs.push((name, format!("exit {}\n{}", o.code, o.stdout)));
-    }
+    });
     let moat = &outs[0].1;
     for want in [
         "Permission denied\nmkdir exit 1",
@@ -67,13 +60,7 @@ fn profile_is_enforced_like_runc() {
     ] {
         assert!(moat.contains(want), "moat's output lacks {want:?}:\n{moat}");
     }
-    if outs.len() > 1 {
-        assert_eq!(
-            outs[0].1, outs[1].1,
-            "moat and runc differ:\n--- moat\n{}\n--- runc\n{}",
-            outs[0].1, outs[1].1
-        );
-    }
+    assert_same_outputs(&outs);
 }
 
 /// A profile whose default action refuses everything not listed (like Docker's default), with
@@ -100,29 +87,16 @@ fn default_errno_and_allowlist_like_runc() {
         "syscalls": [ { "names": allowed, "action": "SCMP_ACT_ALLOW" } ]
     });
     let script = "echo hello; cat /etc/hostname >/dev/null && echo cat ok; mkdir /tmp/x 2>&1; echo \"mkdir exit $?\"";
-    let mut outs = Vec::new();
-    for (name, env) in runtimes("seccomp-allowlist") {
-        let b = small_bundle(&env, "bundle", &["/bin/sh", "-c", script]);
-        let mut c = b.config();
+    let outs = outputs_under_each("seccomp-allowlist", &["/bin/sh", "-c", script], |c, _| {
         c["linux"]["seccomp"] = prof.clone();
-        b.write_config(&c);
-        let (_, o) = env.run_bundle(&b);
-        assert!(!o.timed_out, "{name}: {}", o.describe());
-        outs.push((name, format!("exit {}\n{}", o.code, o.stdout)));
-    }
+    });
     assert!(
         outs[0].1.contains("hello\ncat ok\n")
             && outs[0].1.contains("Operation not permitted\nmkdir exit 1"),
         "moat: {}",
         outs[0].1
     );
-    if outs.len() > 1 {
-        assert_eq!(
-            outs[0].1, outs[1].1,
-            "moat and runc differ:\n--- moat\n{}\n--- runc\n{}",
-            outs[0].1, outs[1].1
-        );
-    }
+    assert_same_outputs(&outs);
 }
 
 /// SCMP_ACT_NOTIFY (a seccomp agent) is refused at create with a config error, and nothing is

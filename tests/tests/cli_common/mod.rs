@@ -84,6 +84,44 @@ pub fn small_bundle(env: &TestEnv, name: &str, args: &[&str]) -> Bundle {
     b
 }
 
+/// Runs `args` to completion in a [`small_bundle`] under moat and, when installed, runc, after
+/// `edit` adjusted each bundle's config (and files); returns `(runtime, "exit N\n" + stdout)`
+/// in that order.
+pub fn outputs_under_each(
+    tag: &str,
+    args: &[&str],
+    edit: impl Fn(&mut Value, &Bundle),
+) -> Vec<(&'static str, String)> {
+    let mut outs = Vec::new();
+    for (name, env) in runtimes(tag) {
+        let b = small_bundle(&env, "bundle", args);
+        let mut c = b.config();
+        edit(&mut c, &b);
+        b.write_config(&c);
+        let (_, o) = env.run_bundle(&b);
+        assert!(!o.timed_out, "{name}: {}", o.describe());
+        outs.push((name, format!("exit {}\n{}", o.code, o.stdout)));
+    }
+    outs
+}
+
+/// moat's output equals runc's (from [`outputs_under_each`]); without runc the comparison is
+/// skipped with a note.
+pub fn assert_same_outputs(outs: &[(&'static str, String)]) {
+    if outs.len() < 2 {
+        eprintln!(
+            "SKIP comparison: runc is not installed; moat said:\n{}",
+            outs[0].1
+        );
+        return;
+    }
+    assert_eq!(
+        outs[0].1, outs[1].1,
+        "moat and runc differ:\n--- moat\n{}\n--- runc\n{}",
+        outs[0].1, outs[1].1
+    );
+}
+
 /// A bundle running `args`, created and started; returns the id.
 pub fn started(env: &TestEnv, name: &str, args: &[&str]) -> (String, Bundle) {
     let b = small_bundle(env, name, args);
