@@ -349,13 +349,7 @@ fn exec_impl(
             k.move_to_new_stub(tid)?;
         }
         // Every other thread of the process goes away.
-        let others: Vec<Tid> = k
-            .proc_of(tid)
-            .threads
-            .iter()
-            .copied()
-            .filter(|&t| t != tid)
-            .collect();
+        let others = other_threads(k, tid);
         for t in others {
             if k.tasks.get(&t).is_some_and(|x| x.state == RunState::InApp) {
                 let _ = k.task(t).stub.stop_now();
@@ -414,6 +408,16 @@ fn exec_impl(
     Err(SysErr::NoReturn)
 }
 
+/// The threads of `tid`'s process other than `tid` itself.
+fn other_threads(k: &Kernel, tid: Tid) -> Vec<Tid> {
+    k.proc_of(tid)
+        .threads
+        .iter()
+        .copied()
+        .filter(|&t| t != tid)
+        .collect()
+}
+
 /// execve from a thread other than the leader (Linux's de_thread): every other thread dies,
 /// and the caller takes over the leader's id, so after exec its tid is the pid. The caller
 /// moves to a fresh stub process and the old one (its threads, a parked zombie leader) is
@@ -421,13 +425,7 @@ fn exec_impl(
 fn exec_takes_over_leader(k: &mut Kernel, tid: Tid, pid: Pid) -> Result<Tid, SysErr> {
     let old_stub = k.proc_of(tid).stub_pid;
     let shared = k.shares_address_space(pid);
-    let others: Vec<Tid> = k
-        .proc_of(tid)
-        .threads
-        .iter()
-        .copied()
-        .filter(|&t| t != tid)
-        .collect();
+    let others = other_threads(k, tid);
     for &t in &others {
         // Their robust locks are released while the old memory is still there.
         k.exit_robust_list(t);

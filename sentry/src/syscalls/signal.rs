@@ -285,20 +285,27 @@ pub fn sys_rt_sigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if pid <= 0 || !k.procs.contains_key(&pid) {
         return Err(Errno::ESRCH.into());
     }
-    if !may_signal(k, tid, pid) {
-        return Err(Errno::EPERM.into());
-    }
-    if sig == 0 {
-        return Ok(0);
-    }
-    if sig >= 32 && k.sigqueue_full(pid) {
-        return Err(Errno::EAGAIN.into());
-    }
-    k.send_to_process(pid, info);
+    queue_siginfo(k, tid, pid, info)?;
     if !k.tasks.contains_key(&tid) {
         return Err(SysErr::Gone);
     }
     Ok(0)
+}
+
+/// Sends a caller-built siginfo to process `pid` (rt_sigqueueinfo, pidfd_send_signal): the
+/// permission check, signal 0 as a probe, the real-time queue limit, then delivery.
+fn queue_siginfo(k: &mut Kernel, tid: Tid, pid: Pid, info: SigInfo) -> Result<(), SysErr> {
+    if !may_signal(k, tid, pid) {
+        return Err(Errno::EPERM.into());
+    }
+    if info.signo == 0 {
+        return Ok(());
+    }
+    if info.signo >= 32 && k.sigqueue_full(pid) {
+        return Err(Errno::EAGAIN.into());
+    }
+    k.send_to_process(pid, info);
+    Ok(())
 }
 
 pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -388,18 +395,7 @@ pub fn sys_pidfd_send_signal(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult
     }
     match info {
         None => kill_one(k, tid, pid, sig)?,
-        Some(info) => {
-            if !may_signal(k, tid, pid) {
-                return Err(Errno::EPERM.into());
-            }
-            if sig == 0 {
-                return Ok(0);
-            }
-            if sig >= 32 && k.sigqueue_full(pid) {
-                return Err(Errno::EAGAIN.into());
-            }
-            k.send_to_process(pid, info);
-        }
+        Some(info) => queue_siginfo(k, tid, pid, info)?,
     }
     if !k.tasks.contains_key(&tid) {
         return Err(SysErr::Gone);
