@@ -1020,17 +1020,7 @@ pub fn sys_utimensat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if a[3] & !(AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH as u64) != 0 {
         return Err(Errno::EINVAL.into());
     }
-    let times = if a[2] == 0 {
-        None
-    } else {
-        let mem = k.mem_of(tid)?;
-        let mut t = [(0i64, 0i64); 2];
-        for (i, v) in t.iter_mut().enumerate() {
-            let base = a[2] + i as u64 * 16;
-            *v = (mem.read_u64(base)? as i64, mem.read_u64(base + 8)? as i64);
-        }
-        Some(t)
-    };
+    let times = read_time_pairs(k, tid, a[2])?;
     set_times(k, tid, a[0], a[1], times, a[3] & AT_SYMLINK_NOFOLLOW == 0)
 }
 
@@ -1063,8 +1053,9 @@ pub fn sys_utime(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     set_times(k, tid, libc::AT_FDCWD as u64, a[0], times, true)
 }
 
-/// Two `struct timeval`s at `addr` as (sec, nsec) pairs; None for a NULL pointer ("now").
-fn read_timevals(
+/// Two (seconds, sub-second) pairs at `addr`, the layout of both `struct timespec[2]` and
+/// `struct timeval[2]`; None for a NULL pointer ("now").
+fn read_time_pairs(
     k: &mut Kernel,
     tid: Tid,
     addr: u64,
@@ -1076,11 +1067,25 @@ fn read_timevals(
     let mut t = [(0i64, 0i64); 2];
     for (i, v) in t.iter_mut().enumerate() {
         let base = addr + i as u64 * 16;
-        let (sec, usec) = (mem.read_u64(base)? as i64, mem.read_u64(base + 8)? as i64);
-        if !(0..1_000_000).contains(&usec) {
+        *v = (mem.read_u64(base)? as i64, mem.read_u64(base + 8)? as i64);
+    }
+    Ok(Some(t))
+}
+
+/// Two `struct timeval`s at `addr` as (sec, nsec) pairs; None for a NULL pointer ("now").
+fn read_timevals(
+    k: &mut Kernel,
+    tid: Tid,
+    addr: u64,
+) -> Result<Option<[(i64, i64); 2]>, super::SysErr> {
+    let Some(mut t) = read_time_pairs(k, tid, addr)? else {
+        return Ok(None);
+    };
+    for v in t.iter_mut() {
+        if !(0..1_000_000).contains(&v.1) {
             return Err(Errno::EINVAL.into());
         }
-        *v = (sec, usec * 1000);
+        v.1 *= 1000;
     }
     Ok(Some(t))
 }
