@@ -20,7 +20,7 @@ ROOTFS    := $(BUILD)/rootfs
 MOAT      := $(CURDIR)/target/release/moat
 DEMO      := $(BUILD)/demo-bundle
 DEMO_ID   := moat-demo-$(shell echo $$$$)
-DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file containerd podman
+DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file containerd podman protobuf-compiler containernetworking-plugins
 
 # bench: everything is overridable, e.g. `make bench REPS=5 OUT=/tmp/report.md`
 REPS      ?= 3
