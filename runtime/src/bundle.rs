@@ -48,6 +48,33 @@ pub enum MountClass {
     Skip,
 }
 
+/// A namespace moat can join by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamespaceKind {
+    Network,
+    Ipc,
+    Uts,
+}
+
+impl NamespaceKind {
+    /// The `CLONE_NEW*` flag `setns` checks the fd against.
+    pub fn clone_flag(self) -> libc::c_int {
+        match self {
+            NamespaceKind::Network => libc::CLONE_NEWNET,
+            NamespaceKind::Ipc => libc::CLONE_NEWIPC,
+            NamespaceKind::Uts => libc::CLONE_NEWUTS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NamespaceKind::Network => "network",
+            NamespaceKind::Ipc => "ipc",
+            NamespaceKind::Uts => "uts",
+        }
+    }
+}
+
 /// The namespaces of the sandbox process, from `linux.namespaces`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespacePlan {
@@ -55,8 +82,9 @@ pub struct NamespacePlan {
     pub clone_flags: libc::c_int,
     /// A fresh network namespace (bring up `lo` in it).
     pub new_net: bool,
-    /// An existing network namespace to join (`setns`).
-    pub join_net: Option<PathBuf>,
+    /// Existing namespaces to join (`setns`), in the order they are joined: network, IPC,
+    /// UTS. A Kubernetes pod's app containers get the pause container's three.
+    pub join: Vec<(NamespaceKind, PathBuf)>,
     /// Namespace entries moat accepts but does not act on, for a warning.
     pub ignored: Vec<String>,
 }
@@ -296,7 +324,7 @@ impl Bundle {
                 | libc::CLONE_NEWIPC
                 | libc::CLONE_NEWUTS,
             new_net: false,
-            join_net: None,
+            join: Vec::new(),
             ignored: Vec::new(),
         };
         let namespaces = self
@@ -317,14 +345,24 @@ impl Bundle {
                     plan.clone_flags |= libc::CLONE_NEWNET;
                     plan.new_net = true;
                 }
-                (LinuxNamespaceType::Network, Some(p)) => {
+                (
+                    t @ (LinuxNamespaceType::Network
+                    | LinuxNamespaceType::Ipc
+                    | LinuxNamespaceType::Uts),
+                    Some(p),
+                ) => {
                     if !p.is_absolute() {
                         return Err(Error::Config(format!(
                             "namespace path {} is not absolute",
                             p.display()
                         )));
                     }
-                    plan.join_net = Some(p.clone());
+                    let kind = match t {
+                        LinuxNamespaceType::Network => NamespaceKind::Network,
+                        LinuxNamespaceType::Ipc => NamespaceKind::Ipc,
+                        _ => NamespaceKind::Uts,
+                    };
+                    plan.join.push((kind, p.clone()));
                 }
                 (LinuxNamespaceType::Cgroup, None) => plan.clone_flags |= libc::CLONE_NEWCGROUP,
                 (
@@ -332,12 +370,16 @@ impl Bundle {
                     None,
                 )
                 | (LinuxNamespaceType::Uts, None) => {}
+                // A pid or mount namespace path: the sentry's own pid and mount namespaces
+                // are what isolate it, so those stay new.
                 (t, Some(p)) => plan
                     .ignored
                     .push(format!("{t} namespace path {}", p.display())),
                 (t, None) => plan.ignored.push(format!("{t} namespace")),
             }
         }
+        // A fixed order (network, IPC, UTS), whatever order the spec lists them in.
+        plan.join.sort_by_key(|(k, _)| *k as u8);
         Ok(plan)
     }
 
@@ -364,16 +406,24 @@ impl Bundle {
                 MountClass::Devpts => MountKind::Devpts,
                 MountClass::Mqueue => MountKind::Mqueue,
                 MountClass::Bind { source, readonly } => {
-                    let fd = open_path(&source, false).map_err(|e| {
+                    let open_err = |e: io::Error| {
                         Error::Config(format!(
                             "mount {}: open source {}: {e}",
                             m.destination().display(),
                             source.display()
                         ))
-                    })?;
-                    MountKind::Bind {
-                        source: fd,
-                        readonly,
+                    };
+                    let fd = open_path(&source, false).map_err(open_err)?;
+                    match host_file_link(&source).map_err(open_err)? {
+                        Some((dir, name)) => MountKind::BindFile {
+                            dir,
+                            name,
+                            readonly,
+                        },
+                        None => MountKind::Bind {
+                            source: fd,
+                            readonly,
+                        },
                     }
                 }
                 MountClass::Skip => {
@@ -426,6 +476,7 @@ impl Bundle {
                 bounding: c.bounding,
             }),
             no_new_privs: process.no_new_privileges() == Some(true),
+            oom_score_adj: process.oom_score_adj().unwrap_or(0),
             seccomp: self.seccomp_profile()?,
         })
     }
@@ -467,6 +518,22 @@ pub fn process_capabilities(p: &oci_spec::runtime::Process) -> Result<Option<Exe
         inheritable,
         bounding,
     }))
+}
+
+/// For a bind source that is a regular file: its real directory (opened `O_PATH`) and its
+/// name there, which the sentry writes through to. None for directories and special files.
+fn host_file_link(source: &Path) -> io::Result<Option<(OwnedFd, std::ffi::CString)>> {
+    // A bind mount follows symlinks in its source, so resolve them here, on the host side.
+    let real = fs::canonicalize(source)?;
+    if !fs::metadata(&real)?.is_file() {
+        return Ok(None);
+    }
+    let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
+        return Ok(None);
+    };
+    let name = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    Ok(Some((open_path(dir, true)?, name)))
 }
 
 /// Opens `path` with `O_PATH | O_CLOEXEC` (and `O_DIRECTORY` when `dir`).
@@ -693,13 +760,22 @@ mod tests {
     #[test]
     fn namespace_plan() {
         let mut c = base();
-        c["linux"]["namespaces"] = json!([{"type": "network", "path": "/var/run/netns/x"}, {"type": "user"}, {"type": "cgroup"}]);
+        // What containerd's CRI plugin gives a pod's app container (uts listed before net).
+        c["linux"]["namespaces"] = json!([
+            {"type": "uts", "path": "/proc/7/ns/uts"},
+            {"type": "network", "path": "/var/run/netns/x"},
+            {"type": "ipc", "path": "/proc/7/ns/ipc"},
+            {"type": "user"}, {"type": "cgroup"}]);
         let b = bundle("ns", &c);
         let plan = Bundle::load(&b.0).unwrap().namespaces().unwrap();
         assert!(!plan.new_net);
         assert_eq!(
-            plan.join_net.as_deref(),
-            Some(Path::new("/var/run/netns/x"))
+            plan.join,
+            [
+                (NamespaceKind::Network, PathBuf::from("/var/run/netns/x")),
+                (NamespaceKind::Ipc, PathBuf::from("/proc/7/ns/ipc")),
+                (NamespaceKind::Uts, PathBuf::from("/proc/7/ns/uts")),
+            ]
         );
         assert_eq!(plan.clone_flags & libc::CLONE_NEWNET, 0);
         assert_ne!(plan.clone_flags & libc::CLONE_NEWCGROUP, 0);

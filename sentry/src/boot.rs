@@ -214,6 +214,7 @@ pub(crate) fn create_process(
             vfork_parent: None,
             start_ticks: k.ticks(),
             rlimits,
+            oom_score_adj: k.oom_score_adj,
             exiting: None,
             stop_report: None,
             cont_report: false,
@@ -348,6 +349,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         op: "kernel init",
         err: std::io::Error::from_raw_os_error(e.0),
     })?;
+    k.oom_score_adj = spec.oom_score_adj.clamp(-1000, 1000);
 
     // Filesystems.
     let root = overlay::new_root(
@@ -419,6 +421,15 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
                     (copy_host_file(&source, readonly || ro)?, "bind")
                 }
             }
+            MountKind::BindFile {
+                dir,
+                name,
+                readonly,
+            } => (
+                overlay::host_file(dir, name, readonly || ro, next_dev())
+                    .map_err(|e| mnt_err(&dest, e))?,
+                "bind",
+            ),
         };
         if ro {
             node.readonly.set(true);

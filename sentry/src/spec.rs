@@ -34,6 +34,8 @@ pub struct SandboxSpec {
     pub capabilities: Option<crate::control::CapSets>,
     /// `process.noNewPrivileges`.
     pub no_new_privs: bool,
+    /// `process.oomScoreAdj` (what /proc/PID/oom_score_adj shows; 0 when unset).
+    pub oom_score_adj: i32,
     /// `linux.seccomp`, names resolved (see syscalls/seccomp.rs).
     pub seccomp: Option<crate::syscalls::seccomp::SeccompProfile>,
 }
@@ -54,9 +56,17 @@ pub enum MountKind {
     Tmpfs,
     Devpts,
     Mqueue,
-    /// A host file or directory, opened `O_PATH` by the runtime.
+    /// A host directory (or a special file, copied in), opened `O_PATH` by the runtime.
     Bind {
         source: OwnedFd,
+        readonly: bool,
+    },
+    /// A host regular file, named by its directory (opened `O_PATH` by the runtime) and its
+    /// name there, so that reads and writes reach the host file itself (a pod's
+    /// /dev/termination-log, /etc/hosts), as with a Linux bind mount.
+    BindFile {
+        dir: OwnedFd,
+        name: std::ffi::CString,
         readonly: bool,
     },
 }

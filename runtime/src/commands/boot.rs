@@ -22,9 +22,10 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use nix::sched::CloneFlags;
 use sentry::{ExecSpec, ExecWait, Sentry, SentryHandle, WorkloadExit};
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, NamespaceKind};
 use crate::cli::BootArgs;
 use crate::commands::Ctx;
 use crate::control::{self, ExecProcess, ProcessEntry, Request, Response, SandboxStats};
@@ -214,13 +215,23 @@ fn prepare(ctx: &Ctx, args: &BootArgs, preserved: &[RawFd]) -> Result<(Sentry, P
     let bundle = Bundle::load(&args.bundle)?;
     let plan = bundle.namespaces()?;
     make_mounts_private()?;
+    // As runc does for the container's init: here the sentry, inherited by every stub it
+    // forks, so the host's OOM killer weighs the whole sandbox as the spec asks.
+    if let Some(adj) = bundle.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::io(format!("set oom_score_adj {adj}"), e))?;
+    }
+    // Join the namespaces given by path while /proc is still the host's: containerd names a
+    // pod's namespaces as /proc/<pause pid>/ns/*, which the sandbox's own /proc has not got.
+    // Joining the UTS namespace also gives the sandbox the pod's hostname (read below by
+    // `sandbox_spec` when the spec sets none).
+    for (kind, path) in &plan.join {
+        join_namespace(*kind, path)?;
+    }
     // A /proc of our own pid namespace, so that tools which enter the sandbox's namespaces
     // from the host (podman top, nsenter) see the sandbox, not the host's processes.
     if let Err(e) = mount_proc() {
         tracing::warn!("mount /proc for the sandbox's pid namespace: {e}");
-    }
-    if let Some(path) = &plan.join_net {
-        join_netns(path)?;
     }
     if plan.new_net {
         if let Err(e) = loopback_up() {
@@ -292,35 +303,28 @@ fn make_mounts_private() -> Result<()> {
     Ok(())
 }
 
-fn mount_proc() -> io::Result<()> {
-    // SAFETY: mount(2) with static C strings.
-    let r = unsafe {
-        libc::mount(
-            c"proc".as_ptr(),
-            c"/proc".as_ptr(),
-            c"proc".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+fn mount_proc() -> nix::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
 }
 
-fn join_netns(path: &Path) -> Result<()> {
+/// `setns` into the namespace at `path` (checked to be of `kind`).
+fn join_namespace(kind: NamespaceKind, path: &Path) -> Result<()> {
+    let what = kind.name();
     let f = File::open(path)
-        .map_err(|e| Error::io(format!("open network namespace {}", path.display()), e))?;
-    let fd: OwnedFd = f.into();
-    // SAFETY: setns on an fd we own.
-    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(Error::last_os(format!(
-            "join network namespace {}",
-            path.display()
-        )));
-    }
-    Ok(())
+        .map_err(|e| Error::io(format!("open {what} namespace {}", path.display()), e))?;
+    nix::sched::setns(&f, CloneFlags::from_bits_retain(kind.clone_flag())).map_err(|e| {
+        Error::io(
+            format!("join {what} namespace {}", path.display()),
+            io::Error::from(e),
+        )
+    })
 }
 
 /// `ip link set lo up` in our fresh network namespace.

@@ -96,6 +96,45 @@ pub fn new_root(
     Ok(inode)
 }
 
+/// A lone host regular file (a file bind mount): `name` in the host directory `dir`. Unless
+/// read-only it is write-through, so writes land in the host file.
+pub fn host_file(
+    dir: OwnedFd,
+    name: CString,
+    readonly: bool,
+    dev: u64,
+) -> Result<Rc<Inode>, Errno> {
+    // SAFETY: st is a valid out buffer, name NUL-terminated, dir a directory fd we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    let rc = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    let link = HostLink {
+        dir: Rc::new(dir),
+        name,
+    };
+    let inode = Inode::new(
+        dev,
+        meta_from_stat(&st),
+        InodeKind::File(RefCell::new(FileData::Host(link))),
+    );
+    inode.readonly.set(readonly);
+    inode.writethrough.set(!readonly);
+    Ok(inode)
+}
+
 /// Imports the host entries of `dir` if that has not happened yet.
 pub fn populate(dir: &Rc<Inode>) -> Result<(), Errno> {
     let InodeKind::Dir(d) = &dir.kind else {
@@ -107,69 +146,189 @@ pub fn populate(dir: &Rc<Inode>) -> Result<(), Errno> {
     let dfd = Rc::new(link.open(libc::O_PATH | libc::O_DIRECTORY)?);
     let names = list_host_dir(&dfd)?;
     d.borrow_mut().host = Some(dfd.clone());
-    let ro = dir.readonly.get();
-    let wt = dir.writethrough.get();
     let mut children = Vec::with_capacity(names.len());
     for name in names {
-        let Ok(cname) = CString::new(name.clone()) else {
-            continue;
-        };
-        // SAFETY: st is a valid out buffer, cname NUL-terminated, dfd a directory fd we own.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: see above.
-        let rc = unsafe {
-            libc::fstatat(
-                dfd.as_raw_fd(),
-                cname.as_ptr(),
-                &mut st,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if rc != 0 {
-            continue;
+        if let Some(child) = host_child(dir, &dfd, &name) {
+            children.push((name, child));
         }
-        let hl = HostLink {
-            dir: dfd.clone(),
-            name: cname,
-        };
-        let meta = meta_from_stat(&st);
-        let kind = match st.st_mode & libc::S_IFMT {
-            libc::S_IFDIR => InodeKind::Dir(RefCell::new(DirData {
-                entries: Default::default(),
-                lower: Some(hl),
-                host: None,
-            })),
-            libc::S_IFREG => InodeKind::File(RefCell::new(FileData::Host(hl))),
-            libc::S_IFLNK => InodeKind::Symlink(RefCell::new(SymlinkData::Host(hl))),
-            libc::S_IFCHR => {
-                let (ma, mi) = (
-                    crate::vfs::inode::major(st.st_rdev),
-                    crate::vfs::inode::minor(st.st_rdev),
-                );
-                match crate::vfs::DevKind::from_rdev(ma, mi) {
-                    Some(k) => InodeKind::Device(k),
-                    None => InodeKind::Socket(Default::default()), // unknown devices cannot be opened
-                }
-            }
-            libc::S_IFIFO => InodeKind::Fifo(RefCell::new(None)),
-            _ => InodeKind::Socket(Default::default()),
-        };
-        let child = Inode::new(dir.dev, meta, kind);
-        child.readonly.set(ro);
-        child.writethrough.set(wt);
-        children.push((name, child));
     }
     for (name, child) in children {
-        let is_dir = child.is_dir();
-        *child.parent.borrow_mut() = Rc::downgrade(dir);
-        *child.name.borrow_mut() = name.clone();
-        if let InodeKind::Dir(d) = &dir.kind {
-            // Entries mounted over (inserted before population) win over host entries.
-            d.borrow_mut().entries.entry(name).or_insert(child);
-        }
-        let _ = is_dir;
+        attach(dir, name, child);
     }
     Ok(())
+}
+
+/// Links `child` into `dir` as `name`, unless something is already there (entries mounted
+/// over, inserted before population, win over host entries).
+fn attach(dir: &Rc<Inode>, name: Vec<u8>, child: Rc<Inode>) {
+    *child.parent.borrow_mut() = Rc::downgrade(dir);
+    *child.name.borrow_mut() = name.clone();
+    if let InodeKind::Dir(d) = &dir.kind {
+        d.borrow_mut().entries.entry(name).or_insert(child);
+    }
+}
+
+/// An inode for the host entry `name` of `dir` (whose host directory fd is `dfd`), or None
+/// when it is gone.
+fn host_child(dir: &Inode, dfd: &Rc<OwnedFd>, name: &[u8]) -> Option<Rc<Inode>> {
+    let cname = CString::new(name).ok()?;
+    let st = fstatat(dfd, &cname).ok()?;
+    let hl = HostLink {
+        dir: dfd.clone(),
+        name: cname,
+    };
+    let meta = meta_from_stat(&st);
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => InodeKind::Dir(RefCell::new(DirData {
+            entries: Default::default(),
+            lower: Some(hl),
+            host: None,
+        })),
+        libc::S_IFREG => InodeKind::File(RefCell::new(FileData::Host(hl))),
+        libc::S_IFLNK => InodeKind::Symlink(RefCell::new(SymlinkData::Host(hl))),
+        libc::S_IFCHR => {
+            let (ma, mi) = (
+                crate::vfs::inode::major(st.st_rdev),
+                crate::vfs::inode::minor(st.st_rdev),
+            );
+            match crate::vfs::DevKind::from_rdev(ma, mi) {
+                Some(k) => InodeKind::Device(k),
+                None => InodeKind::Socket(Default::default()), // unknown devices cannot be opened
+            }
+        }
+        libc::S_IFIFO => InodeKind::Fifo(RefCell::new(None)),
+        _ => InodeKind::Socket(Default::default()),
+    };
+    let child = Inode::new(dir.dev, meta, kind);
+    child.readonly.set(dir.readonly.get());
+    child.writethrough.set(dir.writethrough.get());
+    Some(child)
+}
+
+fn fstatat(dfd: &OwnedFd, name: &CString) -> Result<libc::stat, Errno> {
+    // SAFETY: st is a valid out buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatat relative to a directory fd we own, with a NUL-terminated name.
+    let rc = unsafe {
+        libc::fstatat(
+            dfd.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(st)
+}
+
+/// A write-through directory is shared with the host and maybe with other sandboxes (a rw
+/// bind mount, a pod's emptyDir): after its first import, a name it does not hold may have
+/// been created there since. Looks `name` up on the host and imports it. None: not there.
+pub fn revalidate_missing(dir: &Rc<Inode>, name: &[u8]) -> Option<Rc<Inode>> {
+    if !dir.writethrough.get() || name.is_empty() || name.contains(&b'/') {
+        return None;
+    }
+    let InodeKind::Dir(d) = &dir.kind else {
+        return None;
+    };
+    let dfd = d.borrow().host.clone()?;
+    let child = host_child(dir, &dfd, name)?;
+    attach(dir, name.to_vec(), child.clone());
+    Some(child)
+}
+
+/// Whether `child` of a write-through directory stands for a host entry (rather than a mount
+/// or an in-memory file).
+fn host_backed(dir: &Inode, child: &Inode) -> bool {
+    if child.dev != dir.dev {
+        return false; // something mounted here
+    }
+    match &child.kind {
+        InodeKind::File(f) => matches!(&*f.borrow(), FileData::Host(_)) || child.mirror.borrow().is_some(),
+        InodeKind::Dir(cd) => {
+            let cd = cd.borrow();
+            cd.lower.is_some() || cd.host.is_some()
+        }
+        InodeKind::Symlink(s) => matches!(&*s.borrow(), SymlinkData::Host(_)),
+        _ => true,
+    }
+}
+
+/// Brings a populated write-through directory in line with the host before it is listed:
+/// imports names created there since and drops host entries removed there. Entries whose
+/// host file still exists keep their inode (open files, cached data).
+pub fn refresh(dir: &Rc<Inode>) -> Result<(), Errno> {
+    if !dir.writethrough.get() {
+        return Ok(());
+    }
+    let InodeKind::Dir(d) = &dir.kind else {
+        return Ok(());
+    };
+    let Some(dfd) = d.borrow().host.clone() else {
+        return populate(dir);
+    };
+    let names: std::collections::BTreeSet<Vec<u8>> = list_host_dir(&dfd)?.into_iter().collect();
+    let gone: Vec<Vec<u8>> = d
+        .borrow()
+        .entries
+        .iter()
+        .filter(|(n, c)| !names.contains(*n) && host_backed(dir, c))
+        .map(|(n, _)| n.clone())
+        .collect();
+    for n in gone {
+        d.borrow_mut().entries.remove(&n);
+    }
+    let new: Vec<Vec<u8>> = names
+        .into_iter()
+        .filter(|n| !d.borrow().entries.contains_key(n))
+        .collect();
+    for n in new {
+        if let Some(child) = host_child(dir, &dfd, &n) {
+            attach(dir, n, child);
+        }
+    }
+    Ok(())
+}
+
+/// Checks an entry `child` (named `name`) of a write-through directory against the host:
+/// gone there, it is dropped (None); a regular file gets its attributes refreshed (the host
+/// or another sandbox may have written it).
+pub fn revalidate_hit(dir: &Rc<Inode>, name: &[u8], child: Rc<Inode>) -> Option<Rc<Inode>> {
+    if !dir.writethrough.get() || !host_backed(dir, &child) {
+        return Some(child);
+    }
+    let InodeKind::Dir(d) = &dir.kind else {
+        return Some(child);
+    };
+    let Some(dfd) = d.borrow().host.clone() else {
+        return Some(child);
+    };
+    let Ok(cname) = CString::new(name) else {
+        return Some(child);
+    };
+    match fstatat(&dfd, &cname) {
+        Ok(st) => {
+            if st.st_mode & libc::S_IFMT == libc::S_IFREG {
+                if let InodeKind::File(f) = &child.kind {
+                    if matches!(&*f.borrow(), FileData::Host(_)) {
+                        let mut m = child.meta.borrow_mut();
+                        m.size = st.st_size as u64;
+                        m.mtime = time(st.st_mtime, st.st_mtime_nsec);
+                        m.ctime = time(st.st_ctime, st.st_ctime_nsec);
+                        m.atime = time(st.st_atime, st.st_atime_nsec);
+                    }
+                }
+            }
+            Some(child)
+        }
+        Err(Errno::ENOENT) => {
+            d.borrow_mut().entries.remove(name);
+            None
+        }
+        Err(_) => Some(child),
+    }
 }
 
 fn list_host_dir(dfd: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {

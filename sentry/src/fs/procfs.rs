@@ -655,7 +655,13 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     }
                 }
                 "cgroup" => s.push_str("0::/\n"),
-                "oom_score_adj" | "oom_score" => s.push_str("0\n"),
+                "oom_score_adj" => {
+                    let _ = writeln!(s, "{}", pr.oom_score_adj);
+                }
+                // Linux's badness score: 0..=2000, the adjustment shifting it.
+                "oom_score" => {
+                    let _ = writeln!(s, "{}", pr.oom_score_adj.max(0) * 2 / 3);
+                }
                 "loginuid" => s.push_str("4294967295"),
                 "wchan" => s.push('0'),
                 "io" => s.push_str("rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"),
@@ -778,6 +784,13 @@ pub fn write_hook(
     buf: &[u8],
 ) -> Option<Result<usize, Errno>> {
     let inode = f.inode.as_ref()?;
+    match &inode.kind {
+        InodeKind::Proc(ProcNode::PidFile(id, "oom_score_adj")) => {
+            return Some(write_oom_score_adj(k, tid, *id, buf))
+        }
+        InodeKind::Proc(ProcNode::PidFile(_, "comm")) => {}
+        _ => return None,
+    }
     let InodeKind::Proc(ProcNode::PidFile(id, "comm")) = &inode.kind else {
         return None;
     };
@@ -798,6 +811,32 @@ pub fn write_hook(
         .collect();
     k.set_comm(target, &name);
     Some(Ok(buf.len()))
+}
+
+/// /proc/ID/oom_score_adj: a number in -1000..=1000 (EINVAL otherwise); like Linux, lowering
+/// it below its current value needs CAP_SYS_RESOURCE (EACCES).
+fn write_oom_score_adj(
+    k: &mut Kernel,
+    tid: crate::kernel::Tid,
+    id: crate::kernel::Pid,
+    buf: &[u8],
+) -> Result<usize, Errno> {
+    let text = std::str::from_utf8(buf).map_err(|_| Errno::EINVAL)?;
+    let value: i32 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+    if !(-1000..=1000).contains(&value) {
+        return Err(Errno::EINVAL);
+    }
+    let privileged = k
+        .tasks
+        .get(&tid)
+        .is_some_and(|t| k.procs.get(&t.tgid).is_some_and(|p| p.creds.has_cap(24)));
+    let target = k.tasks.get(&id).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+    let p = k.procs.get_mut(&target).ok_or(Errno::ESRCH)?;
+    if value < p.oom_score_adj && !privileged {
+        return Err(Errno::EACCES);
+    }
+    p.oom_score_adj = value;
+    Ok(buf.len())
 }
 
 /// An open procfs file: a snapshot of its contents taken at open.

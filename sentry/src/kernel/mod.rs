@@ -48,6 +48,8 @@ pub struct Kernel {
     pub timers: timers::Timers,
     /// CPUs the workload sees (fixed at boot).
     pub ncpu: usize,
+    /// `process.oomScoreAdj`: what new processes (the init, exec'd ones) start with.
+    pub oom_score_adj: i32,
     /// Requests from the runtime (kill, ps, exec, pause, ...).
     pub(crate) control: Option<crate::control::ControlQueue>,
     /// A clean stub that new processes for `exec` are forked from.
@@ -180,6 +182,7 @@ impl Kernel {
             exec_waiters: HashMap::new(),
             strace: std::env::var_os("MOAT_STRACE").is_some_and(|v| v == "1"),
             seccomp: None,
+            oom_score_adj: 0,
             ncpu: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),

@@ -132,6 +132,9 @@ pub struct Process {
     pub vfork_parent: Option<Tid>,
     pub start_ticks: u64,
     pub rlimits: [(u64, u64); 16],
+    /// /proc/PID/oom_score_adj (-1000..=1000), inherited over fork. The host's OOM killer
+    /// sees the sandbox-wide value the runtime set on the sentry and its stubs.
+    pub oom_score_adj: i32,
     /// Exit code the group is exiting with (exit_group in progress).
     pub exiting: Option<WaitStatus>,
     /// Times this process was stopped / continued, for WUNTRACED / WCONTINUED reporting.

@@ -877,6 +877,7 @@ fn getdents(k: &mut Kernel, tid: Tid, a: [u64; 6], format: DirentFormat) -> SysR
         match &inode.kind {
             InodeKind::Dir(dd) => {
                 overlay::populate(&inode)?;
+                overlay::refresh(&inode)?;
                 for (name, child) in dd.borrow().entries.iter() {
                     entries.push(DirEntry {
                         ino: child.ino,

@@ -55,7 +55,11 @@ fn dir_entry(dir: &Rc<Inode>, name: &[u8]) -> Result<Option<Rc<Inode>>, Errno> {
         return Err(Errno::ENOTDIR);
     };
     overlay::populate(dir)?;
-    Ok(d.borrow().entries.get(name).cloned())
+    let found = d.borrow().entries.get(name).cloned();
+    Ok(match found {
+        Some(child) => overlay::revalidate_hit(dir, name, child),
+        None => overlay::revalidate_missing(dir, name),
+    })
 }
 
 fn join_path(dir: &Rc<Inode>, name: &[u8]) -> Vec<u8> {

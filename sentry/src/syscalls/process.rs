@@ -137,6 +137,7 @@ pub fn do_clone(
         },
         start_ticks: k.ticks(),
         rlimits: p.rlimits,
+        oom_score_adj: p.oom_score_adj,
         exiting: None,
         stop_report: None,
         cont_report: false,

@@ -29,7 +29,11 @@ pub fn lookup(k: &Kernel, ctx: &PathCtx, dir: &Rc<Inode>, name: &[u8]) -> Result
                 return Err(Errno::ENOENT);
             }
             overlay::populate(dir)?;
-            d.borrow().entries.get(name).cloned().ok_or(Errno::ENOENT)
+            let found = d.borrow().entries.get(name).cloned();
+            match found {
+                Some(child) => overlay::revalidate_hit(dir, name, child).ok_or(Errno::ENOENT),
+                None => overlay::revalidate_missing(dir, name).ok_or(Errno::ENOENT),
+            }
         }
         InodeKind::Proc(p) => procfs::lookup(k, ctx, dir, p, name),
         _ => Err(Errno::ENOTDIR),

@@ -1,0 +1,195 @@
+//! Bundles shaped like a Kubernetes pod's app containers, as containerd's CRI plugin writes
+//! them, run under moat and under runc (the reference), whose outputs must match:
+//! - the network, IPC and UTS namespaces given as `/proc/<pause pid>/ns/*` paths (the pod's
+//!   hostname and its loopback services are the pause process's);
+//! - `process.oomScoreAdj`, inside and on the host;
+//! - a single-file bind mount (`/dev/termination-log`) written inside reaches the host file;
+//! - a shared read-write directory shows what the host (or another sandbox) creates and
+//!   removes there after the container first looked at it.
+
+mod cli_common;
+
+use cli_common::*;
+use moat_tests::{require_root, wait_until, TempDir};
+use serde_json::json;
+use std::fs;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A stand-in for a pod's pause container: a process in new network, IPC and UTS namespaces,
+/// with hostname `podhost` and an HTTP server on its own 127.0.0.1:8080.
+struct PodHolder {
+    child: Child,
+}
+
+impl PodHolder {
+    fn start(dir: &std::path::Path) -> PodHolder {
+        let www = dir.join("www");
+        fs::create_dir_all(&www).unwrap();
+        fs::write(www.join("index.html"), "served by the pod\n").unwrap();
+        let child = Command::new("unshare")
+            .args(["--net", "--uts", "--ipc", "/bin/sh", "-c"])
+            .arg(
+                "hostname podhost && busybox ip link set lo up && \
+                 exec busybox httpd -f -p 127.0.0.1:8080 -h \"$1\"",
+            )
+            .arg("sh")
+            .arg(&www)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start unshare");
+        let h = PodHolder { child };
+        let ns = format!("/proc/{}/ns/uts", h.child.id());
+        let up = wait_until(Duration::from_secs(10), || {
+            fs::read_link(&ns).ok() != fs::read_link("/proc/self/ns/uts").ok()
+                && Command::new("nsenter")
+                    .args(["--net", &format!("--target={}", h.child.id())])
+                    .args(["busybox", "wget", "-q", "-O", "/dev/null"])
+                    .arg("http://127.0.0.1:8080/")
+                    .status()
+                    .is_ok_and(|s| s.success())
+        });
+        assert!(up, "the pod holder did not come up");
+        h
+    }
+
+    fn ns(&self, kind: &str) -> String {
+        format!("/proc/{}/ns/{kind}", self.child.id())
+    }
+}
+
+impl Drop for PodHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn have_unshare() -> bool {
+    Command::new("unshare")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn joins_the_pods_namespaces_by_path() {
+    require_root!();
+    if !have_unshare() {
+        eprintln!("SKIP: unshare is not installed");
+        return;
+    }
+    let tmp = TempDir::new("pod-ns");
+    let pod = PodHolder::start(tmp.path());
+    let outs = outputs_under_each(
+        "pod-ns",
+        &[
+            "sh",
+            "-c",
+            "hostname; wget -q -O - http://127.0.0.1:8080/; echo $?; cat /proc/self/oom_score_adj",
+        ],
+        |c, _| {
+            // What containerd gives an app container: no hostname of its own, the pod's
+            // namespaces by path, the oomScoreAdj kubelet computed.
+            c.as_object_mut().unwrap().remove("hostname");
+            c["process"]["oomScoreAdj"] = json!(937);
+            c["linux"]["namespaces"] = json!([
+                {"type": "pid"}, {"type": "mount"},
+                {"type": "ipc", "path": pod.ns("ipc")},
+                {"type": "uts", "path": pod.ns("uts")},
+                {"type": "network", "path": pod.ns("net")},
+            ]);
+        },
+    );
+    assert_eq!(
+        outs[0].1, "exit 0\npodhost\nserved by the pod\n0\n937\n",
+        "moat"
+    );
+    assert_same_outputs(&outs);
+}
+
+#[test]
+fn oom_score_adj_reaches_the_host() {
+    require_root!();
+    for (name, env) in runtimes("pod-oom") {
+        let b = small_bundle(&env, "bundle", &["sleep", "100"]);
+        let mut c = b.config();
+        // Positive: lowering it needs CAP_SYS_RESOURCE, which root may lack (then runc fails
+        // too).
+        c["process"]["oomScoreAdj"] = json!(500);
+        b.write_config(&c);
+        let id = env.new_id();
+        let o = env.moat(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        assert!(o.success(), "{name} create: {}", o.describe());
+        let pid = state_pid(&env, &id);
+        let adj = fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap_or_default();
+        assert_eq!(adj.trim(), "500", "{name}: the sandbox process (pid {pid})");
+        let o = env.moat(&["delete", "-f", &id]);
+        assert!(o.success(), "{name} delete: {}", o.describe());
+    }
+}
+
+#[test]
+fn file_bind_mount_and_shared_dir_are_the_hosts() {
+    require_root!();
+    let script = "cat /dev/termination-log; echo 'exit reason' > /dev/termination-log; \
+         ls /shared; echo from-inside > /shared/inside; \
+         while [ ! -e /shared/later ]; do sleep 0.05; done; \
+         ls /shared; cat /shared/later; wc -c < /shared/grows; \
+         while [ -e /shared/doomed ]; do sleep 0.05; done; ls /shared";
+    let mut outs = Vec::new();
+    for (name, env) in runtimes("pod-binds") {
+        let host = env.dir().join("host");
+        let shared = host.join("shared");
+        fs::create_dir_all(&shared).unwrap();
+        let log = host.join("termination-log");
+        fs::write(&log, "before\n").unwrap();
+        fs::write(shared.join("grows"), "12345").unwrap();
+        fs::write(shared.join("doomed"), "x").unwrap();
+        let b = small_bundle(&env, "bundle", &["sh", "-c", script]);
+        let mut c = b.config();
+        c["mounts"].as_array_mut().unwrap().extend([
+            json!({"destination": "/dev/termination-log", "type": "bind",
+                   "source": log, "options": ["rbind", "rw"]}),
+            json!({"destination": "/shared", "type": "bind",
+                   "source": shared, "options": ["rbind", "rw"]}),
+        ]);
+        b.write_config(&c);
+        // The host (standing in for another container of the pod) changes the directory
+        // once the container has listed it and written its own file.
+        let changer = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                let seen = wait_until(Duration::from_secs(30), || {
+                    shared.join("inside").exists()
+                });
+                fs::write(shared.join("grows"), "1234567890").unwrap();
+                fs::write(shared.join("later"), "made on the host\n").unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                fs::remove_file(shared.join("doomed")).unwrap();
+                seen
+            })
+        };
+        let (_, o) = env.run_bundle(&b);
+        assert!(changer.join().unwrap(), "{name}: /shared/inside never appeared on the host");
+        assert!(!o.timed_out, "{name}: {}", o.describe());
+        assert_eq!(
+            fs::read_to_string(&log).unwrap(),
+            "exit reason\n",
+            "{name}: the termination log on the host"
+        );
+        assert_eq!(
+            fs::read_to_string(shared.join("inside")).unwrap(),
+            "from-inside\n",
+            "{name}"
+        );
+        outs.push((name, format!("exit {}\n{}", o.code, o.stdout)));
+    }
+    assert_eq!(
+        outs[0].1,
+        "exit 0\nbefore\ndoomed\ngrows\ndoomed\ngrows\ninside\nlater\nmade on the host\n10\ngrows\ninside\nlater\n",
+        "moat"
+    );
+    assert_same_outputs(&outs);
+}
