@@ -12,6 +12,7 @@
 //! The tests need root (namespaces, chroot, ptrace of the workload). When not run as
 //! root they print a `SKIP` line and pass; see [`require_root!`].
 
+pub mod containerd;
 pub mod corpus;
 
 use serde_json::{json, Value};

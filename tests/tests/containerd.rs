@@ -13,71 +13,39 @@
 mod cli_common;
 
 use cli_common::*;
-use moat_tests::{moat_bin, require_root, rootfs_dir, run_with_timeout, wait_until, Output};
+use moat_tests::containerd::{
+    base_config, busybox_rootfs, docker_archive, missing_containerd, Containerd,
+};
+use moat_tests::{moat_bin, require_root, wait_until};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const NS: &str = "moat-test";
 const IMAGE: &str = "moat.test/busybox:latest";
 
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn sh(script: &str, args: &[&Path]) -> Output {
-    let mut c = Command::new("/bin/sh");
-    c.arg("-c").arg(script).arg("sh").args(args);
-    run_with_timeout(c, Duration::from_secs(120))
-}
-
 /// Builds a docker-archive image tar of the busybox part of the test rootfs.
 fn build_image(dir: &Path) -> PathBuf {
-    let img = dir.join("img");
-    fs::create_dir_all(&img).unwrap();
-    let o = sh(
-        r#"set -e
-        cd "$2"
-        tar -C "$1" --exclude=./opt --exclude=./usr/lib --exclude='./usr/bin/python3*' \
-            --exclude=./dev -cf layer.tar .
-        L=$(sha256sum layer.tar | cut -d' ' -f1)
-        mkdir "$L" && mv layer.tar "$L/layer.tar"
-        printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"moat tests"}]}' "$L" > config.tmp
-        C=$(sha256sum config.tmp | cut -d' ' -f1)
-        mv config.tmp "$C.json"
-        printf '[{"Config":"%s.json","RepoTags":["moat.test/busybox:latest"],"Layers":["%s/layer.tar"]}]' "$C" "$L" > manifest.json
-        tar -cf ../image.tar .
-        "#,
-        &[&rootfs_dir(), &img],
-    );
-    assert!(o.success(), "build image: {}", o.describe());
-    dir.join("image.tar")
+    let rootfs = dir.join("img-rootfs");
+    busybox_rootfs(&rootfs, &[]);
+    docker_archive(&dir.join("img"), &rootfs, IMAGE, &[], &["/bin/sh"])
 }
 
-/// A private containerd, stopped (and its directories removed) on drop.
-struct Containerd {
+/// The private containerd of this test, with the CRI runtime `moat`; the test's tasks are
+/// killed and removed on drop, before containerd stops.
+struct Ctd {
+    ctd: Containerd,
     dir: PathBuf,
-    child: Child,
     moat: PathBuf,
 }
 
-impl Containerd {
-    fn start(dir: &Path) -> Containerd {
+impl Ctd {
+    fn start(dir: &Path) -> Ctd {
         let moat = moat_bin();
         let d = dir.display();
         let config = format!(
-            r#"version = 2
-root = "{d}/root"
-state = "{d}/state"
-[grpc]
-  address = "{d}/containerd.sock"
-[ttrpc]
-  address = "{d}/containerd.sock.ttrpc"
-[plugins."io.containerd.grpc.v1.cri"]
+            r#"{base}[plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -93,43 +61,22 @@ state = "{d}/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.moat.options]
         BinaryName = "{}"
 "#,
-            moat.display()
+            moat.display(),
+            base = base_config(dir),
         );
-        fs::write(dir.join("config.toml"), config).unwrap();
-        let log = fs::File::create(dir.join("containerd.log")).unwrap();
-        let child = Command::new(which("containerd").unwrap())
-            .arg("--config")
-            .arg(dir.join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start containerd");
-        let c = Containerd {
+        Ctd {
+            ctd: Containerd::start(dir, NS, &config),
             dir: dir.to_path_buf(),
-            child,
             moat,
-        };
-        assert!(
-            wait_until(Duration::from_secs(30), || c.ctr(&["version"]).success()),
-            "containerd did not come up: {}",
-            fs::read_to_string(dir.join("containerd.log")).unwrap_or_default()
-        );
-        c
+        }
     }
 
-    fn ctr_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(which("ctr").unwrap());
-        c.arg("--address")
-            .arg(self.dir.join("containerd.sock"))
-            .arg("--namespace")
-            .arg(NS)
-            .args(args);
-        c
+    fn ctr_cmd(&self, args: &[&str]) -> std::process::Command {
+        self.ctd.ctr_cmd(args)
     }
 
-    fn ctr(&self, args: &[&str]) -> Output {
-        run_with_timeout(self.ctr_cmd(args), Duration::from_secs(60))
+    fn ctr(&self, args: &[&str]) -> moat_tests::Output {
+        self.ctd.ctr(args)
     }
 
     /// `ctr run` options that select moat through the runc shim.
@@ -145,55 +92,35 @@ state = "{d}/state"
     }
 
     fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default()
+        self.ctd.log()
     }
 }
 
-impl Drop for Containerd {
+impl Drop for Ctd {
     fn drop(&mut self) {
         for t in ["c1", "c2"] {
             let _ = self.ctr(&["task", "kill", "--signal", "KILL", t]);
             let _ = self.ctr(&["task", "rm", "-f", t]);
             let _ = self.ctr(&["container", "rm", t]);
         }
-        // SAFETY: kill(2) on our child containerd.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let ok = wait_until(Duration::from_secs(15), || {
-            self.child.try_wait().ok().flatten().is_some()
-        });
-        if !ok {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let under = moat_tests::mounts_under(&self.dir);
-        for m in under.iter().rev() {
-            let c = std::ffi::CString::new(m.as_str()).unwrap();
-            // SAFETY: umount2 on a path below our own temp dir.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
 #[test]
 fn containerd_runc_shim_with_moat() {
     require_root!();
-    let (Some(_), Some(_), Some(_)) = (
-        which("containerd"),
-        which("ctr"),
-        which("containerd-shim-runc-v2"),
-    ) else {
+    if let Some(missing) = missing_containerd() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "containerd is not installed (make deps installs it)"
+            "{missing} not installed (make deps installs containerd)"
         );
-        eprintln!("SKIP: containerd, ctr or containerd-shim-runc-v2 not installed");
+        eprintln!("SKIP: {missing} not installed");
         return;
-    };
+    }
     let dir = PathBuf::from(format!("/tmp/moat-ctd-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    let ctd = Containerd::start(&dir);
+    let ctd = Ctd::start(&dir);
 
     // The CRI runtime `moat` (what a RuntimeClass selects) is loaded with moat as BinaryName.
     let plugins = ctd.ctr(&["plugins", "ls"]);
@@ -209,9 +136,7 @@ fn containerd_runc_shim_with_moat() {
         .log()
         .contains(&format!("BinaryName:{}", ctd.moat.display())));
 
-    let image = build_image(&dir);
-    let o = ctd.ctr(&["image", "import", image.to_str().unwrap()]);
-    assert!(o.success(), "import: {}", o.describe());
+    ctd.ctd.import(&build_image(&dir));
 
     // 1. ctr run: output and exit status, and it ran in moat (the sentry's uname).
     let rt = ctd.runtime_args();
@@ -359,5 +284,9 @@ fn containerd_runc_shim_with_moat() {
         moat_tests::processes_matching("boot --id c2")
     );
     drop(ctd);
-    assert!(!dir.exists(), "{} left", dir.display());
+    assert!(
+        !dir.exists() || std::env::var_os("MOAT_TEST_KEEP").is_some(),
+        "{} left",
+        dir.display()
+    );
 }
