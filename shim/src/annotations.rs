@@ -117,7 +117,10 @@ mod tests {
     #[test]
     fn not_a_pod() {
         assert_eq!(place("c1", json!({})), Placement::Standalone);
-        assert_eq!(Placement::from_annotations("c1", None), Placement::Standalone);
+        assert_eq!(
+            Placement::from_annotations("c1", None),
+            Placement::Standalone
+        );
         assert_eq!(Placement::Standalone.grouping("c1"), "c1");
         // A container type without a sandbox id, or values of the wrong type: not a pod.
         assert_eq!(

@@ -491,14 +491,16 @@ pub fn metrics_any(cg: &Cgroup) -> Result<Any, CgroupError> {
             let m = metrics_v1(d);
             (
                 m.descriptor_dyn_name(),
-                m.write_to_bytes().map_err(|e| CgroupError::Encode(e.to_string()))?,
+                m.write_to_bytes()
+                    .map_err(|e| CgroupError::Encode(e.to_string()))?,
             )
         }
         Cgroup::V2(d) => {
             let m = metrics_v2(d);
             (
                 m.descriptor_dyn_name(),
-                m.write_to_bytes().map_err(|e| CgroupError::Encode(e.to_string()))?,
+                m.write_to_bytes()
+                    .map_err(|e| CgroupError::Encode(e.to_string()))?,
             )
         }
     };
@@ -620,7 +622,10 @@ mod tests {
                 ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
             ],
         );
-        write(&dir("pids"), &[("pids.current", "5\n"), ("pids.max", "max\n")]);
+        write(
+            &dir("pids"),
+            &[("pids.current", "5\n"), ("pids.max", "max\n")],
+        );
         write(
             &dir("blkio"),
             &[(
@@ -651,7 +656,10 @@ mod tests {
         assert_eq!(m.memory_oom_control.oom_kill, 2);
         let b = &m.blkio.io_service_bytes_recursive;
         assert_eq!(b.len(), 2);
-        assert_eq!((b[1].op.as_str(), b[1].major, b[1].value), ("Write", 8, 8192));
+        assert_eq!(
+            (b[1].op.as_str(), b[1].major, b[1].value),
+            ("Write", 8, 8192)
+        );
         let c = Cgroup::V1(d);
         assert_eq!(oom_kills(&c), Some(2));
         // The Any carries containerd's type name and decodes back.
@@ -683,10 +691,16 @@ mod tests {
         );
         let m = metrics_v2(&d);
         assert_eq!((m.pids.current, m.pids.limit), (3, 100));
-        assert_eq!((m.cpu.usage_usec, m.cpu.user_usec, m.cpu.system_usec), (2500, 2000, 500));
+        assert_eq!(
+            (m.cpu.usage_usec, m.cpu.user_usec, m.cpu.system_usec),
+            (2500, 2000, 500)
+        );
         assert_eq!(m.memory.usage, 1048576);
         assert_eq!(m.memory.usage_limit, u64::MAX);
-        assert_eq!((m.memory.anon, m.memory.file, m.memory.pgfault), (524288, 4096, 12));
+        assert_eq!(
+            (m.memory.anon, m.memory.file, m.memory.pgfault),
+            (524288, 4096, 12)
+        );
         assert_eq!(m.memory_events.oom_kill, 1);
         assert_eq!(m.io.usage.len(), 1);
         assert_eq!((m.io.usage[0].rbytes, m.io.usage[0].wios), (1024, 2));

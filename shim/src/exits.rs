@@ -51,7 +51,8 @@ pub fn start_watcher(on_exit: impl Fn(i32) + Send + 'static) -> std::io::Result<
                         continue;
                     }
                     let now = Instant::now();
-                    r.unclaimed.retain(|_, (_, at)| now.duration_since(*at) < KEEP_UNCLAIMED);
+                    r.unclaimed
+                        .retain(|_, (_, at)| now.duration_since(*at) < KEEP_UNCLAIMED);
                     r.unclaimed.insert(pid, (ev.exit_code, now));
                 }
                 on_exit(pid);

@@ -134,7 +134,14 @@ pub fn open_plain(p: &StdioPaths) -> Result<(ProcessIo, ChildStdio)> {
     let (out_keeper, stdout) = open_output(&p.stdout)?;
     // CRI names two fifos; a caller may name one for both.
     let (err_keeper, stderr) = if !p.stderr.is_empty() && p.stderr == p.stdout {
-        (None, stdout.as_ref().map(File::try_clone).transpose().map_err(Error::io("dup stdout"))?)
+        (
+            None,
+            stdout
+                .as_ref()
+                .map(File::try_clone)
+                .transpose()
+                .map_err(Error::io("dup stdout"))?,
+        )
     } else {
         open_output(&p.stderr)?
     };
@@ -143,7 +150,8 @@ pub fn open_plain(p: &StdioPaths) -> Result<(ProcessIo, ChildStdio)> {
         _out_keepers: out_keeper.into_iter().chain(err_keeper).collect(),
         console: None,
     };
-    let or_null = |f: Option<File>| -> Result<Stdio> { Ok(Stdio::from(f.map_or_else(devnull, Ok)?)) };
+    let or_null =
+        |f: Option<File>| -> Result<Stdio> { Ok(Stdio::from(f.map_or_else(devnull, Ok)?)) };
     Ok((
         io,
         ChildStdio {
@@ -368,7 +376,9 @@ mod tests {
     fn uris() {
         assert!(matches!(target("").unwrap(), Target::None));
         assert!(matches!(target("/run/x/stdout").unwrap(), Target::Fifo(_)));
-        assert!(matches!(target("file:///var/log/x").unwrap(), Target::File(p) if p == Path::new("/var/log/x")));
+        assert!(
+            matches!(target("file:///var/log/x").unwrap(), Target::File(p) if p == Path::new("/var/log/x"))
+        );
         let e = target("binary:///usr/bin/logger?x=1").err().unwrap();
         assert!(e.to_string().contains("only fifos"), "{e}");
     }

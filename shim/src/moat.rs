@@ -143,8 +143,14 @@ impl Moat {
     }
 
     pub fn start(&self, id: &str) -> Result<()> {
-        self.run("start", vec!["start".into(), id.into()], None, None, OTHER_TIMEOUT)
-            .map(drop)
+        self.run(
+            "start",
+            vec!["start".into(), id.into()],
+            None,
+            None,
+            OTHER_TIMEOUT,
+        )
+        .map(drop)
     }
 
     pub fn kill(&self, id: &str, signal: u32, all: bool) -> Result<()> {
@@ -181,23 +187,30 @@ impl Moat {
     }
 
     pub fn pause(&self, id: &str) -> Result<()> {
-        self.run("pause", vec!["pause".into(), id.into()], None, None, OTHER_TIMEOUT)
-            .map(drop)
+        self.run(
+            "pause",
+            vec!["pause".into(), id.into()],
+            None,
+            None,
+            OTHER_TIMEOUT,
+        )
+        .map(drop)
     }
 
     pub fn resume(&self, id: &str) -> Result<()> {
-        self.run("resume", vec!["resume".into(), id.into()], None, None, OTHER_TIMEOUT)
-            .map(drop)
+        self.run(
+            "resume",
+            vec!["resume".into(), id.into()],
+            None,
+            None,
+            OTHER_TIMEOUT,
+        )
+        .map(drop)
     }
 
     /// `moat update --resources -`: OCI `linux.resources` JSON on stdin, as containerd sends it.
     pub fn update(&self, id: &str, resources: &[u8]) -> Result<()> {
-        let a = vec![
-            "update".into(),
-            "--resources".into(),
-            "-".into(),
-            id.into(),
-        ];
+        let a = vec!["update".into(), "--resources".into(), "-".into(), id.into()];
         self.run("update", a, Some(resources), None, OTHER_TIMEOUT)
             .map(drop)
     }
@@ -264,7 +277,10 @@ mod tests {
         };
         let m = Moat::new(&o, "k8s.io", "c1", Path::new("/b"));
         let c = m.command(&["state".into(), "c1".into()]);
-        let args: Vec<_> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(c.get_program(), "moat");
         assert_eq!(
             args,

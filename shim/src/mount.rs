@@ -78,14 +78,8 @@ pub fn mount_one(fstype: &str, source: &str, options: &[String], target: &Path) 
     mount(Some(source), target, fstype, flags, data).map_err(Error::nix(what.clone()))?;
     // A bind mount takes read-only only from a remount.
     if flags.contains(MsFlags::MS_BIND | MsFlags::MS_RDONLY) {
-        mount::<str, Path, str, str>(
-            None,
-            target,
-            None,
-            flags | MsFlags::MS_REMOUNT,
-            None,
-        )
-        .map_err(Error::nix(format!("{what} (read-only)")))?;
+        mount::<str, Path, str, str>(None, target, None, flags | MsFlags::MS_REMOUNT, None)
+            .map_err(Error::nix(format!("{what} (read-only)")))?;
     }
     if !propagation.is_empty() {
         mount::<str, Path, str, str>(None, target, None, propagation, None)
@@ -132,7 +126,10 @@ mod tests {
             "lowerdir=/l1:/l2",
         ]));
         assert!(f.is_empty() && p.is_empty());
-        assert_eq!(d, s(&["index=off", "workdir=/w", "upperdir=/u", "lowerdir=/l1:/l2"]));
+        assert_eq!(
+            d,
+            s(&["index=off", "workdir=/w", "upperdir=/u", "lowerdir=/l1:/l2"])
+        );
     }
 
     #[test]

@@ -97,7 +97,11 @@ impl ShimOptions {
         let o: ShimOptions = toml::from_str(text).map_err(|e| OptionsError::Toml {
             path: path.to_string(),
             // toml's message spans lines (a caret under the column); containerd shows one.
-            msg: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
+            msg: e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         })?;
         o.validate()?;
         Ok(o)
@@ -127,7 +131,11 @@ impl ShimOptions {
                 let path = fields.get(&2).cloned().unwrap_or_default();
                 let body = fields.get(&3).cloned().unwrap_or_default();
                 if !body.is_empty() {
-                    let name = if path.is_empty() { "(ConfigBody)" } else { &path };
+                    let name = if path.is_empty() {
+                        "(ConfigBody)"
+                    } else {
+                        &path
+                    };
                     Self::from_toml(&body, name)
                 } else if !path.is_empty() {
                     Self::from_file(Path::new(&path))
@@ -136,12 +144,11 @@ impl ShimOptions {
                 }
             }
             RUNC_OPTIONS_TYPE => {
-                let r = RuncOptions::parse_from_bytes(value).map_err(|e| {
-                    OptionsError::Protobuf {
+                let r =
+                    RuncOptions::parse_from_bytes(value).map_err(|e| OptionsError::Protobuf {
                         type_url: type_url.to_string(),
                         msg: e.to_string(),
-                    }
-                })?;
+                    })?;
                 let o = ShimOptions {
                     binary_name: (!r.binary_name.is_empty()).then(|| r.binary_name.clone()),
                     root: (!r.root.is_empty()).then(|| r.root.clone()),
@@ -370,7 +377,10 @@ strace = true
     fn malformed_and_invalid_files() {
         let e = ShimOptions::from_toml("debug = tru", "/etc/moat/shim.toml").unwrap_err();
         let m = e.to_string();
-        assert!(m.starts_with("moat shim options file /etc/moat/shim.toml: "), "{m}");
+        assert!(
+            m.starts_with("moat shim options file /etc/moat/shim.toml: "),
+            "{m}"
+        );
         assert!(!m.contains('\n'), "{m}");
         let e = ShimOptions::from_toml("binary = \"x\"", "f").unwrap_err();
         assert!(e.to_string().contains("unknown field `binary`"), "{e}");
@@ -407,7 +417,10 @@ strace = true
         assert_eq!(o.overlay.as_deref(), Some("none"));
         assert!(!o.debug);
         // No options, or options without a path: defaults.
-        assert_eq!(ShimOptions::from_any("", &[]).unwrap(), ShimOptions::default());
+        assert_eq!(
+            ShimOptions::from_any("", &[]).unwrap(),
+            ShimOptions::default()
+        );
         assert_eq!(
             ShimOptions::from_any(RUNTIME_OPTIONS_TYPE, &[]).unwrap(),
             ShimOptions::default()

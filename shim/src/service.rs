@@ -18,8 +18,8 @@ use containerd_shim::api::{
     UpdateTaskRequest, WaitRequest, WaitResponse,
 };
 use containerd_shim::protos::events::task::{
-    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM,
-    TaskPaused, TaskResumed, TaskStart,
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
+    TaskResumed, TaskStart,
 };
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::protos::protobuf::MessageField;
@@ -172,8 +172,7 @@ fn now() -> Timestamp {
 fn read_spec(bundle: &Path) -> Result<serde_json::Value> {
     let p = bundle.join("config.json");
     let text = std::fs::read_to_string(&p).map_err(Error::io(format!("read {}", p.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::InvalidArgument(format!("{}: {e}", p.display())))
+    serde_json::from_str(&text).map_err(|e| Error::InvalidArgument(format!("{}: {e}", p.display())))
 }
 
 /// The container's cgroup: the sandbox process's, else the spec's cgroupsPath.
@@ -317,7 +316,9 @@ impl Service {
             return Err(Error::InvalidArgument("container id is empty".into()));
         }
         if self.lock().containers.contains_key(&id) {
-            return Err(Error::AlreadyExists(format!("container {id} already exists")));
+            return Err(Error::AlreadyExists(format!(
+                "container {id} already exists"
+            )));
         }
         if !req.checkpoint.is_empty() {
             return Err(Error::Unimplemented(
@@ -359,7 +360,9 @@ impl Service {
         let stored = bundle.join(STORED_OPTIONS);
         serde_json::to_vec(&opts)
             .map_err(|e| Error::Other(e.to_string()))
-            .and_then(|v| std::fs::write(&stored, v).map_err(Error::io(format!("write {}", stored.display()))))?;
+            .and_then(|v| {
+                std::fs::write(&stored, v).map_err(Error::io(format!("write {}", stored.display())))
+            })?;
         std::fs::create_dir_all(moat.root())
             .map_err(Error::io(format!("mkdir {}", moat.root().display())))?;
 
@@ -398,7 +401,14 @@ impl Service {
         let made = (|| -> Result<(ProcessIo, u32)> {
             let pio = if req.terminal {
                 let sock = ConsoleSocket::new()?;
-                moat.create(&id, &bundle, &pid_file, Some(sock.path()), &launch, io::null_stdio()?)?;
+                moat.create(
+                    &id,
+                    &bundle,
+                    &pid_file,
+                    Some(sock.path()),
+                    &launch,
+                    io::null_stdio()?,
+                )?;
                 let master = sock.receive(CONSOLE_TIMEOUT)?;
                 io::open_console(master, &stdio)?
             } else {
@@ -548,12 +558,19 @@ impl Service {
             .map_err(Error::io(format!("temp dir in {}", bundle.display())))?;
         let process = dir.path().join("process.json");
         let pid_file = dir.path().join("pid");
-        std::fs::write(&process, &spec).map_err(Error::io(format!("write {}", process.display())))?;
+        std::fs::write(&process, &spec)
+            .map_err(Error::io(format!("write {}", process.display())))?;
         let since = Instant::now();
         let made = (|| -> Result<(ProcessIo, u32)> {
             let pio = if stdio.terminal {
                 let sock = ConsoleSocket::new()?;
-                moat.exec(id, &process, &pid_file, Some(sock.path()), io::null_stdio()?)?;
+                moat.exec(
+                    id,
+                    &process,
+                    &pid_file,
+                    Some(sock.path()),
+                    io::null_stdio()?,
+                )?;
                 let master = sock.receive(CONSOLE_TIMEOUT)?;
                 io::open_console(master, &stdio)?
             } else {
@@ -613,7 +630,10 @@ impl Service {
                     "cannot delete exec {eid}: it is running"
                 )));
             }
-            let p = c.execs.remove(eid).ok_or_else(|| Error::NotFound(eid.to_string()))?;
+            let p = c
+                .execs
+                .remove(eid)
+                .ok_or_else(|| Error::NotFound(eid.to_string()))?;
             let (status, at) = p.exit.clone().unwrap_or((0, now()));
             return Ok(DeleteResponse {
                 pid: p.pid,
@@ -630,7 +650,11 @@ impl Service {
         if !exited && (state == State::Running || state == State::Paused) {
             return Err(Error::FailedPrecondition(format!(
                 "cannot delete container {id}: it is {}",
-                if state == State::Running { "running" } else { "paused" }
+                if state == State::Running {
+                    "running"
+                } else {
+                    "paused"
+                }
             )));
         }
         // A created (never started) container, or a stopped one: moat removes the sandbox
@@ -695,7 +719,12 @@ impl Service {
             let t = self.lock();
             let c = t.get(id)?;
             let p = c.process(eid)?;
-            (c.moat.clone(), p.pid, p.exit.is_some(), p.exec_spec.is_none())
+            (
+                c.moat.clone(),
+                p.pid,
+                p.exit.is_some(),
+                p.exec_spec.is_none(),
+            )
         };
         if eid.is_empty() {
             if exited && !req.all {
@@ -721,7 +750,9 @@ impl Service {
         if unsafe { libc::kill(pid as i32, sig) } != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::ESRCH) {
-                return Err(Error::NotFound(format!("process already finished: exec {eid}")));
+                return Err(Error::NotFound(format!(
+                    "process already finished: exec {eid}"
+                )));
             }
             return Err(Error::io(format!("kill exec {eid}"))(e));
         }
@@ -750,7 +781,9 @@ impl Service {
             )));
         }
         if c.execs.contains_key(eid) {
-            return Err(Error::AlreadyExists(format!("exec {eid} already exists in {id}")));
+            return Err(Error::AlreadyExists(format!(
+                "exec {eid} already exists in {id}"
+            )));
         }
         let mut p = Proc::new(
             0,
@@ -871,9 +904,8 @@ impl Service {
         };
         let cg = match cg {
             Some(cg) => cg,
-            None => find_cgroup(pid, None).ok_or_else(|| {
-                Error::NotFound(format!("container {}: no cgroup found", req.id))
-            })?,
+            None => find_cgroup(pid, None)
+                .ok_or_else(|| Error::NotFound(format!("container {}: no cgroup found", req.id)))?,
         };
         let any = cgroup::metrics_any(&cg).map_err(|e| Error::Other(e.to_string()))?;
         Ok(StatsResponse {
@@ -942,11 +974,19 @@ impl Task for Service {
     }
 
     fn pause(&self, _: &TtrpcContext, req: PauseRequest) -> TtrpcResult<Empty> {
-        answer("pause", &req.id, self.set_paused(&req.id, true).map(|_| Empty::new()))
+        answer(
+            "pause",
+            &req.id,
+            self.set_paused(&req.id, true).map(|_| Empty::new()),
+        )
     }
 
     fn resume(&self, _: &TtrpcContext, req: ResumeRequest) -> TtrpcResult<Empty> {
-        answer("resume", &req.id, self.set_paused(&req.id, false).map(|_| Empty::new()))
+        answer(
+            "resume",
+            &req.id,
+            self.set_paused(&req.id, false).map(|_| Empty::new()),
+        )
     }
 
     fn kill(&self, _: &TtrpcContext, req: KillRequest) -> TtrpcResult<Empty> {

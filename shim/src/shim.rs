@@ -52,6 +52,39 @@ fn shim_answers(addr: &str) -> bool {
     std::os::unix::net::UnixStream::connect(path).is_ok()
 }
 
+/// `start`: checks the options, finds the shim that serves this container (the pod's) and
+/// returns its address.
+fn start(opts: StartOpts) -> Result<String, Error> {
+    start_options()?;
+    let spec = std::fs::read_to_string("config.json")
+        .map_err(Error::io("read the bundle's config.json"))?;
+    let spec: serde_json::Value = serde_json::from_str(&spec)
+        .map_err(|e| Error::InvalidArgument(format!("config.json: {e}")))?;
+    let placement = Placement::from_annotations(&opts.id, spec["annotations"].as_object());
+    if let Some(sb) = placement.sandbox() {
+        // One shim per pod: the sandbox container started it; an application container
+        // whose sandbox has none is refused rather than given a pod of its own.
+        let addr = containerd_shim::socket_address(&opts.address, &opts.namespace, sb);
+        if !shim_answers(&addr) {
+            return Err(Error::NotFound(format!(
+                "container {}: pod sandbox {sb} has no running moat shim (unknown sandbox \
+                 id, or the sandbox is gone)",
+                opts.id
+            )));
+        }
+    }
+    let grouping = placement.grouping(&opts.id).to_string();
+    // Starts the serving shim; when the pod's shim already listens on the grouped address,
+    // the new process finds it, writes its address and exits.
+    let (pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())
+        .map_err(|e| Error::Other(format!("start the shim: {e}")))?;
+    if let Err(e) = containerd_shim::cgroup::adjust_oom_score(pid) {
+        log::warn!("oom score of shim {pid}: {e}");
+    }
+    write_address(&address).map_err(|e| Error::Other(format!("write the address: {e}")))?;
+    Ok(address)
+}
+
 impl containerd_shim::Shim for MoatShim {
     type T = Service;
 
@@ -65,34 +98,15 @@ impl containerd_shim::Shim for MoatShim {
     }
 
     fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
-        start_options()?;
-        let spec = std::fs::read_to_string("config.json")
-            .map_err(Error::io("read the bundle's config.json"))?;
-        let spec: serde_json::Value = serde_json::from_str(&spec)
-            .map_err(|e| Error::InvalidArgument(format!("config.json: {e}")))?;
-        let placement = Placement::from_annotations(&opts.id, spec["annotations"].as_object());
-        if let Some(sb) = placement.sandbox() {
-            // One shim per pod: the sandbox container started it; an application container
-            // whose sandbox has none is refused rather than given a pod of its own.
-            let addr = containerd_shim::socket_address(&opts.address, &opts.namespace, sb);
-            if !shim_answers(&addr) {
-                return Err(Error::NotFound(format!(
-                    "container {}: pod sandbox {sb} has no running moat shim (unknown sandbox \
-                     id, or the sandbox is gone)",
-                    opts.id
-                ))
-                .into());
+        match start(opts) {
+            Ok(address) => Ok(address),
+            Err(e) => {
+                // containerd shows start's output in its error; containerd_shim would print
+                // the error's Debug form, so say it here in plain words.
+                eprintln!("containerd-shim-moat-v1: {e}");
+                std::process::exit(1);
             }
         }
-        let grouping = placement.grouping(&opts.id).to_string();
-        // Starts the serving shim; when the pod's shim already listens on the grouped address,
-        // the new process finds it, writes its address and exits.
-        let (pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
-        if let Err(e) = containerd_shim::cgroup::adjust_oom_score(pid) {
-            log::warn!("oom score of shim {pid}: {e}");
-        }
-        write_address(&address)?;
-        Ok(address)
     }
 
     fn delete_shim(&mut self) -> containerd_shim::Result<DeleteResponse> {
