@@ -1,13 +1,13 @@
 # moat: build, demo, tests and benchmarks.
 #
 #   make deps     install the Debian 12 packages the build, tests and bench need (as root)
-#   make build    cargo build --release  ->  target/release/moat
+#   make build    cargo build --release  ->  target/release/moat, target/release/containerd-shim-moat-v1
 #   make rootfs   build/rootfs: busybox-static rootfs + static test programs
 #   make demo     run a container that shows it is sandboxed
 #   make test     every unit and integration test (needs root)
 #   make bench    runtime comparison: native, runc, runsc, moat  ->  build/bench-report.md
 #   make docs     regenerate docs/syscalls.md from the sentry's syscall table
-#   make install  copy moat to $(PREFIX)/bin
+#   make install  copy moat and containerd-shim-moat-v1 to $(PREFIX)/bin
 #   make clean
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -96,6 +96,7 @@ docs: build
 
 install: build
 	install -D -m 0755 $(MOAT) $(DESTDIR)$(PREFIX)/bin/moat
+	install -D -m 0755 $(CURDIR)/target/release/containerd-shim-moat-v1 $(DESTDIR)$(PREFIX)/bin/containerd-shim-moat-v1
 
 clean:
 	$(CARGO) clean
