@@ -8,10 +8,18 @@
 //! `uname -r`), a detached task with an options file (`--runtime-config-path`: its `root` is
 //! where moat's state appears), `task exec` output and status, a long exec killed by
 //! `task kill --exec-id`, `task ps` (virtual pids), `task metrics` (cpu, memory, pids from the
-//! cgroup), `task pause`/`resume`, `task kill`, `task rm`; one shim for a pod's containers (CRI
+//! cgroup), `Update` and the errors of bad requests straight over the shim's ttrpc socket (ctr
+//! 1.6 has no `task update`), `task pause`/`resume`, `task kill`, `task rm`; one shim for a pod's containers (CRI
 //! annotations), a clear error for an unknown pod sandbox and for a malformed options file; and
 //! that nothing is left: no moat state, no sandbox process, no shim.
 
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
+use containerd_shim::protos::protobuf::MessageField;
+use containerd_shim::protos::shim::shim::{
+    DeleteRequest, KillRequest, StateRequest, UpdateTaskRequest,
+};
+use containerd_shim::protos::ttrpc::{self, context, Code};
+use containerd_shim::protos::TaskClient;
 use moat_tests::containerd::{
     base_config, busybox_rootfs, docker_archive, find_program, Containerd,
 };
@@ -275,6 +283,79 @@ fn ctr_with_the_moat_shim() {
         .or(m["memory"]["usage"].as_u64())
         .unwrap_or(0);
     assert!(pids_now >= 2 && cpu > 0 && mem > 0, "metrics: {m}");
+
+    // 5b. Straight to the shim's ttrpc socket (what containerd does): Update, and the errors of
+    // bad requests. (ctr 1.6 has no `task update`.)
+    let addr =
+        containerd_shim::socket_address(dir.join("containerd.sock").to_str().unwrap(), NS, "c2");
+    let task = TaskClient::new(ttrpc::Client::connect(&addr).expect("connect to the shim"));
+    let ctx = || context::with_timeout(30_000_000_000);
+    let status = |r: std::result::Result<String, ttrpc::Error>| match r {
+        Err(ttrpc::Error::RpcStatus(s)) => (s.code(), s.message().to_string()),
+        other => panic!("expected an error status, got {other:?}"),
+    };
+    let (code, msg) = status(
+        task.state(
+            ctx(),
+            &StateRequest {
+                id: "nope".into(),
+                ..Default::default()
+            },
+        )
+        .map(|r| format!("{r:?}")),
+    );
+    assert_eq!(code, Code::NOT_FOUND, "{msg}");
+    assert_eq!(msg, "container nope not found in this shim");
+    let (code, msg) = status(
+        task.kill(
+            ctx(),
+            &KillRequest {
+                id: "c2".into(),
+                exec_id: "no-exec".into(),
+                signal: 9,
+                ..Default::default()
+            },
+        )
+        .map(|r| format!("{r:?}")),
+    );
+    assert_eq!(code, Code::NOT_FOUND, "{msg}");
+    assert!(
+        msg.contains("exec no-exec not found in container c2"),
+        "{msg}"
+    );
+    let (code, msg) = status(
+        task.delete(
+            ctx(),
+            &DeleteRequest {
+                id: "c2".into(),
+                ..Default::default()
+            },
+        )
+        .map(|r| format!("{r:?}")),
+    );
+    assert_eq!(code, Code::FAILED_PRECONDITION, "{msg}");
+    assert!(msg.contains("it is running"), "{msg}");
+    let limit: u64 = 256 << 20;
+    let resources = Any {
+        type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into(),
+        value: format!("{{\"memory\":{{\"limit\":{limit}}}}}").into_bytes(),
+        ..Default::default()
+    };
+    task.update(
+        ctx(),
+        &UpdateTaskRequest {
+            id: "c2".into(),
+            resources: MessageField::some(resources),
+            ..Default::default()
+        },
+    )
+    .expect("update");
+    let m = json(&ctd.ctr(&["task", "metrics", "--format", "json", "c2"]));
+    let got = m["memory"]["usage"]["limit"]
+        .as_u64()
+        .or(m["memory"]["usage_limit"].as_u64());
+    assert_eq!(got, Some(limit), "metrics after update: {m}");
+    drop(task);
 
     // 6. pause / resume.
     assert!(ctd.ctr(&["task", "pause", "c2"]).success());
