@@ -205,7 +205,16 @@ impl Bundle {
     /// to x86-64 numbers; names the sentry does not know are skipped, as runc skips names
     /// libseccomp does not know). Seccomp agents (SCMP_ACT_NOTIFY) are refused.
     pub fn seccomp_profile(&self) -> Result<Option<SeccompProfile>> {
-        let Some(sc) = self.spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
+        seccomp_profile_of(self.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))
+    }
+}
+
+/// `linux.seccomp` with syscall names resolved (None: no profile).
+pub fn seccomp_profile_of(
+    sc: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<Option<SeccompProfile>> {
+    {
+        let Some(sc) = sc else {
             return Ok(None);
         };
         let action = |a: LinuxSeccompAction, errno: Option<u32>| -> Result<SeccompAction> {
@@ -276,7 +285,9 @@ impl Bundle {
         }
         Ok(Some(profile))
     }
+}
 
+impl Bundle {
     /// Maps one OCI mount to the filesystem the sentry provides.
     pub fn classify_mount(&self, m: &Mount) -> Result<MountClass> {
         let dest = m.destination();

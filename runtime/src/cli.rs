@@ -138,6 +138,10 @@ pub struct CreateArgs {
     /// Pass this many extra fds (3, 4, ...) to the container
     #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
+    /// Run the container in this pod sandbox's sentry (moat's; containerd's CRI annotations
+    /// select it by themselves)
+    #[arg(long, value_name = "SANDBOX_ID")]
+    pub sandbox: Option<String>,
     #[arg(value_name = "CONTAINER_ID")]
     pub id: String,
 }

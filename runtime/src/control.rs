@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Longest request or response line accepted.
-pub const MAX_LINE: usize = 64 * 1024;
+pub const MAX_LINE: usize = 1024 * 1024;
 
 /// Most file descriptors accepted with one request: the kernel's limit for one `SCM_RIGHTS`
 /// message (SCM_MAX_FD), stdio plus up to 250 `--preserve-fds`.
@@ -48,8 +48,12 @@ pub const MAX_FD_NUMBER: i32 = 65536;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Release the loaded init task (`moat start`).
-    Start,
+    /// Release the loaded init task (`moat start`). `container` (here and below): a pod's
+    /// app container running in this sandbox (see pod.rs); absent: the sandbox's own.
+    Start {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+    },
     /// Report the sandbox's view of its status.
     State,
     /// Deliver `signal` to the workload's init (`all`: to every workload process).
@@ -57,23 +61,40 @@ pub enum Request {
         signal: i32,
         #[serde(default)]
         all: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
     },
     /// Start a process in the running sandbox; its stdio (and preserved fds) come as fds with
     /// the request.
     Exec {
         process: ExecProcess,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
     },
     /// On an exec connection: deliver `signal` to the exec'd process.
     Signal {
         signal: i32,
     },
     /// The workload's processes.
-    Ps,
+    Ps {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+    },
     /// Freeze / thaw every workload thread.
     Pause,
     Resume,
     /// The sentry's counters.
-    Stats,
+    Stats {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+    },
+    /// Add a pod's app container to this sandbox: its stdio, rootfs and bind-mount sources
+    /// come as fds with the request (see pod.rs). Like `exec`, the connection then carries
+    /// the container's life: signals in, its init's exit out.
+    AddContainer {
+        container: String,
+        spec: crate::pod::MemberSpec,
+    },
 }
 
 /// What `exec` runs.
@@ -483,13 +504,20 @@ mod tests {
     #[test]
     fn wire_format() {
         assert_eq!(
-            serde_json::to_string(&Request::Start).unwrap(),
+            serde_json::to_string(&Request::Start { container: None }).unwrap(),
             r#"{"op":"start"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"ps","container":"app"}"#).unwrap(),
+            Request::Ps {
+                container: Some("app".into())
+            }
         );
         assert_eq!(
             serde_json::to_string(&Request::Kill {
                 signal: 15,
-                all: false
+                all: false,
+                container: None
             })
             .unwrap(),
             r#"{"op":"kill","signal":15,"all":false}"#
@@ -499,7 +527,8 @@ mod tests {
             r,
             Request::Kill {
                 signal: 9,
-                all: false
+                all: false,
+                container: None
             }
         );
         assert!(serde_json::from_str::<Request>(r#"{"op":"bogus"}"#).is_err());
@@ -593,6 +622,7 @@ mod tests {
                 cwd: "/".into(),
                 ..Default::default()
             },
+            container: None,
         };
         let (resp, mut stream) = call_with_fds(&path, &req, &fds, Duration::from_secs(5)).unwrap();
         assert_eq!(resp.pid, Some(7));

@@ -3,7 +3,8 @@
 //!
 //! `moat create` checks the bundle and clones the sandbox process (`moat boot`, pid 1 of new
 //! namespaces), which boots the sentry and waits on `<root>/<id>/control.sock`; `start` releases
-//! it; `state`, `kill`, `delete` and `list` read and act on `<root>/<id>/state.json`.
+//! it; `state`, `kill`, `delete` and `list` read and act on `<root>/<id>/state.json`. A pod's
+//! app containers join the pod sandbox's sentry instead (pod.rs).
 
 pub mod bundle;
 pub mod cgroups;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod features;
 pub mod hooks;
 pub mod logging;
+pub mod pod;
 pub mod signal;
 pub mod spawn;
 pub mod state;

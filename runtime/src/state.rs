@@ -76,6 +76,10 @@ pub struct State {
     /// The sandbox's cgroup (empty when cgroups were not set up).
     #[serde(default, skip_serializing_if = "crate::cgroups::CgroupPaths::is_empty")]
     pub cgroup: crate::cgroups::CgroupPaths,
+    /// For a pod's app container (pod.rs): the id of the pod sandbox whose sentry runs it.
+    /// Its `pid` is then the holder process that stands for its init.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
 }
 
 /// The state as `runc state` prints it (field order and names as runc's).
@@ -92,6 +96,9 @@ pub struct OciState<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: &'a BTreeMap<String, String>,
     pub owner: String,
+    /// moat's addition: the pod sandbox a pod's app container runs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<&'a str>,
 }
 
 /// Where the state of container `id` lives.
@@ -228,8 +235,23 @@ impl Container {
         }
     }
 
+    /// The socket to send this container's requests to: its own sandbox's, or for a pod's
+    /// app container its pod sandbox's (with [`Container::member`] in the request).
     pub fn control_socket(&self) -> PathBuf {
-        self.dir.join(CONTROL_SOCKET)
+        match &self.state.sandbox {
+            Some(sb) => self
+                .dir
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .join(sb)
+                .join(CONTROL_SOCKET),
+            None => self.dir.join(CONTROL_SOCKET),
+        }
+    }
+
+    /// The name control requests give this container: Some(id) for a pod's app container.
+    pub fn member(&self) -> Option<String> {
+        self.state.sandbox.as_ref().map(|_| self.state.id.clone())
     }
 
     /// The OCI state as hooks get it on stdin.
@@ -263,6 +285,7 @@ impl Container {
             created: &self.state.created,
             annotations: &self.state.annotations,
             owner,
+            sandbox: self.state.sandbox.as_deref(),
         }
     }
 }
@@ -368,6 +391,7 @@ mod tests {
             sandbox_start_time: process_start_time(std::process::id() as i32).unwrap(),
             moat_version: "0.1.0".into(),
             cgroup: Default::default(),
+            sandbox: None,
         }
     }
 

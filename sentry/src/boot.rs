@@ -62,7 +62,7 @@ fn mount_at(root: &Rc<Inode>, dest: &str, node: Rc<Inode>) -> Result<(), Errno> 
 }
 
 /// Device numbers for bind mounts, so renames across mounts fail with EXDEV.
-fn next_dev() -> u64 {
+pub(crate) fn next_dev() -> u64 {
     thread_local! { static DEV: std::cell::Cell<u64> = const { std::cell::Cell::new(0x100) }; }
     DEV.with(|d| {
         let v = d.get();
@@ -130,7 +130,7 @@ fn is_dir_fd(fd: &OwnedFd) -> bool {
     }
 }
 
-fn default_rlimits() -> [(u64, u64); 16] {
+pub(crate) fn default_rlimits() -> [(u64, u64); 16] {
     let inf = u64::MAX;
     let mut r = [(inf, inf); 16];
     r[libc::RLIMIT_STACK as usize] = (8 << 20, inf);
@@ -215,6 +215,7 @@ pub(crate) fn create_process(
             start_ticks: k.ticks(),
             rlimits,
             oom_score_adj: k.oom_score_adj,
+            container: crate::kernel::container::SANDBOX_CONTAINER,
             exiting: None,
             stop_report: None,
             cont_report: false,
@@ -318,6 +319,104 @@ pub(crate) fn load_program(
     })
 }
 
+/// A container's file system: the rootfs overlay with the sentry's /dev and the spec's
+/// mounts on it, and its mount table (for /proc/PID/mounts). Only uses the fds it is given, so
+/// it also works once the sentry is sealed (a pod's app containers are added then).
+pub(crate) fn build_root(
+    k: &mut Kernel,
+    rootfs: OwnedFd,
+    readonly_root: bool,
+    writethrough: bool,
+    root_dev: u64,
+    spec_mounts: Vec<crate::spec::MountSpec>,
+) -> Result<(Rc<Inode>, Vec<crate::kernel::container::MountEntry>), SentryError> {
+    let mut table = Vec::new();
+    let root = overlay::new_root(rootfs, readonly_root, writethrough, root_dev).map_err(|e| {
+        setup(format!(
+            "cannot open rootfs: {}",
+            std::io::Error::from_raw_os_error(e.0)
+        ))
+    })?;
+    let mnt_err = |dest: &str, e: Errno| {
+        setup(format!(
+            "mount {dest}: {}",
+            std::io::Error::from_raw_os_error(e.0)
+        ))
+    };
+    table.push((
+        b"/".to_vec(),
+        "overlay",
+        if readonly_root {
+            b"ro".to_vec()
+        } else {
+            b"rw".to_vec()
+        },
+    ));
+    let devfs = devfs::new_devfs().map_err(|e| mnt_err("/dev", e))?;
+    mount_at(&root, "/dev", devfs).map_err(|e| mnt_err("/dev", e))?;
+    table.push((b"/dev".to_vec(), "tmpfs", b"rw,nosuid".to_vec()));
+    for m in spec_mounts {
+        let dest = m.destination.clone();
+        if !dest.starts_with('/') {
+            return Err(setup(format!(
+                "mount destination {dest:?} must be absolute"
+            )));
+        }
+        let ro = m.options.iter().any(|o| o == "ro");
+        let (node, fstype): (Rc<Inode>, &'static str) = match m.kind {
+            MountKind::Proc => (procfs::new_root(), "proc"),
+            MountKind::Sysfs => (new_sysfs(k.ncpu).map_err(|e| mnt_err(&dest, e))?, "sysfs"),
+            MountKind::Tmpfs | MountKind::Mqueue => {
+                if dest == "/dev" {
+                    continue; // the sentry's devfs already serves /dev
+                }
+                let mode = parse_mode(&m.options).unwrap_or(0o1777);
+                // Each tmpfs is its own filesystem: its own device and its own size= budget.
+                let dev = next_dev();
+                if let Some(size) = m
+                    .options
+                    .iter()
+                    .find_map(|o| o.strip_prefix("size="))
+                    .and_then(|v| crate::fs::quota::parse_size(v, crate::fs::quota::RAM))
+                {
+                    crate::fs::quota::set_limit(dev, size);
+                }
+                (Inode::new_dir(dev, mode, 0, 0), "tmpfs")
+            }
+            MountKind::Devpts => continue,
+            MountKind::Bind { source, readonly } => {
+                if is_dir_fd(&source) {
+                    (k.shared_bind_dir(source, readonly || ro).map_err(|e| mnt_err(&dest, e))?, "bind")
+                } else {
+                    (copy_host_file(&source, readonly || ro)?, "bind")
+                }
+            }
+            MountKind::BindFile {
+                dir,
+                name,
+                readonly,
+            } => (
+                overlay::host_file(dir, name, readonly || ro, next_dev())
+                    .map_err(|e| mnt_err(&dest, e))?,
+                "bind",
+            ),
+        };
+        if ro {
+            node.readonly.set(true);
+        }
+        mount_at(&root, &dest, node.clone()).map_err(|e| mnt_err(&dest, e))?;
+        if node.is_dir() {
+            k.note_mount_parent(&root, &node);
+        }
+        table.push((
+            dest.into_bytes(),
+            fstype,
+            if ro { b"ro".to_vec() } else { b"rw".to_vec() },
+        ));
+    }
+    Ok((root, table))
+}
+
 pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     if spec.args.is_empty() {
         return Err(setup("process.args must not be empty"));
@@ -352,95 +451,15 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     k.oom_score_adj = spec.oom_score_adj.clamp(-1000, 1000);
 
     // Filesystems.
-    let root = overlay::new_root(
+    let (root, mounts) = build_root(
+        &mut k,
         spec.rootfs,
         spec.readonly_root,
         !spec.options.overlay,
         crate::fs::DEV_ROOT,
-    )
-    .map_err(|e| {
-        setup(format!(
-            "cannot open rootfs: {}",
-            std::io::Error::from_raw_os_error(e.0)
-        ))
-    })?;
-    let mnt_err = |dest: &str, e: Errno| {
-        setup(format!(
-            "mount {dest}: {}",
-            std::io::Error::from_raw_os_error(e.0)
-        ))
-    };
-    k.mounts.push((
-        b"/".to_vec(),
-        "overlay",
-        if spec.readonly_root {
-            b"ro".to_vec()
-        } else {
-            b"rw".to_vec()
-        },
-    ));
-    let devfs = devfs::new_devfs().map_err(|e| mnt_err("/dev", e))?;
-    mount_at(&root, "/dev", devfs).map_err(|e| mnt_err("/dev", e))?;
-    k.mounts
-        .push((b"/dev".to_vec(), "tmpfs", b"rw,nosuid".to_vec()));
-    for m in spec.mounts {
-        let dest = m.destination.clone();
-        if !dest.starts_with('/') {
-            return Err(setup(format!(
-                "mount destination {dest:?} must be absolute"
-            )));
-        }
-        let ro = m.options.iter().any(|o| o == "ro");
-        let (node, fstype): (Rc<Inode>, &'static str) = match m.kind {
-            MountKind::Proc => (procfs::new_root(), "proc"),
-            MountKind::Sysfs => (new_sysfs(k.ncpu).map_err(|e| mnt_err(&dest, e))?, "sysfs"),
-            MountKind::Tmpfs | MountKind::Mqueue => {
-                if dest == "/dev" {
-                    continue; // the sentry's devfs already serves /dev
-                }
-                let mode = parse_mode(&m.options).unwrap_or(0o1777);
-                // Each tmpfs is its own filesystem: its own device and its own size= budget.
-                let dev = next_dev();
-                if let Some(size) = m
-                    .options
-                    .iter()
-                    .find_map(|o| o.strip_prefix("size="))
-                    .and_then(|v| crate::fs::quota::parse_size(v, crate::fs::quota::RAM))
-                {
-                    crate::fs::quota::set_limit(dev, size);
-                }
-                (Inode::new_dir(dev, mode, 0, 0), "tmpfs")
-            }
-            MountKind::Devpts => continue,
-            MountKind::Bind { source, readonly } => {
-                if is_dir_fd(&source) {
-                    let n = overlay::new_root(source, readonly || ro, true, next_dev())
-                        .map_err(|e| mnt_err(&dest, e))?;
-                    (n, "bind")
-                } else {
-                    (copy_host_file(&source, readonly || ro)?, "bind")
-                }
-            }
-            MountKind::BindFile {
-                dir,
-                name,
-                readonly,
-            } => (
-                overlay::host_file(dir, name, readonly || ro, next_dev())
-                    .map_err(|e| mnt_err(&dest, e))?,
-                "bind",
-            ),
-        };
-        if ro {
-            node.readonly.set(true);
-        }
-        mount_at(&root, &dest, node).map_err(|e| mnt_err(&dest, e))?;
-        k.mounts.push((
-            dest.into_bytes(),
-            fstype,
-            if ro { b"ro".to_vec() } else { b"rw".to_vec() },
-        ));
-    }
+        spec.mounts,
+    )?;
+    k.mounts = mounts;
 
     // Credentials.
     let mut creds = Creds::root();
@@ -529,6 +548,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         p.no_new_privs = spec.no_new_privs;
     }
     k.seccomp = spec.seccomp.clone();
+    k.refresh_seccomp_flag();
     k.root = Some(root);
     load_program(&mut k, pid, &spec.args, &spec.env)?;
     Ok(k)

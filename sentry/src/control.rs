@@ -40,6 +40,24 @@ pub struct ExecSpec {
     pub no_new_privs: bool,
 }
 
+/// A pod's app container to add to a running sandbox (see kernel/container.rs): its own
+/// file system and init process; everything else is the pod's.
+#[derive(Debug)]
+pub struct ContainerSpec {
+    /// The container's id (what later requests name it by).
+    pub name: String,
+    /// `O_PATH | O_DIRECTORY` fd of its rootfs.
+    pub rootfs: OwnedFd,
+    pub readonly_root: bool,
+    pub mounts: Vec<crate::spec::MountSpec>,
+    pub rlimits: Vec<crate::spec::Rlimit>,
+    pub umask: Option<u32>,
+    pub oom_score_adj: i32,
+    pub seccomp: Option<crate::syscalls::seccomp::SeccompProfile>,
+    /// Its init process.
+    pub process: ExecSpec,
+}
+
 /// Capability sets, a bit per capability number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CapSets {
@@ -60,9 +78,11 @@ pub struct Stats {
 pub(crate) enum Request {
     /// Release the held init (see [`crate::Sentry::run_held`]).
     Start {
+        container: Option<String>,
         reply: Sender<Result<(), String>>,
     },
     Kill {
+        container: Option<String>,
         signal: i32,
         all: bool,
         reply: Sender<Result<(), String>>,
@@ -73,9 +93,11 @@ pub(crate) enum Request {
         reply: Sender<Result<(), String>>,
     },
     Ps {
-        reply: Sender<Vec<ProcessInfo>>,
+        container: Option<String>,
+        reply: Sender<Result<Vec<ProcessInfo>, String>>,
     },
     Exec {
+        container: Option<String>,
         spec: ExecSpec,
         started: Sender<Result<i32, String>>,
         exited: Sender<crate::WorkloadExit>,
@@ -87,7 +109,13 @@ pub(crate) enum Request {
         reply: Sender<Result<(), String>>,
     },
     Stats {
-        reply: Sender<Stats>,
+        container: Option<String>,
+        reply: Sender<Result<Stats, String>>,
+    },
+    AddContainer {
+        spec: ContainerSpec,
+        started: Sender<Result<i32, String>>,
+        exited: Sender<crate::WorkloadExit>,
     },
 }
 
@@ -166,8 +194,13 @@ impl SentryHandle {
 
     /// Lets the init of a sandbox started with [`crate::Sentry::run_held`] run.
     pub fn start(&self) -> Result<(), SentryError> {
+        self.start_in(None)
+    }
+
+    /// Lets the init of `container` (None: the sandbox's own) run.
+    pub fn start_in(&self, container: Option<String>) -> Result<(), SentryError> {
         let (reply, rx) = channel();
-        self.send(Request::Start { reply })?;
+        self.send(Request::Start { container, reply })?;
         rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
     }
 
@@ -176,8 +209,23 @@ impl SentryHandle {
     /// sandbox (init dies of it, as an init with default dispositions would); others are
     /// discarded for it.
     pub fn kill(&self, signal: i32, all: bool) -> Result<(), SentryError> {
+        self.kill_in(None, signal, all)
+    }
+
+    /// [`SentryHandle::kill`] for the init (or every process, `all`) of `container`.
+    pub fn kill_in(
+        &self,
+        container: Option<String>,
+        signal: i32,
+        all: bool,
+    ) -> Result<(), SentryError> {
         let (reply, rx) = channel();
-        self.send(Request::Kill { signal, all, reply })?;
+        self.send(Request::Kill {
+            container,
+            signal,
+            all,
+            reply,
+        })?;
         rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
     }
 
@@ -190,16 +238,27 @@ impl SentryHandle {
     }
 
     pub fn ps(&self) -> Result<Vec<ProcessInfo>, SentryError> {
+        self.ps_in(None)
+    }
+
+    /// The processes of `container` (None: every process of the sandbox).
+    pub fn ps_in(&self, container: Option<String>) -> Result<Vec<ProcessInfo>, SentryError> {
         let (reply, rx) = channel();
-        self.send(Request::Ps { reply })?;
-        rx.recv().map_err(|_| gone())
+        self.send(Request::Ps { container, reply })?;
+        rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
     }
 
     /// Starts a process inside the sandbox; returns its virtual pid and a way to wait for it.
     pub fn exec(&self, spec: ExecSpec) -> Result<ExecWait, SentryError> {
+        self.exec_in(None, spec)
+    }
+
+    /// [`SentryHandle::exec`] into `container` (its file system; None: the sandbox's own).
+    pub fn exec_in(&self, container: Option<String>, spec: ExecSpec) -> Result<ExecWait, SentryError> {
         let (started, srx) = channel();
         let (exited, erx) = channel();
         self.send(Request::Exec {
+            container,
             spec,
             started,
             exited,
@@ -225,8 +284,30 @@ impl SentryHandle {
     }
 
     pub fn stats(&self) -> Result<Stats, SentryError> {
+        self.stats_in(None)
+    }
+
+    /// Statistics of `container`'s processes (None: the whole sandbox).
+    pub fn stats_in(&self, container: Option<String>) -> Result<Stats, SentryError> {
         let (reply, rx) = channel();
-        self.send(Request::Stats { reply })?;
-        rx.recv().map_err(|_| gone())
+        self.send(Request::Stats { container, reply })?;
+        rx.recv().map_err(|_| gone())?.map_err(SentryError::Setup)
+    }
+
+    /// Adds a pod's app container to the running sandbox. Its init is loaded but held until
+    /// [`SentryHandle::start_in`]; returns the init's virtual pid and a way to wait for it.
+    pub fn add_container(&self, spec: ContainerSpec) -> Result<ExecWait, SentryError> {
+        let (started, srx) = channel();
+        let (exited, erx) = channel();
+        self.send(Request::AddContainer {
+            spec,
+            started,
+            exited,
+        })?;
+        let pid = srx
+            .recv()
+            .map_err(|_| gone())?
+            .map_err(SentryError::Setup)?;
+        Ok(ExecWait { pid, exited: erx })
     }
 }

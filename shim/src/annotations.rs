@@ -23,8 +23,8 @@ pub enum Placement {
 pub enum Launch {
     /// A sandbox (sentry) of its own: `moat create --bundle B ID`.
     NewSandbox,
-    /// Inside the running sandbox of container `0` (`moat create --sandbox <id>`-style). Not
-    /// chosen yet: moat cannot add a container to a running sentry today.
+    /// Inside the running sandbox of container `0`: `moat create --sandbox <id>`. Not chosen
+    /// by [`Placement::launch`] (see there).
     #[allow(dead_code)]
     InSandbox(String),
 }
@@ -70,8 +70,10 @@ impl Placement {
         }
     }
 
-    /// For now every container gets its own sentry; when moat can add a container to a
-    /// running sandbox, `PodContainer` becomes `Launch::InSandbox(sandbox_id)` here.
+    /// A plain `moat create` for every container: whether an application container joins
+    /// its pod's running sentry is moat's decision, from the same annotations, among the
+    /// containers of one `--root` (the shim gives all containers of a namespace one root).
+    /// Asking explicitly would be `PodContainer` -> `Launch::InSandbox(sandbox_id)` here.
     pub fn launch(&self) -> Launch {
         Launch::NewSandbox
     }

@@ -193,3 +193,69 @@ fn file_bind_mount_and_shared_dir_are_the_hosts() {
     );
     assert_same_outputs(&outs);
 }
+
+/// `moat create --sandbox`: two app containers in one running sandbox's sentry. Each has its
+/// own rootfs, process list and exit status; they share the pod's /dev/shm (one host
+/// directory bind-mounted into both is one tree in the sentry); killing the sandbox ends them.
+#[test]
+fn app_containers_join_a_running_sandbox() {
+    require_root!();
+    let env = moat_tests::TestEnv::new("pod-join");
+    let shm = env.dir().join("shm");
+    fs::create_dir_all(&shm).unwrap();
+    let with_shm = |b: &moat_tests::Bundle| {
+        let mut c = b.config();
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/dev/shm", "type": "bind", "source": shm, "options": ["rbind", "rw"]}));
+        b.write_config(&c);
+    };
+    let sb = small_bundle(&env, "sandbox", &["sleep", "1000"]);
+    with_shm(&sb);
+    let sb_id = started_bundle(&env, &sb);
+    let a = small_bundle(
+        &env,
+        "a",
+        &["sh", "-c", "echo from-a > /dev/shm/a; while [ ! -e /dev/shm/b ]; do sleep 0.05; done; cat /dev/shm/b; exit 7"],
+    );
+    let b = small_bundle(
+        &env,
+        "b",
+        &["sh", "-c", "echo from-b > /dev/shm/b; while [ ! -e /dev/shm/a ]; do sleep 0.05; done; cat /dev/shm/a; sleep 1000"],
+    );
+    with_shm(&a);
+    with_shm(&b);
+    let mut ids = Vec::new();
+    for bundle in [&a, &b] {
+        let id = env.new_id();
+        let o = env.moat(&["create", "--sandbox", &sb_id, "--bundle", bundle.dir.to_str().unwrap(), &id]);
+        assert!(o.success(), "create --sandbox: {}", o.describe());
+        assert_eq!(env.state(&id).unwrap()["sandbox"], json!(sb_id));
+        ids.push(id);
+    }
+    // Still one sandbox process.
+    let sandboxes = moat_tests::processes_matching(&format!("boot --id {}", ids[0]));
+    assert!(sandboxes.is_empty(), "{sandboxes:?}");
+    for id in &ids {
+        let o = env.moat(&["start", id]);
+        assert!(o.success(), "start: {}", o.describe());
+    }
+    assert!(wait_status(&env, &ids[0], "stopped"), "a did not stop");
+    let ps = env.moat(&["ps", "--format", "json", &ids[1]]);
+    assert!(ps.success(), "{}", ps.describe());
+    let procs = json(&ps);
+    assert!(
+        procs.as_array().is_some_and(|p| !p.is_empty()),
+        "b's processes: {procs}"
+    );
+    assert_eq!(fs::read_to_string(shm.join("a")).unwrap(), "from-a\n");
+    assert_eq!(status(&env, &ids[1]).as_deref(), Some("running"));
+    // An unknown sandbox is a clear error and leaves nothing.
+    let id = env.new_id();
+    let o = env.moat(&["create", "--sandbox", "no-such-pod", "--bundle", a.dir.to_str().unwrap(), &id]);
+    assert!(!o.success() && o.stderr.contains("pod sandbox no-such-pod does not exist"), "{}", o.describe());
+    assert!(env.state(&id).is_none());
+    // The sandbox's end is the pod's end.
+    let o = env.moat(&["kill", &sb_id, "KILL"]);
+    assert!(o.success(), "{}", o.describe());
+    assert!(wait_status(&env, &ids[1], "stopped"), "b outlived its sandbox");
+}

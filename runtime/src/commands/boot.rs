@@ -666,8 +666,15 @@ impl ControlServer {
         };
         tracing::debug!(?req, "control request");
         let created = self.phase == Phase::Created;
+        if let Some(resp) = self.member_request(&req, &mut incoming) {
+            match resp {
+                Some(r) => incoming.reply(&r),
+                None => {} // the connection now carries the container's life
+            }
+            return;
+        }
         let resp = match req {
-            Request::Start if created && self.serving => {
+            Request::Start { .. } if created && self.serving => {
                 let r = self.handle.start();
                 if r.is_ok() {
                     self.phase = Phase::Running;
@@ -675,14 +682,14 @@ impl ControlServer {
                 }
                 result(r)
             }
-            Request::Start if created => {
+            Request::Start { .. } if created => {
                 self.phase = Phase::Running;
                 self.started = true;
                 self.serving = true;
                 let _ = self.main.send(ToMain::Start);
                 Response::ok()
             }
-            Request::Start => Response::error("cannot start an already running container"),
+            Request::Start { .. } => Response::error("cannot start an already running container"),
             Request::State => Response {
                 ok: true,
                 status: Some(
@@ -699,7 +706,9 @@ impl ControlServer {
                 Response::error(format!("invalid signal {sig}"))
             }
             // The sentry runs (exec'd processes): it acts for the held init itself.
-            Request::Kill { signal: sig, all } if created && self.serving => {
+            Request::Kill {
+                signal: sig, all, ..
+            } if created && self.serving => {
                 result(self.handle.kill(sig, all))
             }
             Request::Kill { signal: sig, .. } if created => {
@@ -712,62 +721,28 @@ impl ControlServer {
                 }
                 Response::ok()
             }
-            Request::Kill { signal: sig, all } => result(self.handle.kill(sig, all)),
+            Request::Kill {
+                signal: sig, all, ..
+            } => result(self.handle.kill(sig, all)),
+            Request::AddContainer { .. } => Response::error("add_container: not handled"),
             Request::Signal { .. } => Response::error("signal is only valid on an exec connection"),
-            Request::Exec { process } => {
+            Request::Exec { process, .. } => {
                 let fds = std::mem::take(&mut incoming.fds);
-                match self.exec(process, fds) {
+                match self.exec(process, fds, None) {
                     Ok((pid, wait)) => {
-                        incoming.reply_keep(&Response {
-                            ok: true,
-                            pid: Some(pid),
-                            ..Default::default()
-                        });
-                        if incoming.stream.set_nonblocking(true).is_ok() {
-                            self.execs.push(ExecConn {
-                                pid,
-                                wait,
-                                stream: incoming.stream,
-                                buf: std::mem::take(&mut self.leftover),
-                            });
-                            // Signal lines that came with the request.
-                            self.exec_lines(self.execs.len() - 1);
-                        } else {
-                            let _ = self.handle.signal(pid, libc::SIGKILL);
-                        }
+                        self.keep_exec(incoming, pid, wait);
                         return;
                     }
                     Err(e) => Response::error(e),
                 }
             }
-            Request::Ps if created && !self.serving => Response {
+            Request::Ps { .. } if created && !self.serving => Response {
                 ok: true,
                 processes: Some(vec![self.init.clone()]),
                 ..Default::default()
             },
-            Request::Ps => match self.handle.ps() {
-                Ok(list) => Response {
-                    ok: true,
-                    processes: Some(
-                        list.into_iter()
-                            .map(|p| ProcessEntry {
-                                pid: p.pid,
-                                ppid: p.ppid,
-                                uid: p.uid,
-                                // A held init waits (for start), it does not run.
-                                state: if p.pid == 1 && created && p.state == 'R' {
-                                    "S".into()
-                                } else {
-                                    p.state.to_string()
-                                },
-                                comm: p.comm,
-                                args: p.args,
-                                threads: p.threads,
-                            })
-                            .collect(),
-                    ),
-                    ..Default::default()
-                },
+            Request::Ps { .. } => match self.handle.ps() {
+                Ok(list) => ps_response(list, |p| p.pid == 1 && created),
                 Err(e) => Response::error(e.to_string()),
             },
             Request::Pause if self.phase == Phase::Paused => {
@@ -797,7 +772,7 @@ impl ControlServer {
                 }
                 result(r)
             }
-            Request::Stats if created && !self.serving => Response {
+            Request::Stats { .. } if created && !self.serving => Response {
                 ok: true,
                 stats: Some(SandboxStats {
                     processes: 1,
@@ -806,20 +781,124 @@ impl ControlServer {
                 }),
                 ..Default::default()
             },
-            Request::Stats => match self.handle.stats() {
-                Ok(s) => Response {
-                    ok: true,
-                    stats: Some(SandboxStats {
-                        processes: s.processes,
-                        threads: s.threads,
-                        mapped_bytes: s.mapped_bytes,
-                    }),
-                    ..Default::default()
-                },
-                Err(e) => Response::error(e.to_string()),
-            },
+            Request::Stats { .. } => stats_response(self.handle.stats()),
         };
         incoming.reply(&resp);
+    }
+
+    /// Keeps an exec (or app container) connection: answers with the pid, then the
+    /// connection carries signals in and the exit out.
+    fn keep_exec(&mut self, mut incoming: control::Incoming, pid: i32, wait: ExecWait) {
+        incoming.reply_keep(&Response {
+            ok: true,
+            pid: Some(pid),
+            ..Default::default()
+        });
+        if incoming.stream.set_nonblocking(true).is_ok() {
+            self.execs.push(ExecConn {
+                pid,
+                wait,
+                stream: incoming.stream,
+                buf: std::mem::take(&mut self.leftover),
+            });
+            // Signal lines that came with the request.
+            self.exec_lines(self.execs.len() - 1);
+        } else {
+            let _ = self.handle.signal(pid, libc::SIGKILL);
+        }
+    }
+
+    /// Requests about a pod's app container in this sandbox (pod.rs). None: not such a
+    /// request. Some(None): answered, and the connection kept (add_container, exec).
+    fn member_request(
+        &mut self,
+        req: &Request,
+        incoming: &mut control::Incoming,
+    ) -> Option<Option<Response>> {
+        let one = |r: std::result::Result<(), sentry::SentryError>| Some(Some(result(r)));
+        match req.clone() {
+            Request::AddContainer { container, spec } => {
+                if let Err(e) = crate::container_id::validate(&container) {
+                    return Some(Some(Response::error(e.to_string())));
+                }
+                let fds = std::mem::take(&mut incoming.fds);
+                let spec = match crate::pod::decode(container.clone(), spec, fds) {
+                    Ok(s) => s,
+                    Err(e) => return Some(Some(Response::error(e))),
+                };
+                // A sandbox not started yet serves now, its own init still held.
+                self.serve_held();
+                match self.handle.add_container(spec) {
+                    Ok(wait) => {
+                        tracing::debug!(%container, pid = wait.pid, "app container added");
+                        let pid = wait.pid;
+                        let taken = std::mem::replace(
+                            incoming,
+                            control::Incoming {
+                                stream: match incoming.stream.try_clone() {
+                                    Ok(s) => s,
+                                    Err(e) => return Some(Some(Response::error(e.to_string()))),
+                                },
+                                request: Err(String::new()),
+                                fds: Vec::new(),
+                            },
+                        );
+                        self.keep_exec(taken, pid, wait);
+                        Some(None)
+                    }
+                    Err(e) => Some(Some(Response::error(format!(
+                        "unable to start container process: {e}"
+                    )))),
+                }
+            }
+            Request::Start {
+                container: Some(c),
+            } => one(self.handle.start_in(Some(c))),
+            Request::Kill {
+                container: Some(c),
+                signal: sig,
+                all,
+            } => {
+                if !(1..=signal::MAX_SIGNAL).contains(&sig) {
+                    return Some(Some(Response::error(format!("invalid signal {sig}"))));
+                }
+                one(self.handle.kill_in(Some(c), sig, all))
+            }
+            Request::Ps {
+                container: Some(c),
+            } => Some(Some(match self.handle.ps_in(Some(c)) {
+                Ok(list) => ps_response(list, |_| false),
+                Err(e) => Response::error(e.to_string()),
+            })),
+            Request::Stats {
+                container: Some(c),
+            } => Some(Some(stats_response(self.handle.stats_in(Some(c))))),
+            Request::Exec {
+                container: Some(c),
+                process,
+            } => {
+                let fds = std::mem::take(&mut incoming.fds);
+                match self.exec(process, fds, Some(c)) {
+                    Ok((pid, wait)) => {
+                        let taken = std::mem::replace(
+                            incoming,
+                            control::Incoming {
+                                stream: match incoming.stream.try_clone() {
+                                    Ok(s) => s,
+                                    Err(e) => return Some(Some(Response::error(e.to_string()))),
+                                },
+                                request: Err(String::new()),
+                                fds: Vec::new(),
+                            },
+                        );
+                        self.keep_exec(taken, pid, wait);
+                        Some(None)
+                    }
+                    Err(e) => Some(Some(Response::error(e))),
+                }
+            }
+            _ => None,
+        }
     }
 
     /// Makes the main thread run the sentry with the init held, if it does not run yet.
@@ -834,6 +913,7 @@ impl ControlServer {
         &mut self,
         p: ExecProcess,
         fds: Vec<OwnedFd>,
+        container: Option<String>,
     ) -> std::result::Result<(i32, ExecWait), String> {
         if p.args.is_empty() {
             return Err("process args cannot be empty".into());
@@ -886,10 +966,51 @@ impl ControlServer {
         };
         let wait = self
             .handle
-            .exec(spec)
+            .exec_in(container, spec)
             .map_err(|e| format!("unable to start container process: {e}"))?;
         tracing::debug!(pid = wait.pid, "exec'd process started");
         Ok((wait.pid, wait))
+    }
+}
+
+/// The answer to `ps`; `held` says which entry is an init still waiting for start (it
+/// sleeps, it does not run).
+fn ps_response(list: Vec<sentry::ProcessInfo>, held: impl Fn(&sentry::ProcessInfo) -> bool) -> Response {
+    Response {
+        ok: true,
+        processes: Some(
+            list.into_iter()
+                .map(|p| ProcessEntry {
+                    state: if held(&p) && p.state == 'R' {
+                        "S".into()
+                    } else {
+                        p.state.to_string()
+                    },
+                    pid: p.pid,
+                    ppid: p.ppid,
+                    uid: p.uid,
+                    comm: p.comm,
+                    args: p.args,
+                    threads: p.threads,
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+fn stats_response(r: std::result::Result<sentry::Stats, sentry::SentryError>) -> Response {
+    match r {
+        Ok(s) => Response {
+            ok: true,
+            stats: Some(SandboxStats {
+                processes: s.processes,
+                threads: s.threads,
+                mapped_bytes: s.mapped_bytes,
+            }),
+            ..Default::default()
+        },
+        Err(e) => Response::error(e.to_string()),
     }
 }
 

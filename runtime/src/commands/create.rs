@@ -95,6 +95,20 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
         detach,
         args.console_socket.is_some(),
     )?;
+    let annotations: std::collections::BTreeMap<String, String> = bundle
+        .spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    // A pod's app container joins its sandbox's sentry.
+    let member_of = crate::pod::sandbox_for(ctx, &annotations, args.sandbox.as_deref())?;
+    if member_of.is_some() && args.preserve_fds > 0 {
+        return Err(Error::Other(
+            "--preserve-fds is not supported for a container in a pod sandbox".into(),
+        ));
+    }
     let linux = bundle.spec.linux().as_ref();
     let layout = cgroups::Layout::detect()?;
     let mut cgroup = if layout.mode() == "none" {
@@ -186,9 +200,43 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
             sandbox_start_time: 0,
             moat_version: env!("CARGO_PKG_VERSION").to_string(),
             cgroup: cgroup.clone(),
+            sandbox: member_of.as_ref().map(|s| s.state.id.clone()),
         },
     };
     container.save()?;
+
+    if let Some(sandbox) = &member_of {
+        let holder = join_sandbox(&bundle, &args.id, sandbox, slave.as_ref(), |pid| {
+            if cgroup.is_empty() {
+                Ok(())
+            } else {
+                cgroups::add_pid(&cgroup, pid)
+            }
+        })?;
+        cleanup.child = Some(holder);
+        drop(slave);
+        container.state.pid = holder;
+        container.state.sandbox_start_time = state::process_start_time(holder).unwrap_or(0);
+        container.save()?;
+        let st = container.state_json()?;
+        for kind in [hooks::Kind::Prestart, hooks::Kind::CreateRuntime] {
+            hooks::run(&bundle.spec, kind, &st)?;
+        }
+        hooks::run_in(&bundle.spec, hooks::Kind::CreateContainer, &st, sandbox.state.pid)?;
+        container.state.status = Status::Created;
+        container.save()?;
+        if let Some(p) = &pid_file {
+            write_pid_file(p, holder)?;
+        }
+        cleanup.armed = false;
+        tracing::debug!(id = %args.id, sandbox = %sandbox.state.id, holder, "container created in its pod sandbox");
+        return Ok(Created {
+            container,
+            lock,
+            pid: holder,
+            console,
+        });
+    }
 
     let listener =
         UnixListener::bind(&sock).map_err(|e| Error::io(format!("bind {}", sock.display()), e))?;
@@ -264,6 +312,54 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
         pid: child.pid,
         console,
     })
+}
+
+/// Adds the bundle's container to the running pod sandbox's sentry and forks the holder, the
+/// host process that stands for its init (see pod.rs); `placed` puts the holder in the
+/// container's cgroup. Returns the holder's pid.
+fn join_sandbox(
+    bundle: &Bundle,
+    id: &str,
+    sandbox: &Container,
+    slave: Option<&OwnedFd>,
+    placed: impl FnOnce(i32) -> Result<()>,
+) -> Result<i32> {
+    let stdio = match slave {
+        Some(s) => [s.as_raw_fd(); 3],
+        None => [0, 1, 2],
+    };
+    let (spec, fds) = crate::pod::encode(bundle, stdio)?;
+    let mut raw = stdio.to_vec();
+    raw.extend(crate::pod::raw(&fds));
+    if raw.len() > crate::control::MAX_FDS {
+        return Err(Error::Config(format!(
+            "a container in a pod sandbox can have at most {} bind mounts",
+            crate::control::MAX_FDS - 4
+        )));
+    }
+    let req = crate::control::Request::AddContainer {
+        container: id.to_string(),
+        spec,
+    };
+    let (_, stream) = crate::control::call_with_fds(
+        &sandbox.control_socket(),
+        &req,
+        &raw,
+        crate::commands::start::CONTROL_TIMEOUT,
+    )
+    .map_err(|e| match e {
+        Error::Control(_) if !sandbox.sandbox_alive() => {
+            Error::State(format!("pod sandbox {} is not running", sandbox.state.id))
+        }
+        e => e,
+    })?;
+    drop(fds);
+    let holder = crate::commands::exec::spawn_holder(stream)?;
+    if let Err(e) = placed(holder) {
+        kill_and_reap(holder);
+        return Err(e);
+    }
+    Ok(holder)
 }
 
 /// Whether `fd` is one our caller gave us: open and not close-on-exec (every fd moat opens

@@ -124,7 +124,10 @@ fn exec(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     stdio.extend(&extra);
     let (resp, stream) = control::call_with_fds(
         &c.control_socket(),
-        &Request::Exec { process },
+        &Request::Exec {
+            process,
+            container: c.member(),
+        },
         &stdio,
         CONTROL_TIMEOUT,
     )
@@ -322,7 +325,7 @@ fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
 }
 
 /// Forks the host process that stands for a detached exec'd process; returns its pid.
-fn spawn_holder(stream: UnixStream) -> Result<i32> {
+pub fn spawn_holder(stream: UnixStream) -> Result<i32> {
     // SAFETY: fork in a single-threaded process; the child only continues with this
     // process's own code and ends in _exit.
     let pid = unsafe { libc::fork() };
@@ -333,7 +336,17 @@ fn spawn_holder(stream: UnixStream) -> Result<i32> {
         return Ok(pid);
     }
     // The child: not in the caller's session or process group (as runc's detached process),
-    // and holding none of the caller's stdio (those are the exec'd process's).
+    // and holding none of the caller's stdio (those are the exec'd process's) nor any other
+    // of its fds (`create` holds the container's state lock, which must not outlive it).
+    let keep = stream.as_raw_fd() as libc::c_uint;
+    // SAFETY: close_range on fd ranges of our own (forked, single-threaded) process; the
+    // stream's fd is left out.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, keep - 1, 0 as libc::c_uint);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0 as libc::c_uint);
+    }
     // SAFETY: setsid/open/dup2 on our own process; the path is a static C string.
     unsafe {
         libc::setsid();

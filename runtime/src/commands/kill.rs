@@ -45,6 +45,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
             let req = Request::Kill {
                 signal: sig,
                 all: args.all,
+                container: c.member(),
             };
             match control::call(&c.control_socket(), &req, CONTROL_TIMEOUT) {
                 Ok(_) => Ok(()),

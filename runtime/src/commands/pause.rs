@@ -21,11 +21,23 @@ pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
     if !matches!(c.status(), Status::Running | Status::Created) {
         return Err(Error::State("container not running".into()));
     }
+    refuse_member(&c)?;
     control::call(&c.control_socket(), &Request::Pause, CONTROL_TIMEOUT)?;
     c.state.status = Status::Paused;
     c.save()?;
     tracing::debug!(id, "container paused");
     Ok(())
+}
+
+/// Pausing freezes the whole sentry, so it is the pod sandbox's to do, not one app
+/// container's.
+fn refuse_member(c: &Container) -> Result<()> {
+    match &c.state.sandbox {
+        Some(sb) => Err(Error::Other(format!(
+            "a container in pod sandbox {sb} cannot be paused alone: pause the sandbox"
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
@@ -35,6 +47,7 @@ pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
     if c.status() != Status::Paused {
         return Err(Error::State("container not paused".into()));
     }
+    refuse_member(&c)?;
     control::call(&c.control_socket(), &Request::Resume, CONTROL_TIMEOUT)?;
     // Back to what it was: running, or created if it was paused before start.
     let now = control::call(&c.control_socket(), &Request::State, CONTROL_TIMEOUT)?;

@@ -492,6 +492,14 @@ pub fn sync_mirror(inode: &Inode) {
     }
 }
 
+/// Closes every cached host fd. A pod's app container that ended must leave no fd into its
+/// rootfs, or the host cannot unmount it (containerd deletes the task right away).
+pub fn forget_host_fds() {
+    HOST_FDS.with(|c| c.borrow_mut().clear());
+    HOST_RW_FDS.with(|c| c.borrow_mut().clear());
+    crate::kernel::note_host_fd_closed();
+}
+
 /// Drops the cached host fd of an inode (after copy-up).
 fn forget_host_fd(ino: u64) {
     HOST_FDS.with(|c| {

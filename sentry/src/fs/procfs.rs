@@ -595,8 +595,8 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                         pr.shared_pending.mask, blk, ign, cgt, c.cap_inheritable, c.cap_permitted, c.cap_effective, c.cap_bounding,
                         u8::from(pr.no_new_privs),
                         // the container's profile shows as one filter in mode 2 (filter)
-                        if k.seccomp.is_some() { 2 } else { 0 },
-                        u8::from(k.seccomp.is_some())
+                        if k.seccomp_of(pr.pid).is_some() { 2 } else { 0 },
+                        u8::from(k.seccomp_of(pr.pid).is_some())
                     );
                 }
                 "cmdline" => return Ok(pr.cmdline.clone()),
@@ -618,7 +618,7 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     let _ = writeln!(s, "{pages} {pages} 0 0 0 {pages} 0");
                 }
                 "mounts" | "mountinfo" => {
-                    for (i, (target, fstype, opts)) in k.mounts.iter().enumerate() {
+                    for (i, (target, fstype, opts)) in k.mounts_of(pr.pid).iter().enumerate() {
                         let t = String::from_utf8_lossy(target);
                         let o = String::from_utf8_lossy(opts);
                         if *what == "mounts" {

@@ -1,8 +1,9 @@
 //! Serving the runtime's requests (see `crate::control`) inside the event loop.
 
 use super::signal::{SigInfo, SI_USER};
+use super::container::{Container, ContainerId, SANDBOX_CONTAINER};
 use super::{Kernel, RunState};
-use crate::control::{ExecSpec, ProcessInfo, Request, Stats};
+use crate::control::{ContainerSpec, ExecSpec, ProcessInfo, Request, Stats};
 use crate::errno::Errno;
 use crate::vfs::Creds;
 
@@ -24,46 +25,86 @@ impl Kernel {
         }
     }
 
+    /// The app container `name` names (None: the sandbox's own), or the error to answer.
+    fn resolve_container(&self, name: &Option<String>) -> Result<Option<ContainerId>, String> {
+        match name {
+            None => Ok(None),
+            Some(n) => self
+                .container_by_name(n)
+                .map(Some)
+                .ok_or_else(|| format!("container {n} is not running in this sandbox")),
+        }
+    }
+
     fn handle_request(&mut self, r: Request) {
         match r {
-            Request::Start { reply } => {
-                let res = match self.held_init.take() {
-                    Some(init) => {
-                        self.resume(init);
-                        Ok(())
+            Request::Start { container, reply } => {
+                let res = match self.resolve_container(&container) {
+                    Err(e) => Err(e),
+                    Ok(None) => match self.held_init.take() {
+                        Some(init) => {
+                            self.resume(init);
+                            Ok(())
+                        }
+                        None => Err("the init is not held".to_string()),
+                    },
+                    Ok(Some(cid)) => {
+                        let init = self.containers.get_mut(&cid).and_then(|c| {
+                            std::mem::take(&mut c.held).then_some(c.init)
+                        });
+                        match init {
+                            Some(init) => {
+                                self.resume(init);
+                                Ok(())
+                            }
+                            None => Err("the container's init is not held".to_string()),
+                        }
                     }
-                    None => Err("the init is not held".to_string()),
                 };
                 let _ = reply.send(res);
             }
-            Request::Kill { signal, all, reply } => {
+            Request::Kill {
+                container,
+                signal,
+                all,
+                reply,
+            } => {
                 let res = if !(1..=64).contains(&signal) {
                     Err(format!("invalid signal {signal}"))
                 } else {
-                    let targets: Vec<i32> = if all {
-                        self.procs
-                            .values()
-                            .filter(|p| p.zombie.is_none())
-                            .map(|p| p.pid)
-                            .collect()
-                    } else {
-                        vec![1]
-                    };
-                    for pid in targets {
-                        if pid == 1 && self.held_init.is_some() {
-                            self.signal_held_init(signal);
-                            continue;
+                    self.resolve_container(&container).map(|cid| {
+                        let (init, held) = match cid {
+                            None => (1, self.held_init.is_some()),
+                            Some(c) => self
+                                .containers
+                                .get(&c)
+                                .map_or((0, false), |c| (c.init, c.held)),
+                        };
+                        let targets: Vec<i32> = match (all, cid) {
+                            (true, None) => self
+                                .procs
+                                .values()
+                                .filter(|p| p.zombie.is_none())
+                                .map(|p| p.pid)
+                                .collect(),
+                            (true, Some(c)) => self.container_processes(c),
+                            (false, _) => vec![init],
+                        };
+                        for pid in targets {
+                            if pid == init && held {
+                                self.signal_held_init(init, signal);
+                                continue;
+                            }
+                            self.send_to_process(
+                                pid,
+                                SigInfo {
+                                    signo: signal,
+                                    code: SI_USER,
+                                    ..Default::default()
+                                },
+                            );
                         }
-                        self.send_to_process(
-                            pid,
-                            SigInfo {
-                                signo: signal,
-                                code: SI_USER,
-                                ..Default::default()
-                            },
-                        );
-                    }
-                    Ok(())
+                    })
                 };
                 let _ = reply.send(res);
             }
@@ -83,14 +124,43 @@ impl Kernel {
                 };
                 let _ = reply.send(res);
             }
-            Request::Ps { reply } => {
-                let _ = reply.send(self.process_list());
+            Request::Ps { container, reply } => {
+                let res = self.resolve_container(&container).map(|cid| {
+                    let all = self.process_list();
+                    match cid {
+                        None => all,
+                        Some(c) => all
+                            .into_iter()
+                            .filter(|p| self.container_of(p.pid) == c)
+                            .collect(),
+                    }
+                });
+                let _ = reply.send(res);
             }
             Request::Exec {
+                container,
                 spec,
                 started,
                 exited,
-            } => match self.spawn_exec(spec) {
+            } => {
+                let res = self
+                    .resolve_container(&container)
+                    .and_then(|cid| self.spawn_exec(spec, cid).map_err(|e| e.to_string()));
+                match res {
+                    Ok(pid) => {
+                        self.exec_waiters.insert(pid, exited);
+                        let _ = started.send(Ok(pid));
+                    }
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                    }
+                }
+            }
+            Request::AddContainer {
+                spec,
+                started,
+                exited,
+            } => match self.add_container(spec) {
                 Ok(pid) => {
                     self.exec_waiters.insert(pid, exited);
                     let _ = started.send(Ok(pid));
@@ -126,25 +196,32 @@ impl Kernel {
                 self.dirty = true;
                 let _ = reply.send(Ok(()));
             }
-            Request::Stats { reply } => {
-                let live = self.procs.values().filter(|p| p.zombie.is_none());
-                let stats = Stats {
-                    processes: live.clone().count(),
-                    threads: self.tasks.len(),
-                    mapped_bytes: live.map(|p| p.mm.total_size()).sum(),
-                };
-                let _ = reply.send(stats);
+            Request::Stats { container, reply } => {
+                let res = self.resolve_container(&container).map(|cid| {
+                    let live: Vec<&super::Process> = self
+                        .procs
+                        .values()
+                        .filter(|p| p.zombie.is_none())
+                        .filter(|p| cid.is_none_or(|c| p.container == c))
+                        .collect();
+                    Stats {
+                        processes: live.len(),
+                        threads: live.iter().map(|p| p.threads.len()).sum(),
+                        mapped_bytes: live.iter().map(|p| p.mm.total_size()).sum(),
+                    }
+                });
+                let _ = reply.send(res);
             }
         }
     }
 
     /// A signal from the runtime for an init that has not run: its dispositions are the
     /// defaults, so it either dies of the signal (and the sandbox with it) or ignores it.
-    fn signal_held_init(&mut self, signal: i32) {
+    fn signal_held_init(&mut self, init: i32, signal: i32) {
         use super::signal::{default_action, DefaultAction};
         match default_action(signal) {
             DefaultAction::Terminate | DefaultAction::Core => {
-                self.kill_group(1, super::WaitStatus::signaled(signal, false));
+                self.kill_group(init, super::WaitStatus::signaled(signal, false));
             }
             DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}
         }
@@ -188,8 +265,114 @@ impl Kernel {
         out
     }
 
-    /// Starts a new process inside the sandbox from the zygote stub.
-    fn spawn_exec(&mut self, spec: ExecSpec) -> Result<i32, crate::SentryError> {
+    /// Starts a new process inside the sandbox (in app container `cid`, else the sandbox's
+    /// own) from the zygote stub.
+    fn spawn_exec(
+        &mut self,
+        spec: ExecSpec,
+        cid: Option<ContainerId>,
+    ) -> Result<i32, crate::SentryError> {
+        let (root, rlimits, umask) = match cid {
+            Some(c) => {
+                let c = self.containers.get(&c).ok_or_else(|| {
+                    crate::SentryError::Setup("the container is not running".into())
+                })?;
+                (c.root.clone(), c.rlimits, c.umask)
+            }
+            None => {
+                let root = self
+                    .root
+                    .clone()
+                    .ok_or_else(|| crate::SentryError::Setup("no root".into()))?;
+                let (rlimits, umask) = self
+                    .procs
+                    .get(&1)
+                    .map(|p| (p.rlimits, p.umask))
+                    .unwrap_or(([(u64::MAX, u64::MAX); 16], 0o022));
+                (root, rlimits, umask)
+            }
+        };
+        let pid = self.spawn_process(
+            spec,
+            cid.unwrap_or(SANDBOX_CONTAINER),
+            root,
+            rlimits,
+            umask,
+        )?;
+        self.resume(pid);
+        Ok(pid)
+    }
+
+    /// Adds a pod's app container: builds its file system, loads its init (held until
+    /// `start`). Returns the init's pid.
+    fn add_container(&mut self, spec: ContainerSpec) -> Result<i32, crate::SentryError> {
+        if self.init_exit.is_some() {
+            return Err(crate::SentryError::Setup("the sandbox has stopped".into()));
+        }
+        if spec.name.is_empty() || self.container_by_name(&spec.name).is_some() {
+            return Err(crate::SentryError::Setup(format!(
+                "container {:?} already exists in this sandbox",
+                spec.name
+            )));
+        }
+        let (root, mounts) = crate::boot::build_root(
+            self,
+            spec.rootfs,
+            spec.readonly_root,
+            false,
+            crate::boot::next_dev(),
+            spec.mounts,
+        )?;
+        let mut rlimits = crate::boot::default_rlimits();
+        for r in &spec.rlimits {
+            if (r.resource as usize) < rlimits.len() {
+                rlimits[r.resource as usize] = (r.soft, r.hard);
+            }
+        }
+        let umask = spec.umask.unwrap_or(0o022);
+        let cid = self.next_container;
+        self.next_container += 1;
+        // Registered before the init is loaded: loading resolves paths in its tree.
+        self.containers.insert(
+            cid,
+            Container {
+                name: spec.name,
+                init: 0,
+                held: true,
+                root: root.clone(),
+                mounts,
+                seccomp: spec.seccomp.map(std::rc::Rc::new),
+                rlimits,
+                umask,
+            },
+        );
+        match self.spawn_process(spec.process, cid, root, rlimits, umask) {
+            Ok(pid) => {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.oom_score_adj = spec.oom_score_adj.clamp(-1000, 1000);
+                }
+                if let Some(c) = self.containers.get_mut(&cid) {
+                    c.init = pid;
+                }
+                self.refresh_seccomp_flag();
+                Ok(pid)
+            }
+            Err(e) => {
+                self.containers.remove(&cid);
+                Err(e)
+            }
+        }
+    }
+
+    /// A new process from the zygote stub, loaded with `spec`'s program but not running.
+    fn spawn_process(
+        &mut self,
+        spec: ExecSpec,
+        cid: ContainerId,
+        root: std::rc::Rc<crate::vfs::Inode>,
+        rlimits: [(u64, u64); 16],
+        umask: u32,
+    ) -> Result<i32, crate::SentryError> {
         let host = |op: &'static str, e: Errno| crate::SentryError::Host {
             op,
             err: std::io::Error::from_raw_os_error(e.0),
@@ -214,15 +397,6 @@ impl Kernel {
                 err: e,
             })?;
         let pid = self.alloc_pid().map_err(|e| host("alloc pid", e))?;
-        let root = self
-            .root
-            .clone()
-            .ok_or_else(|| crate::SentryError::Setup("no root".into()))?;
-        let (rlimits, umask) = self
-            .procs
-            .get(&1)
-            .map(|p| (p.rlimits, p.umask))
-            .unwrap_or(([(u64::MAX, u64::MAX); 16], 0o022));
         let mut creds = Creds::root();
         creds.uid = spec.uid;
         creds.euid = spec.uid;
@@ -275,16 +449,14 @@ impl Kernel {
             stub_handle.kill();
             return Err(host("create process", e));
         }
-        if spec.no_new_privs {
-            if let Some(p) = self.procs.get_mut(&pid) {
-                p.no_new_privs = true;
-            }
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.no_new_privs = spec.no_new_privs;
+            p.container = cid;
         }
         if let Err(e) = crate::boot::load_program(self, pid, &spec.args, &spec.env) {
             self.kill_group(pid, super::WaitStatus::signaled(libc::SIGKILL, false));
             return Err(e);
         }
-        self.resume(pid);
         Ok(pid)
     }
 }

@@ -1,6 +1,7 @@
 //! The kernel proper: the task table, the event loop that runs tasks in their stubs, and
 //! process lifecycle (fork, exit, wait, job control).
 
+pub mod container;
 pub mod control;
 pub mod cputime;
 pub mod ipc;
@@ -43,7 +44,17 @@ pub struct Kernel {
     pub init_exit: Option<WaitStatus>,
     /// Unimplemented syscalls already logged.
     pub logged_enosys: HashSet<u64>,
-    pub mounts: Vec<(Vec<u8>, &'static str, Vec<u8>)>,
+    /// The sandbox container's mount table (app containers have their own: `containers`).
+    pub mounts: Vec<container::MountEntry>,
+    /// A pod's app containers running in this sandbox (kernel/container.rs).
+    pub containers: HashMap<container::ContainerId, container::Container>,
+    pub next_container: container::ContainerId,
+    /// Bind-mounted host directories by (st_dev, st_ino, read-only): one tree each.
+    pub shared_dirs: HashMap<(u64, u64, bool), std::rc::Weak<crate::vfs::Inode>>,
+    /// Mounted directories by inode number: (root of the tree, parent there).
+    pub mount_parents: HashMap<u64, Vec<(std::rc::Weak<crate::vfs::Inode>, std::rc::Weak<crate::vfs::Inode>)>>,
+    /// Some container has a seccomp profile.
+    pub seccomp_any: bool,
     /// Interval timers (alarm), POSIX timers and timer files: see timers.rs.
     pub timers: timers::Timers,
     /// CPUs the workload sees (fixed at boot).
@@ -171,6 +182,11 @@ impl Kernel {
             init_exit: None,
             logged_enosys: HashSet::new(),
             mounts: Vec::new(),
+            containers: HashMap::new(),
+            next_container: 1,
+            shared_dirs: HashMap::new(),
+            mount_parents: HashMap::new(),
+            seccomp_any: false,
             timers: timers::Timers::default(),
             control: None,
             ipc: Default::default(),
@@ -1169,6 +1185,7 @@ impl Kernel {
             };
             let _ = w.send(exit);
         }
+        self.container_init_exited(pid);
         // Reparent children to the nearest subreaper or init; those that asked for it get
         // their PR_SET_PDEATHSIG signal.
         let reaper = self.find_reaper(ppid);

@@ -132,6 +132,8 @@ pub struct Process {
     pub vfork_parent: Option<Tid>,
     pub start_ticks: u64,
     pub rlimits: [(u64, u64); 16],
+    /// The container of the pod it belongs to (kernel/container.rs), inherited over fork.
+    pub container: super::container::ContainerId,
     /// /proc/PID/oom_score_adj (-1000..=1000), inherited over fork. The host's OOM killer
     /// sees the sandbox-wide value the runtime set on the sentry and its stubs.
     pub oom_score_adj: i32,

@@ -612,7 +612,7 @@ fn unlink_impl(k: &mut Kernel, tid: Tid, dirfd: i32, path_addr: u64, flags: u64)
         if !vd.borrow().entries.is_empty() {
             return Err(Errno::ENOTEMPTY.into());
         }
-        if Rc::ptr_eq(&victim, &ctx.root) || k.mounts.iter().any(|m| m.0 == victim.path()) {
+        if Rc::ptr_eq(&victim, &ctx.root) || k.mounts_of(ctx.pid).iter().any(|m| m.0 == victim.path()) {
             return Err(Errno::EBUSY.into());
         }
     } else if victim.is_dir() {

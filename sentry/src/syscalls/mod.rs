@@ -84,7 +84,7 @@ pub fn name_of(nr: u64) -> &'static str {
 
 /// Runs syscall `nr` for `tid`.
 pub fn dispatch(k: &mut Kernel, tid: Tid, nr: u64, args: [u64; 6]) -> SysResult {
-    if k.seccomp.is_some() {
+    if k.seccomp_any {
         if let Some(r) = seccomp::check(k, tid, nr, &args) {
             if k.strace {
                 tracing::info!(task = tid, syscall = name_of(nr), ?args, result = ?r, "strace: seccomp profile");

@@ -138,6 +138,7 @@ pub fn do_clone(
         start_ticks: k.ticks(),
         rlimits: p.rlimits,
         oom_score_adj: p.oom_score_adj,
+        container: p.container,
         exiting: None,
         stop_report: None,
         cont_report: false,

@@ -126,7 +126,8 @@ const AUDIT_ARCH_X86_64: u64 = 0xc000_003e;
 /// Applies the sandbox's profile to syscall `nr` of `tid`: `None` lets it run, `Some(r)` is
 /// the syscall's outcome instead.
 pub fn check(k: &mut Kernel, tid: Tid, nr: u64, args: &[u64; 6]) -> Option<SysResult> {
-    let action = k.seccomp.as_ref()?.decide(nr, args);
+    let pid = k.task(tid).tgid;
+    let action = k.seccomp_of(pid)?.decide(nr, args);
     match action {
         SeccompAction::Allow | SeccompAction::Log => None,
         SeccompAction::Trace => Some(Err(Errno::ENOSYS.into())),

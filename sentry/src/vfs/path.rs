@@ -98,7 +98,7 @@ fn walk(
         }
         if *comp == b".." {
             if !Rc::ptr_eq(&cur, &ctx.root) {
-                cur = cur.parent_dir();
+                cur = k.parent_in(&ctx.root, &cur);
             }
             continue;
         }
