@@ -163,6 +163,9 @@ pub struct Response {
     /// exec: the new process's virtual pid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
+    /// add_container: the host pid of the container's init stub (for its cgroup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stub_pid: Option<i32>,
     /// exec: the process exited with this code ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,

@@ -119,6 +119,26 @@ pub struct MemberSpec {
     /// The OCI `linux.seccomp` section, resolved by the sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<serde_json::Value>,
+    /// Joins the sandbox's pid namespace instead of getting its own.
+    #[serde(default)]
+    pub share_pids: bool,
+}
+
+/// Whether a member shares the sandbox's pid namespace: containerd asks for that with a
+/// pid namespace whose path is the pause process's (`shareProcessNamespace: true`), and a
+/// spec without a pid namespace runs in its parent's. A pid namespace without a path is a
+/// new one, as for any other container.
+pub fn shares_pids(spec: &oci_spec::runtime::Spec) -> bool {
+    use oci_spec::runtime::LinuxNamespaceType;
+    let pid_ns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .and_then(|ns| ns.iter().find(|n| n.typ() == LinuxNamespaceType::Pid));
+    match pid_ns {
+        None => true,
+        Some(n) => n.path().is_some(),
+    }
 }
 
 /// Builds the request for `bundle` (stdio: the host fds that become the container's 0, 1, 2):
@@ -191,6 +211,7 @@ pub fn encode(bundle: &Bundle, stdio: [RawFd; 3]) -> Result<(MemberSpec, Vec<Own
         umask: ss.umask,
         oom_score_adj: ss.oom_score_adj,
         seccomp,
+        share_pids: shares_pids(&bundle.spec),
     };
     Ok((spec, fds))
 }
@@ -278,6 +299,7 @@ pub fn decode(
         umask: spec.umask,
         oom_score_adj: spec.oom_score_adj,
         seccomp,
+        share_pids: spec.share_pids,
         process: sentry::ExecSpec {
             args: p.args,
             env: p.env,
@@ -323,7 +345,27 @@ mod tests {
             umask: None,
             oom_score_adj: 3,
             seccomp: None,
+            share_pids: false,
         }
+    }
+
+    fn with_pid_ns(ns: serde_json::Value) -> oci_spec::runtime::Spec {
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "linux": {"namespaces": ns}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn pid_namespace_sharing_follows_the_spec() {
+        use serde_json::json;
+        // containerd: a new pid namespace per container unless the pod shares one.
+        assert!(!shares_pids(&with_pid_ns(json!([{"type": "pid"}, {"type": "mount"}]))));
+        assert!(shares_pids(&with_pid_ns(
+            json!([{"type": "pid", "path": "/proc/42/ns/pid"}])
+        )));
+        assert!(shares_pids(&with_pid_ns(json!([{"type": "mount"}]))));
     }
 
     #[test]

@@ -526,7 +526,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         err: e,
     })?;
     k.zygote = Some(zygote);
-    let pid = k.alloc_pid().map_err(|_| setup("no pid"))?;
+    let pid = k.alloc_pid_in(0).map_err(|_| setup("no pid"))?;
     let umask = spec.umask.unwrap_or(0o022);
     create_process(
         &mut k,

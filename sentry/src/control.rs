@@ -54,6 +54,9 @@ pub struct ContainerSpec {
     pub umask: Option<u32>,
     pub oom_score_adj: i32,
     pub seccomp: Option<crate::syscalls::seccomp::SeccompProfile>,
+    /// Joins the sandbox's pid namespace (the pod shares its process namespace) instead of
+    /// getting one of its own.
+    pub share_pids: bool,
     /// Its init process.
     pub process: ExecSpec,
 }
@@ -114,7 +117,8 @@ pub(crate) enum Request {
     },
     AddContainer {
         spec: ContainerSpec,
-        started: Sender<Result<i32, String>>,
+        /// The init's pid and the host pid of its stub.
+        started: Sender<Result<(i32, i32), String>>,
         exited: Sender<crate::WorkloadExit>,
     },
 }
@@ -296,7 +300,9 @@ impl SentryHandle {
 
     /// Adds a pod's app container to the running sandbox. Its init is loaded but held until
     /// [`SentryHandle::start_in`]; returns the init's virtual pid and a way to wait for it.
-    pub fn add_container(&self, spec: ContainerSpec) -> Result<ExecWait, SentryError> {
+    /// Also returns the host pid of the init's stub: the runtime puts it in the container's
+    /// own cgroup, and the stubs of the processes it forks follow it there.
+    pub fn add_container(&self, spec: ContainerSpec) -> Result<(ExecWait, i32), SentryError> {
         let (started, srx) = channel();
         let (exited, erx) = channel();
         self.send(Request::AddContainer {
@@ -304,10 +310,10 @@ impl SentryHandle {
             started,
             exited,
         })?;
-        let pid = srx
+        let (pid, stub_pid) = srx
             .recv()
             .map_err(|_| gone())?
             .map_err(SentryError::Setup)?;
-        Ok(ExecWait { pid, exited: erx })
+        Ok((ExecWait { pid, exited: erx }, stub_pid))
     }
 }

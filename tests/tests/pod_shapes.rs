@@ -259,3 +259,86 @@ fn app_containers_join_a_running_sandbox() {
     assert!(o.success(), "{}", o.describe());
     assert!(wait_status(&env, &ids[1], "stopped"), "b outlived its sandbox");
 }
+
+/// Each app container of a pod has a pid namespace of its own (its init is pid 1, its /proc
+/// shows only its processes, and a default SIGTERM from the runtime leaves a `sleep` init
+/// running, as under runc), unless its spec joins the sandbox's pid namespace
+/// (`shareProcessNamespace`), when it sees the pod's processes.
+#[test]
+fn app_containers_have_their_own_pid_namespace() {
+    require_root!();
+    let env = moat_tests::TestEnv::new("pod-pidns");
+    let shm = env.dir().join("shm");
+    fs::create_dir_all(&shm).unwrap();
+    let with_shm = |b: &moat_tests::Bundle| {
+        let mut c = b.config();
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/dev/shm", "type": "bind", "source": shm, "options": ["rbind", "rw"]}));
+        b.write_config(&c);
+    };
+    let sb = small_bundle(&env, "sandbox", &["sleep", "1000"]);
+    with_shm(&sb);
+    let sb_id = started_bundle(&env, &sb);
+    let sb_pid = env.state(&sb_id).unwrap()["pid"].as_i64().unwrap();
+    let script = |name: &str| {
+        format!(
+            "echo $$ > /dev/shm/{name}-pid; ls /proc > /dev/shm/{name}-ls; \
+             grep '^[0-9]' /dev/shm/{name}-ls | tr '\\n' ' ' > /dev/shm/{name}-proc; \
+             echo {name} > /dev/shm/{name}-done; exec sleep 1000"
+        )
+    };
+    let own = small_bundle(&env, "own", &["sh", "-c", &script("own")]);
+    with_shm(&own);
+    let shared = small_bundle(&env, "shared", &["sh", "-c", &script("shared")]);
+    with_shm(&shared);
+    let mut c = shared.config();
+    for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{sb_pid}/ns/pid"));
+        }
+    }
+    shared.write_config(&c);
+    let mut ids = Vec::new();
+    for bundle in [&own, &shared] {
+        let id = env.new_id();
+        let o = env.moat(&["create", "--sandbox", &sb_id, "--bundle", bundle.dir.to_str().unwrap(), &id]);
+        assert!(o.success(), "create --sandbox: {}", o.describe());
+        let o = env.moat(&["start", &id]);
+        assert!(o.success(), "start: {}", o.describe());
+        ids.push(id);
+    }
+    for name in ["own", "shared"] {
+        assert!(
+            wait_until(Duration::from_secs(20), || shm.join(format!("{name}-done")).exists()),
+            "{name} did not run"
+        );
+    }
+    let read = |f: &str| fs::read_to_string(shm.join(f)).unwrap().trim().to_string();
+    // Its own namespace: pid 1, and only itself and its child in /proc.
+    assert_eq!(read("own-pid"), "1");
+    assert_eq!(read("own-proc"), "1 2", "own container's /proc");
+    // The sandbox's namespace: the pod's init (the sandbox's sleep) is pid 1 there.
+    assert_ne!(read("shared-pid"), "1");
+    let seen: Vec<String> = read("shared-proc").split(' ').map(String::from).collect();
+    assert!(seen.contains(&"1".to_string()) && seen.len() >= 3, "shared /proc: {seen:?}");
+    // moat ps numbers processes as the container sees them.
+    let ps = env.moat(&["ps", "--format", "json", &ids[0]]);
+    assert!(ps.success(), "{}", ps.describe());
+    assert_eq!(json(&ps), json!([1]), "ps of the own-namespace container");
+    // A namespace's init ignores a signal it has no handler for, as under runc...
+    let o = env.moat(&["kill", &ids[0], "TERM"]);
+    assert!(o.success(), "{}", o.describe());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(status(&env, &ids[0]).as_deref(), Some("running"));
+    // ...but not SIGKILL; and the other container keeps running.
+    let o = env.moat(&["kill", &ids[0], "KILL"]);
+    assert!(o.success(), "{}", o.describe());
+    assert!(wait_status(&env, &ids[0], "stopped"), "own did not stop");
+    assert_eq!(status(&env, &ids[1]).as_deref(), Some("running"));
+    for id in &ids {
+        let o = env.moat(&["delete", "--force", id]);
+        assert!(o.success(), "{}", o.describe());
+    }
+    let o = env.moat(&["delete", "--force", &sb_id]);
+    assert!(o.success(), "{}", o.describe());
+}

@@ -730,7 +730,7 @@ impl ControlServer {
                 let fds = std::mem::take(&mut incoming.fds);
                 match self.exec(process, fds, None) {
                     Ok((pid, wait)) => {
-                        self.keep_exec(incoming, pid, wait);
+                        self.keep_exec(incoming, pid, wait, None);
                         return;
                     }
                     Err(e) => Response::error(e),
@@ -788,10 +788,17 @@ impl ControlServer {
 
     /// Keeps an exec (or app container) connection: answers with the pid, then the
     /// connection carries signals in and the exit out.
-    fn keep_exec(&mut self, mut incoming: control::Incoming, pid: i32, wait: ExecWait) {
+    fn keep_exec(
+        &mut self,
+        mut incoming: control::Incoming,
+        pid: i32,
+        wait: ExecWait,
+        stub_pid: Option<i32>,
+    ) {
         incoming.reply_keep(&Response {
             ok: true,
             pid: Some(pid),
+            stub_pid,
             ..Default::default()
         });
         if incoming.stream.set_nonblocking(true).is_ok() {
@@ -829,7 +836,7 @@ impl ControlServer {
                 // A sandbox not started yet serves now, its own init still held.
                 self.serve_held();
                 match self.handle.add_container(spec) {
-                    Ok(wait) => {
+                    Ok((wait, stub_pid)) => {
                         tracing::debug!(%container, pid = wait.pid, "app container added");
                         let pid = wait.pid;
                         let taken = std::mem::replace(
@@ -843,7 +850,7 @@ impl ControlServer {
                                 fds: Vec::new(),
                             },
                         );
-                        self.keep_exec(taken, pid, wait);
+                        self.keep_exec(taken, pid, wait, Some(stub_pid));
                         Some(None)
                     }
                     Err(e) => Some(Some(Response::error(format!(
@@ -891,7 +898,7 @@ impl ControlServer {
                                 fds: Vec::new(),
                             },
                         );
-                        self.keep_exec(taken, pid, wait);
+                        self.keep_exec(taken, pid, wait, None);
                         Some(None)
                     }
                     Err(e) => Some(Some(Response::error(e))),

@@ -206,12 +206,17 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     container.save()?;
 
     if let Some(sandbox) = &member_of {
-        let holder = join_sandbox(&bundle, &args.id, sandbox, slave.as_ref(), |pid| {
-            if cgroup.is_empty() {
-                Ok(())
-            } else {
-                cgroups::add_pid(&cgroup, pid)
+        let oom_score_adj = process.oom_score_adj();
+        let holder = join_sandbox(&bundle, &args.id, sandbox, slave.as_ref(), |pids| {
+            for &pid in pids {
+                if !cgroup.is_empty() {
+                    cgroups::add_pid(&cgroup, pid)?;
+                }
+                if let Some(v) = oom_score_adj {
+                    set_oom_score_adj(pid, v);
+                }
             }
+            Ok(())
         })?;
         cleanup.child = Some(holder);
         drop(slave);
@@ -315,14 +320,16 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
 }
 
 /// Adds the bundle's container to the running pod sandbox's sentry and forks the holder, the
-/// host process that stands for its init (see pod.rs); `placed` puts the holder in the
-/// container's cgroup. Returns the holder's pid.
+/// host process that stands for its init (see pod.rs). `place` puts the holder and the
+/// init's stub in the container's cgroup (the stubs of every process the init forks are
+/// born there, so the cgroup's CPU and memory figures are the container's own) before the
+/// container starts. Returns the holder's pid.
 fn join_sandbox(
     bundle: &Bundle,
     id: &str,
     sandbox: &Container,
     slave: Option<&OwnedFd>,
-    placed: impl FnOnce(i32) -> Result<()>,
+    place: impl FnOnce(&[i32]) -> Result<()>,
 ) -> Result<i32> {
     let stdio = match slave {
         Some(s) => [s.as_raw_fd(); 3],
@@ -341,7 +348,7 @@ fn join_sandbox(
         container: id.to_string(),
         spec,
     };
-    let (_, stream) = crate::control::call_with_fds(
+    let (resp, stream) = crate::control::call_with_fds(
         &sandbox.control_socket(),
         &req,
         &raw,
@@ -355,11 +362,23 @@ fn join_sandbox(
     })?;
     drop(fds);
     let holder = crate::commands::exec::spawn_holder(stream)?;
-    if let Err(e) = placed(holder) {
+    let mut pids = vec![holder];
+    pids.extend(resp.stub_pid.filter(|&p| p > 0));
+    if let Err(e) = place(&pids) {
+        // The holder's end kills the container in the sandbox.
         kill_and_reap(holder);
         return Err(e);
     }
     Ok(holder)
+}
+
+/// The container's `oomScoreAdj` for a host process of it (the holder, the init's stub).
+/// Lowering the value needs CAP_SYS_RESOURCE: without it the host keeps the sandbox's value.
+fn set_oom_score_adj(pid: i32, value: i32) {
+    let path = format!("/proc/{pid}/oom_score_adj");
+    if let Err(e) = fs::write(&path, value.to_string()) {
+        tracing::warn!("{path}: {e}");
+    }
 }
 
 /// Whether `fd` is one our caller gave us: open and not close-on-exec (every fd moat opens

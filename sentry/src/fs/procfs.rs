@@ -2,6 +2,7 @@
 //! /proc: the workload sees only its own sandbox.
 
 use crate::errno::Errno;
+use crate::kernel::pidns::vpid;
 use crate::kernel::{Kernel, RunState};
 use crate::vfs::file::{FileOps, OpenFile};
 use crate::vfs::inode::{Inode, InodeKind, Meta};
@@ -230,6 +231,8 @@ pub fn lookup(
             "net" => ProcNode::StaticLink("net", "self/net"),
             _ => {
                 if let Ok(pid) = name_s.parse::<i32>() {
+                    // Numbers are the caller's pid namespace's (kernel/pidns.rs).
+                    let pid = k.pid_arg(ctx.tid, pid as i64).map_err(|_| Errno::ENOENT)?;
                     if !proc_exists(k, pid) {
                         return Err(Errno::ENOENT);
                     }
@@ -274,6 +277,7 @@ pub fn lookup(
         }
         ProcNode::TaskDir(pid) => {
             let tid: i32 = name_s.parse().map_err(|_| Errno::ENOENT)?;
+            let tid = k.pid_arg(*pid, tid as i64).map_err(|_| Errno::ENOENT)?;
             let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             if !pr.threads.contains(&tid) {
                 return Err(Errno::ENOENT);
@@ -319,7 +323,8 @@ pub fn list(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<(Vec<u8>, u8)
                 .procs
                 .iter()
                 .filter(|(_, p)| p.zombie.is_none())
-                .map(|(pid, _)| *pid)
+                .filter(|(&pid, _)| k.same_pidns(ctx.tid, pid))
+                .map(|(pid, _)| vpid(*pid))
                 .collect();
             pids.sort_unstable();
             for pid in pids {
@@ -359,7 +364,7 @@ pub fn list(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<(Vec<u8>, u8)
         ProcNode::TaskDir(pid) => {
             let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
             for t in &pr.threads {
-                out.push((t.to_string().into_bytes(), DT_DIR));
+                out.push((vpid(*t).to_string().into_bytes(), DT_DIR));
             }
         }
         ProcNode::StaticDir(d) => {
@@ -387,8 +392,10 @@ pub fn list(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<(Vec<u8>, u8)
 
 pub fn readlink(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno> {
     match p {
-        ProcNode::SelfLink => Ok(ctx.pid.to_string().into_bytes()),
-        ProcNode::ThreadSelf => Ok(format!("{}/task/{}", ctx.pid, ctx.tid).into_bytes()),
+        ProcNode::SelfLink => Ok(vpid(ctx.pid).to_string().into_bytes()),
+        ProcNode::ThreadSelf => {
+            Ok(format!("{}/task/{}", vpid(ctx.pid), vpid(ctx.tid)).into_bytes())
+        }
         ProcNode::StaticLink(_, t) => Ok(t.as_bytes().to_vec()),
         ProcNode::FdLink(pid, fd) => {
             let pr = proc_for(k, *pid).ok_or(Errno::ENOENT)?;
@@ -489,8 +496,18 @@ fn first_sigmask(k: &Kernel, pr: &crate::kernel::task::Process) -> u64 {
 pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno> {
     let mut s = String::new();
     match p {
-        ProcNode::PidFile(pid, what) => {
-            let pr = proc_for(k, *pid).ok_or(Errno::ESRCH)?;
+        ProcNode::PidFile(id, what) => {
+            let pid = id;
+            let pr = proc_for(k, *id).ok_or(Errno::ESRCH)?;
+            // What the workload sees: numbers in its pid namespace, 0 for a parent outside.
+            let shown = vpid(*id);
+            let ppid_shown = if crate::kernel::pidns::is_ns_init(pr.pid)
+                || crate::kernel::pidns::ns_of(pr.ppid) != crate::kernel::pidns::ns_of(pr.pid)
+            {
+                0
+            } else {
+                vpid(pr.ppid)
+            };
             let comm = match other_thread(k, *pid) {
                 Some(t) => String::from_utf8_lossy(&t.comm).into_owned(),
                 None => String::from_utf8_lossy(&pr.comm).into_owned(),
@@ -514,9 +531,9 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     let mm = &pr.mm;
                     // The 52 fields of proc_pid_stat(5) as Linux 6.x prints them.
                     let fields: [u64; 49] = [
-                        pr.ppid as u64,
-                        pr.pgid as u64,
-                        pr.sid as u64,
+                        ppid_shown as u64,
+                        vpid(pr.pgid) as u64,
+                        vpid(pr.sid) as u64,
                         0,           // tty_nr
                         u64::MAX,    // tpgid (-1)
                         0x0040_0100, // flags
@@ -564,7 +581,7 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                         mm.env_end,
                         0, // exit_code
                     ];
-                    let _ = write!(s, "{pid} ({comm}) {st}");
+                    let _ = write!(s, "{shown} ({comm}) {st}");
                     for (i, v) in fields.iter().enumerate() {
                         // tpgid is signed: -1 without a controlling terminal.
                         if i == 4 {
@@ -584,13 +601,13 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
                     let _ = write!(
                         s,
-                        "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{st} ({st_name})\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n\
+                        "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{st} ({st_name})\nTgid:\t{}\nNgid:\t0\nPid:\t{shown}\nPPid:\t{}\nTracerPid:\t0\n\
                          Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\n\
                          VmPeak:\t{} kB\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\nSigQ:\t0/127431\n\
                          SigPnd:\t0000000000000000\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n\
                          CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t0000000000000000\n\
                          NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n",
-                        pr.umask, pr.ppid, c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid,
+                        pr.umask, vpid(pr.pid), ppid_shown, c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid,
                         groups.join(" "), vsize / 1024, vsize / 1024, vsize / 4096, pr.threads.len().max(1),
                         pr.shared_pending.mask, blk, ign, cgt, c.cap_inheritable, c.cap_permitted, c.cap_effective, c.cap_bounding,
                         u8::from(pr.no_new_privs),

@@ -105,7 +105,7 @@ pub fn siginfo_bytes(i: &SigInfo) -> [u8; SIGINFO_SIZE] {
         put32(&mut b, 44, i.value as u32); // ssi_int
         b[48..56].copy_from_slice(&i.value.to_le_bytes()); // ssi_ptr
     } else {
-        put32(&mut b, 12, i.pid as u32); // ssi_pid
+        put32(&mut b, 12, crate::kernel::pidns::vpid(i.pid) as u32); // ssi_pid
         put32(&mut b, 16, i.uid); // ssi_uid
         if i.signo == libc::SIGCHLD && i.code > 0 {
             put32(&mut b, 40, i.status as u32); // ssi_status

@@ -9,8 +9,8 @@
 //! `ipc` table, one /dev/shm tree), the hostname, and bind-mounted volumes, which are one
 //! inode tree per host directory so that writes and MAP_SHARED pages are coherent at once.
 //!
-//! The pod's processes share one pid space (as with `shareProcessNamespace: true`); the pid
-//! of an app container's init is not 1.
+//! Each app container has a pid namespace of its own (its init is pid 1), or shares the
+//! sandbox's when the pod shares its process namespace (pidns.rs).
 
 use super::{Kernel, Pid, WaitStatus};
 use crate::errno::Errno;
@@ -42,6 +42,8 @@ pub struct Container {
     pub seccomp: Option<Rc<SeccompProfile>>,
     pub rlimits: [(u64, u64); 16],
     pub umask: u32,
+    /// Its pid namespace (pidns.rs): its own, or the sandbox's (0) when the pod shares one.
+    pub pidns: super::pidns::PidNs,
 }
 
 impl Kernel {

@@ -126,14 +126,7 @@ impl Kernel {
             }
             Request::Ps { container, reply } => {
                 let res = self.resolve_container(&container).map(|cid| {
-                    let all = self.process_list();
-                    match cid {
-                        None => all,
-                        Some(c) => all
-                            .into_iter()
-                            .filter(|p| self.container_of(p.pid) == c)
-                            .collect(),
-                    }
+                    self.process_list(cid.unwrap_or(super::container::SANDBOX_CONTAINER))
                 });
                 let _ = reply.send(res);
             }
@@ -163,7 +156,8 @@ impl Kernel {
             } => match self.add_container(spec) {
                 Ok(pid) => {
                     self.exec_waiters.insert(pid, exited);
-                    let _ = started.send(Ok(pid));
+                    let stub = self.procs.get(&pid).map_or(0, |p| p.stub_pid);
+                    let _ = started.send(Ok((pid, stub)));
                 }
                 Err(e) => {
                     let _ = started.send(Err(e.to_string()));
@@ -227,10 +221,14 @@ impl Kernel {
         }
     }
 
-    pub fn process_list(&self) -> Vec<ProcessInfo> {
+    /// The processes of container `cid`, numbered as they see themselves (their pid
+    /// namespace's numbers; a parent outside it shows as 0).
+    pub fn process_list(&self, cid: ContainerId) -> Vec<ProcessInfo> {
+        use super::pidns::{is_ns_init, ns_of, vpid};
         let mut out: Vec<ProcessInfo> = self
             .procs
             .values()
+            .filter(|p| p.container == cid)
             .map(|p| {
                 let state = if p.zombie.is_some() {
                     'Z'
@@ -246,8 +244,12 @@ impl Kernel {
                     'S'
                 };
                 ProcessInfo {
-                    pid: p.pid,
-                    ppid: p.ppid,
+                    pid: vpid(p.pid),
+                    ppid: if is_ns_init(p.pid) || ns_of(p.ppid) != ns_of(p.pid) {
+                        0
+                    } else {
+                        vpid(p.ppid)
+                    },
                     uid: p.creds.uid,
                     state,
                     comm: String::from_utf8_lossy(&p.comm).into_owned(),
@@ -330,6 +332,13 @@ impl Kernel {
             }
         }
         let umask = spec.umask.unwrap_or(0o022);
+        // Its own pid namespace, unless the pod shares one (the sandbox's).
+        let pidns = if spec.share_pids {
+            0
+        } else {
+            self.alloc_pidns()
+                .map_err(|_| crate::SentryError::Setup("too many pid namespaces".into()))?
+        };
         let cid = self.next_container;
         self.next_container += 1;
         // Registered before the init is loaded: loading resolves paths in its tree.
@@ -344,6 +353,7 @@ impl Kernel {
                 seccomp: spec.seccomp.map(std::rc::Rc::new),
                 rlimits,
                 umask,
+                pidns,
             },
         );
         match self.spawn_process(spec.process, cid, root, rlimits, umask) {
@@ -396,7 +406,8 @@ impl Kernel {
                 op: "fork stub",
                 err: e,
             })?;
-        let pid = self.alloc_pid().map_err(|e| host("alloc pid", e))?;
+        let ns = self.containers.get(&cid).map_or(0, |c| c.pidns);
+        let pid = self.alloc_pid_in(ns).map_err(|e| host("alloc pid", e))?;
         let mut creds = Creds::root();
         creds.uid = spec.uid;
         creds.euid = spec.uid;

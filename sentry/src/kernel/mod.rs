@@ -5,6 +5,7 @@ pub mod container;
 pub mod control;
 pub mod cputime;
 pub mod ipc;
+pub mod pidns;
 pub mod signal;
 pub mod task;
 pub mod timers;
@@ -33,7 +34,10 @@ pub struct Kernel {
     pub procs: HashMap<Pid, Process>,
     /// Host tid of a stub thread -> task.
     pub by_host: HashMap<i32, Tid>,
+    /// The next pid of the sandbox's own pid namespace (pidns.rs).
     pub next_pid: Pid,
+    /// The next pid of each app container's pid namespace.
+    pub next_pid_in: HashMap<pidns::PidNs, Pid>,
     pub uts: Uts,
     pub boot_time: Instant,
     /// Something changed that blocked tasks may be waiting for.
@@ -175,6 +179,7 @@ impl Kernel {
             procs: HashMap::new(),
             by_host: HashMap::new(),
             next_pid: 1,
+            next_pid_in: HashMap::new(),
             uts,
             boot_time: Instant::now(),
             dirty: false,
@@ -227,16 +232,6 @@ impl Kernel {
         self.control = Some(q);
     }
 
-    pub fn alloc_pid(&mut self) -> Result<Pid, Errno> {
-        for _ in 0..(1 << 22) {
-            let p = self.next_pid;
-            self.next_pid = if p >= (1 << 22) { 2 } else { p + 1 };
-            if !self.procs.contains_key(&p) && !self.tasks.contains_key(&p) {
-                return Ok(p);
-            }
-        }
-        Err(Errno::EAGAIN)
-    }
 
     pub fn mem_of(&self, tid: Tid) -> Result<Mem, Errno> {
         let t = self.tasks.get(&tid).ok_or(Errno::ESRCH)?;
@@ -1023,7 +1018,7 @@ impl Kernel {
             self.futex_wake_any_key(pid, addr, 1);
             return;
         }
-        if val & FUTEX_TID_MASK != tid as u32 {
+        if val & FUTEX_TID_MASK != pidns::vpid(tid) as u32 {
             return;
         }
         // Not atomic against threads running at this moment (Linux uses a cmpxchg loop);
@@ -1188,7 +1183,17 @@ impl Kernel {
         self.container_init_exited(pid);
         // Reparent children to the nearest subreaper or init; those that asked for it get
         // their PR_SET_PDEATHSIG signal.
-        let reaper = self.find_reaper(ppid);
+        let mut reaper = self.find_reaper(pid, ppid);
+        if reaper == pid {
+            // A container's init is gone and its processes were killed above: as Linux's
+            // namespace teardown does, nobody waits for them; they are reaped as they exit.
+            reaper = 0;
+            for &c in &children {
+                if self.procs.get(&c).is_some_and(|p| p.zombie.is_some()) {
+                    self.procs.remove(&c);
+                }
+            }
+        }
         for &c in &children {
             let mut pdeath = 0;
             if let Some(cp) = self.procs.get_mut(&c) {
@@ -1253,15 +1258,17 @@ impl Kernel {
         }
     }
 
-    fn find_reaper(&self, mut ppid: Pid) -> Pid {
+    /// Who adopts the children of `dying` (whose parent is `ppid`): the nearest subreaper
+    /// among its ancestors, else the init of its pid namespace.
+    fn find_reaper(&self, dying: Pid, mut ppid: Pid) -> Pid {
         for _ in 0..1024 {
             match self.procs.get(&ppid) {
                 Some(p) if p.subreaper && p.zombie.is_none() => return ppid,
-                Some(p) if p.pid != 1 => ppid = p.ppid,
+                Some(p) if !pidns::is_ns_init(p.pid) => ppid = p.ppid,
                 _ => break,
             }
         }
-        1
+        pidns::internal(pidns::ns_of(dying), 1)
     }
 
     /// Removes a zombie for good.

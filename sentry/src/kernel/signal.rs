@@ -120,7 +120,7 @@ impl SigInfo {
                 b[28..32].copy_from_slice(&(self.value as u32).to_le_bytes());
             }
             _ => {
-                b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+                b[16..20].copy_from_slice(&crate::kernel::pidns::vpid(self.pid).to_le_bytes());
                 b[20..24].copy_from_slice(&self.uid.to_le_bytes());
                 // POSIX timers and user-queued signals (rt_sigqueueinfo) carry the full
                 // 64-bit si_value; for the latter `status` is its low half.
@@ -414,8 +414,8 @@ impl Kernel {
             let act = p.sigactions.borrow()[sig as usize];
             match act.handler {
                 SIG_IGN => continue,
-                // Init (of the sandbox's pid namespace) is immune to default actions.
-                SIG_DFL if pid == 1 => continue,
+                // A pid namespace's init is immune to default actions.
+                SIG_DFL if super::pidns::is_ns_init(pid) => continue,
                 SIG_DFL => match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {

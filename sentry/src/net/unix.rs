@@ -114,7 +114,7 @@ pub struct Ucred {
 
 impl Ucred {
     pub fn to_bytes(self) -> Vec<u8> {
-        let mut v = self.pid.to_le_bytes().to_vec();
+        let mut v = crate::kernel::pidns::vpid(self.pid).to_le_bytes().to_vec();
         v.extend_from_slice(&self.uid.to_le_bytes());
         v.extend_from_slice(&self.gid.to_le_bytes());
         v

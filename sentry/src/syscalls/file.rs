@@ -662,8 +662,11 @@ fn record_lock(
                 out[16..24].copy_from_slice(&l_len.to_le_bytes());
                 let p = if matches!(l.owner, locks::Owner::File(_)) {
                     -1
+                } else if k.same_pidns(tid, l.pid) {
+                    crate::kernel::pidns::vpid(l.pid)
                 } else {
-                    l.pid
+                    // A lock of another container's process (on a shared volume).
+                    0
                 };
                 out[24..28].copy_from_slice(&p.to_le_bytes());
             }

@@ -210,6 +210,8 @@ pub fn sys_futex(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             Ok(n as i64)
         }
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            // Lock words hold the tid the workload knows (its namespace's).
+            let me = crate::kernel::pidns::vpid(tid) as u32;
             let mem = k.mem_of(tid)?;
             let cur = mem.read_u32(uaddr)?;
             if k.task(tid).futex.is_some_and(|w| w.woken) {
@@ -219,11 +221,11 @@ pub fn sys_futex(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
                 // A dead owner's mark stays for the new owner to see (robust PI mutexes).
                 mem.write_u32(
                     uaddr,
-                    tid as u32 | (cur & (FUTEX_WAITERS | FUTEX_OWNER_DIED)),
+                    me | (cur & (FUTEX_WAITERS | FUTEX_OWNER_DIED)),
                 )?;
                 return Ok(0);
             }
-            if cur & FUTEX_TID_MASK == tid as u32 {
+            if cur & FUTEX_TID_MASK == me {
                 return Err(Errno::EDEADLK.into());
             }
             if cmd == FUTEX_TRYLOCK_PI {
@@ -249,9 +251,10 @@ pub fn sys_futex(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             }))
         }
         FUTEX_UNLOCK_PI => {
+            let me = crate::kernel::pidns::vpid(tid) as u32;
             let mem = k.mem_of(tid)?;
             let cur = mem.read_u32(uaddr)?;
-            if cur & FUTEX_TID_MASK != tid as u32 {
+            if cur & FUTEX_TID_MASK != me {
                 return Err(Errno::EPERM.into());
             }
             // Release; woken waiters retry the lock (they find it free).

@@ -3,6 +3,7 @@
 
 use super::{SysErr, SysResult};
 use crate::errno::Errno;
+use crate::kernel::pidns::vpid;
 use crate::kernel::ipc::{IpcPerm, IpcWait, MsgQueue, SemSet, Shm, SEMVMX, SHM_DEST};
 use crate::kernel::{Blocked, Kernel, RunState, Tid};
 use crate::loader::{overlaps_stub, stub_munmap, stub_syscall};
@@ -320,8 +321,8 @@ pub fn sys_shmctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             b[56..64].copy_from_slice(&s.atime.to_le_bytes());
             b[64..72].copy_from_slice(&s.dtime.to_le_bytes());
             b[72..80].copy_from_slice(&s.ctime.to_le_bytes());
-            b[80..84].copy_from_slice(&s.cpid.to_le_bytes());
-            b[84..88].copy_from_slice(&s.lpid.to_le_bytes());
+            b[80..84].copy_from_slice(&vpid(s.cpid).to_le_bytes());
+            b[84..88].copy_from_slice(&vpid(s.lpid).to_le_bytes());
             b[88..96].copy_from_slice(&s.nattch.to_le_bytes());
             mem.write(buf, &b)?;
             Ok(stat_result(cmd, id))
@@ -587,7 +588,7 @@ pub fn sys_semctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             }
             Ok(match cmd {
                 GETVAL => s.vals[num] as i64,
-                GETPID => s.pids[num] as i64,
+                GETPID => vpid(s.pids[num]) as i64,
                 GETNCNT => sem_waiters(k, id, num, false),
                 _ => sem_waiters(k, id, num, true),
             })
@@ -803,8 +804,8 @@ pub fn sys_msgctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             b[72..80].copy_from_slice(&q.bytes().to_le_bytes());
             b[80..88].copy_from_slice(&(q.msgs.len() as u64).to_le_bytes());
             b[88..96].copy_from_slice(&q.qbytes.to_le_bytes());
-            b[96..100].copy_from_slice(&q.lspid.to_le_bytes());
-            b[100..104].copy_from_slice(&q.lrpid.to_le_bytes());
+            b[96..100].copy_from_slice(&vpid(q.lspid).to_le_bytes());
+            b[100..104].copy_from_slice(&vpid(q.lrpid).to_le_bytes());
             mem.write(buf, &b)?;
             Ok(stat_result(cmd, id))
         }

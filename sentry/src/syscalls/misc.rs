@@ -86,8 +86,14 @@ fn sched_target(k: &Kernel, tid: Tid, pid: u64) -> Result<Tid, Errno> {
     match pid as i32 {
         p if p < 0 => Err(Errno::EINVAL),
         0 => Ok(tid),
-        p if k.tasks.contains_key(&p) => Ok(p),
-        _ => Err(Errno::ESRCH),
+        p => {
+            let t = k.id_in_ns(tid, p);
+            if k.tasks.contains_key(&t) {
+                Ok(t)
+            } else {
+                Err(Errno::ESRCH)
+            }
+        }
     }
 }
 
@@ -131,11 +137,15 @@ fn prio_targets(k: &Kernel, tid: Tid, which: u64, who: u64) -> Result<Vec<Tid>, 
     let mut v: Vec<Tid> = match which {
         // A thread id: nice values are per thread in Linux.
         PRIO_PROCESS => {
-            let t = if who == 0 { tid } else { who };
+            let t = if who == 0 { tid } else { k.id_in_ns(tid, who) };
             k.tasks.get(&t).map(|t| t.tid).into_iter().collect()
         }
         PRIO_PGRP => {
-            let pgid = if who == 0 { k.proc_of(tid).pgid } else { who };
+            let pgid = if who == 0 {
+                k.proc_of(tid).pgid
+            } else {
+                k.id_in_ns(tid, who)
+            };
             k.procs
                 .values()
                 .filter(|p| p.pgid == pgid && p.zombie.is_none())
@@ -151,6 +161,7 @@ fn prio_targets(k: &Kernel, tid: Tid, which: u64, who: u64) -> Result<Vec<Tid>, 
             k.procs
                 .values()
                 .filter(|p| p.creds.uid == uid && p.zombie.is_none())
+                .filter(|p| k.same_pidns(tid, p.pid))
                 .flat_map(|p| p.threads.iter().copied())
                 .collect()
         }
@@ -227,7 +238,7 @@ pub fn sys_sched_rr_get_interval(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysRe
     if pid < 0 {
         return Err(Errno::EINVAL.into());
     }
-    if pid != 0 && !k.tasks.contains_key(&pid) {
+    if pid != 0 && !k.tasks.contains_key(&k.id_in_ns(tid, pid)) {
         return Err(Errno::ESRCH.into());
     }
     let mem = k.mem_of(tid)?;
@@ -282,12 +293,12 @@ fn ioprio_targets(k: &Kernel, tid: Tid, which: u64, who: u64) -> Result<Vec<Tid>
     let who = who as i32;
     let me = k.proc_of(tid);
     let v: Vec<Tid> = match which {
-        1 => vec![if who == 0 { tid } else { who }]
+        1 => vec![if who == 0 { tid } else { k.id_in_ns(tid, who) }]
             .into_iter()
             .filter(|t| k.tasks.contains_key(t))
             .collect(),
         2 => {
-            let pgid = if who == 0 { me.pgid } else { who };
+            let pgid = if who == 0 { me.pgid } else { k.id_in_ns(tid, who) };
             k.tasks
                 .values()
                 .filter(|t| k.procs.get(&t.tgid).is_some_and(|p| p.pgid == pgid))
@@ -299,6 +310,7 @@ fn ioprio_targets(k: &Kernel, tid: Tid, which: u64, who: u64) -> Result<Vec<Tid>
             k.tasks
                 .values()
                 .filter(|t| k.procs.get(&t.tgid).is_some_and(|p| p.creds.uid == uid))
+                .filter(|t| k.same_pidns(tid, t.tid))
                 .map(|t| t.tid)
                 .collect()
         }

@@ -598,6 +598,7 @@ fn parse_control(k: &Kernel, tid: Tid, unix: bool, ctl: &[u8]) -> Result<Control
                 let gid = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
                 let cr = &p.creds;
                 // Only one's own identity may be claimed without privilege (scm_check_creds).
+                let pid = crate::kernel::pidns::internal(crate::kernel::pidns::ns_of(p.pid), pid);
                 let pid_ok = pid == p.pid || cr.has_cap(CAP_SYS_ADMIN);
                 let uid_ok = [cr.uid, cr.euid, cr.suid].contains(&uid) || cr.has_cap(CAP_SETUID);
                 let gid_ok = [cr.gid, cr.egid, cr.sgid].contains(&gid) || cr.has_cap(CAP_SETGID);

@@ -4,6 +4,7 @@ use super::{block, path_ctx, read_path, SysErr, SysResult};
 use crate::errno::Errno;
 use crate::kernel::cputime::CpuTimes;
 use crate::kernel::signal::{SigAction, SIGCHLD};
+use crate::kernel::pidns::{self, vpid};
 use crate::kernel::{Kernel, Pid, Process, RunState, Task, Tid, WaitStatus};
 use crate::loader;
 use crate::vfs::Creds;
@@ -66,7 +67,7 @@ pub fn do_clone(
     if count >= nproc_soft.min(1 << 15) && k.proc_of(tid).creds.uid != 0 {
         return Err(Errno::EAGAIN.into());
     }
-    let new_pid = k.alloc_pid()?;
+    let new_pid = k.alloc_pid_in(pidns::ns_of(tid))?;
     let mut scratch = k.task(tid).regs;
     // CLONE_VM (vfork, posix_spawn): the child shares the parent's memory until it execs, so
     // it runs as another host thread of the parent's stub process. Otherwise fork the stub.
@@ -200,17 +201,17 @@ pub fn do_clone(
     }
     let _ = parent_pid;
     if flags & CLONE_PARENT_SETTID != 0 {
-        let _ = k.mem_of(tid)?.write_i32(ptid, new_pid);
+        let _ = k.mem_of(tid)?.write_i32(ptid, vpid(new_pid));
     }
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = child_mem.write_i32(ctid, new_pid);
+        let _ = child_mem.write_i32(ctid, vpid(new_pid));
     }
     k.resume(new_pid);
     if flags & CLONE_VFORK != 0 {
         k.task_mut(tid).vfork_wait = Some(new_pid);
         return Err(block());
     }
-    Ok(new_pid as i64)
+    Ok(vpid(new_pid) as i64)
 }
 
 /// A new thread in the caller's process: a new host thread in the same stub process.
@@ -226,7 +227,7 @@ fn clone_thread(
     if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 || flags & CLONE_VFORK != 0 {
         return Err(Errno::EINVAL.into());
     }
-    let new_tid = k.alloc_pid()?;
+    let new_tid = k.alloc_pid_in(pidns::ns_of(tid))?;
     let mut scratch = k.task(tid).regs;
     let stub = k
         .task(tid)
@@ -273,13 +274,13 @@ fn clone_thread(
     k.tasks.insert(new_tid, task);
     k.by_host.insert(host, new_tid);
     if flags & CLONE_PARENT_SETTID != 0 {
-        let _ = mem.write_i32(ptid, new_tid);
+        let _ = mem.write_i32(ptid, vpid(new_tid));
     }
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = mem.write_i32(ctid, new_tid);
+        let _ = mem.write_i32(ctid, vpid(new_tid));
     }
     k.resume(new_tid);
-    Ok(new_tid as i64)
+    Ok(vpid(new_tid) as i64)
 }
 
 pub fn sys_fork(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
@@ -516,8 +517,8 @@ fn matches(k: &Kernel, caller: &Process, child: Pid, sel: i64) -> bool {
     match sel {
         -1 => true,
         0 => c.pgid == caller.pgid,
-        s if s > 0 => child == s as Pid,
-        s => c.pgid == (-s) as Pid,
+        s if s > 0 => vpid(child) as i64 == s,
+        s => vpid(c.pgid) as i64 == -s,
     }
 }
 
@@ -618,7 +619,7 @@ pub fn sys_wait4(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if rusage != 0 {
         mem.write(rusage, &rusage_bytes(usage))?;
     }
-    Ok(pid as i64)
+    Ok(vpid(pid) as i64)
 }
 
 pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -643,7 +644,8 @@ pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             let f = super::file::get_file(k, tid, id as u32 as u64)?;
             let pfd = crate::fs::pidfd::PidFd::of(&f).ok_or(Errno::EBADF)?;
             pidfd_nonblock = f.flags.get() & libc::O_NONBLOCK as u32 != 0;
-            pfd.pid as i64
+            // find_waitable compares in the caller's numbers.
+            vpid(pfd.pid) as i64
         }
         libc::P_PID if id > 0 => id as i64,
         libc::P_PGID if id >= 0 => {
@@ -684,7 +686,7 @@ pub fn sys_waitid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         let mut b = [0u8; 28];
         b[0..4].copy_from_slice(&signo.to_le_bytes());
         b[8..12].copy_from_slice(&code.to_le_bytes());
-        b[16..20].copy_from_slice(&pid.to_le_bytes());
+        b[16..20].copy_from_slice(&vpid(pid).to_le_bytes());
         b[20..24].copy_from_slice(&uid.to_le_bytes());
         b[24..28].copy_from_slice(&st.to_le_bytes());
         mem.write(infop, &b)?;
@@ -717,18 +719,18 @@ fn rusage_bytes(t: CpuTimes) -> [u8; 144] {
 }
 
 pub fn sys_getpid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
-    Ok(k.task(tid).tgid as i64)
+    Ok(vpid(k.task(tid).tgid) as i64)
 }
 pub fn sys_gettid(_k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
-    Ok(tid as i64)
+    Ok(vpid(tid) as i64)
 }
 pub fn sys_getppid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
-    let pp = k.proc_of(tid).ppid;
-    // Init's parent is outside the sandbox.
-    Ok(if k.proc_of(tid).pid == 1 {
+    let p = k.proc_of(tid);
+    // Init's parent is outside the namespace, as is the runtime that started an `exec`.
+    Ok(if pidns::is_ns_init(p.pid) || !k.same_pidns(tid, p.ppid) {
         0
     } else {
-        pp as i64
+        vpid(p.ppid) as i64
     })
 }
 
@@ -736,33 +738,44 @@ pub fn sys_getpgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let pid = if a[0] == 0 {
         k.task(tid).tgid
     } else {
-        a[0] as Pid
+        k.pid_arg(tid, a[0] as i32 as i64)?
     };
-    Ok(k.procs
-        .get(&pid)
-        .filter(|p| p.zombie.is_none())
-        .ok_or(Errno::ESRCH)?
-        .pgid as i64)
+    Ok(vpid(
+        k.procs
+            .get(&pid)
+            .filter(|p| p.zombie.is_none())
+            .ok_or(Errno::ESRCH)?
+            .pgid,
+    ) as i64)
 }
 pub fn sys_getpgrp(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
-    Ok(k.proc_of(tid).pgid as i64)
+    Ok(vpid(k.proc_of(tid).pgid) as i64)
 }
 pub fn sys_getsid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let pid = if a[0] == 0 {
         k.task(tid).tgid
     } else {
-        a[0] as Pid
+        k.pid_arg(tid, a[0] as i32 as i64)?
     };
-    Ok(k.procs.get(&pid).ok_or(Errno::ESRCH)?.sid as i64)
+    Ok(vpid(k.procs.get(&pid).ok_or(Errno::ESRCH)?.sid) as i64)
 }
 
 pub fn sys_setpgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let me = k.task(tid).tgid;
-    let pid = if a[0] as i32 == 0 { me } else { a[0] as Pid };
-    let pgid = if a[1] as i32 == 0 { pid } else { a[1] as Pid };
-    if pgid < 0 {
+    if (a[1] as i32) < 0 {
         return Err(Errno::EINVAL.into());
     }
+    let pid = if a[0] as i32 == 0 {
+        me
+    } else {
+        k.pid_arg(tid, a[0] as i32 as i64)?
+    };
+    let pgid = if a[1] as i32 == 0 {
+        pid
+    } else {
+        // A group number that cannot exist in our namespace is a group of nobody (EPERM).
+        k.pid_arg(tid, a[1] as i32 as i64).map_err(|_| Errno::EPERM)?
+    };
     let my_sid = k.proc_of(tid).sid;
     let Some(target) = k.procs.get(&pid) else {
         // A thread that is not its group's leader exists but cannot be moved.
@@ -808,12 +821,12 @@ pub fn sys_setsid(k: &mut Kernel, tid: Tid, _a: [u64; 6]) -> SysResult {
     p.pgid = me;
     // A new session has no controlling terminal.
     p.ctty = None;
-    Ok(me as i64)
+    Ok(vpid(me) as i64)
 }
 
 pub fn sys_set_tid_address(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     k.task_mut(tid).clear_child_tid = a[0];
-    Ok(tid as i64)
+    Ok(vpid(tid) as i64)
 }
 
 pub fn sys_set_robust_list(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -825,7 +838,11 @@ pub fn sys_set_robust_list(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_get_robust_list(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    let target = if a[0] == 0 { tid } else { a[0] as Tid };
+    let target = if a[0] == 0 {
+        tid
+    } else {
+        k.pid_arg(tid, a[0] as i32 as i64)?
+    };
     let (head, len) = k.tasks.get(&target).ok_or(Errno::ESRCH)?.robust_list;
     let mem = k.mem_of(tid)?;
     mem.write_u64(a[1], head)?;
@@ -996,7 +1013,7 @@ pub fn sys_prlimit64(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let pid = if a[0] == 0 {
         k.task(tid).tgid
     } else {
-        a[0] as Pid
+        k.pid_arg(tid, a[0] as i32 as i64)?
     };
     let res = rlimit_index(a[1])?;
     let mem = k.mem_of(tid)?;
@@ -1307,10 +1324,11 @@ pub fn sys_capget(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if a[1] == 0 {
         return Ok(0);
     }
-    let pid = mem.read_u32(a[0] + 4)? as Pid;
+    let pid = mem.read_u32(a[0] + 4)? as i32;
     let c = if pid == 0 {
         k.proc_of(tid).creds.clone()
     } else {
+        let pid = k.pid_arg(tid, pid as i64)?;
         k.procs.get(&pid).ok_or(Errno::ESRCH)?.creds.clone()
     };
     let mut b = [0u8; 24];
@@ -1332,7 +1350,7 @@ pub fn sys_capset(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let pid = mem.read_u32(a[0] + 4)? as Pid;
-    if pid != 0 && pid != k.task(tid).tgid {
+    if pid != 0 && pid != vpid(k.task(tid).tgid) {
         return Err(Errno::EPERM.into());
     }
     let b = mem.read_vec(a[1], 24)?;

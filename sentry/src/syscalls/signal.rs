@@ -130,10 +130,11 @@ fn kill_one(k: &mut Kernel, tid: Tid, target: Pid, sig: i32) -> Result<(), Errno
     if !may_signal(k, tid, target) {
         return Err(Errno::EPERM);
     }
-    // Init only gets signals it has a handler for (from inside its namespace), or that it
-    // blocks (for sigwaitinfo or a signalfd).
-    if target == 1 && sig != 0 && !k.blocked_in_process(1, sig) {
-        let act = k.procs[&1].sigactions.borrow()[sig as usize];
+    // A namespace's init only gets signals it has a handler for (from inside its
+    // namespace), or that it blocks (for sigwaitinfo or a signalfd).
+    if crate::kernel::pidns::is_ns_init(target) && sig != 0 && !k.blocked_in_process(target, sig)
+    {
+        let act = k.procs[&target].sigactions.borrow()[sig as usize];
         if act.handler <= 1 {
             return Ok(());
         }
@@ -160,7 +161,7 @@ pub fn sys_kill(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     let me = k.task(tid).tgid;
     let targets: Vec<Pid> = if pid > 0 {
-        vec![pid]
+        vec![k.pid_arg(tid, pid as i64)?]
     } else if pid == 0 {
         let pg = k.proc_of(tid).pgid;
         k.procs
@@ -171,11 +172,12 @@ pub fn sys_kill(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     } else if pid == -1 {
         k.procs
             .values()
-            .filter(|p| p.pid != 1 && p.pid != me)
+            .filter(|p| !crate::kernel::pidns::is_ns_init(p.pid) && p.pid != me)
+            .filter(|p| k.same_pidns(tid, p.pid))
             .map(|p| p.pid)
             .collect()
     } else {
-        let pg = -pid;
+        let pg = k.id_in_ns(tid, pid.checked_neg().unwrap_or(0));
         k.procs
             .values()
             .filter(|p| p.pgid == pg)
@@ -207,9 +209,11 @@ pub fn sys_kill(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 }
 
 fn tkill_impl(k: &mut Kernel, tid: Tid, tgid: Option<Pid>, target: Tid, sig: i32) -> SysResult {
-    if !(0..=64).contains(&sig) || target <= 0 {
+    if !(0..=64).contains(&sig) || target <= 0 || tgid.is_some_and(|g| g <= 0) {
         return Err(Errno::EINVAL.into());
     }
+    let target = k.pid_arg(tid, target as i64)?;
+    let tgid = tgid.map(|g| k.id_in_ns(tid, g));
     let t = k.tasks.get(&target).ok_or(Errno::ESRCH)?;
     if tgid.is_some_and(|g| g != t.tgid) {
         return Err(Errno::ESRCH.into());
@@ -281,6 +285,7 @@ pub fn sys_rt_sigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL.into());
     }
+    let pid = k.id_in_ns(tid, pid);
     let info = user_siginfo(k, tid, a[2], sig, pid == k.task(tid).tgid)?;
     if pid <= 0 || !k.procs.contains_key(&pid) {
         return Err(Errno::ESRCH.into());
@@ -313,6 +318,7 @@ pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult
     if tgid <= 0 || target <= 0 || !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL.into());
     }
+    let (tgid, target) = (k.id_in_ns(tid, tgid), k.id_in_ns(tid, target));
     // Linux compares the target thread with the caller itself here, not its process.
     let info = user_siginfo(k, tid, a[3], sig, target == tid)?;
     let t = k.tasks.get(&target).ok_or(Errno::ESRCH)?;
@@ -355,6 +361,7 @@ pub fn sys_pidfd_open(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if flags & !(libc::O_NONBLOCK as u32) != 0 || pid <= 0 {
         return Err(Errno::EINVAL.into());
     }
+    let pid = k.id_in_ns(tid, pid);
     let zombie = match k.procs.get(&pid) {
         Some(p) => p.zombie.is_some(),
         // A thread that is not its group's leader: pidfds name processes.

@@ -45,6 +45,8 @@ fn cpu_clock(k: &Kernel, tid: Tid, clock: i32) -> Result<Option<CpuClock>, Errno
         c if c < 0 => cputime::decode(c).ok_or(Errno::EINVAL)?,
         _ => return Ok(None),
     };
+    // Clock ids carry the pid or tid as the workload knows it.
+    let id = if id == 0 { 0 } else { k.id_in_ns(tid, id) };
     let me = k.task(tid);
     if thread {
         // Linux: only threads of the caller's own thread group.
