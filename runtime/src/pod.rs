@@ -84,6 +84,38 @@ pub fn sandbox_for(
     }
 }
 
+/// The host pid of the sandbox's process whose pid in the sandbox's own pid namespace is
+/// `ns_pid` (the sentry reports its stubs' pids as it sees them): found among the
+/// descendants of `sandbox_pid` by the last field of their `NSpid`.
+pub fn host_pid_in_sandbox(sandbox_pid: i32, ns_pid: i32) -> Option<i32> {
+    let mut todo = vec![sandbox_pid];
+    let mut seen = 0;
+    while let Some(pid) = todo.pop() {
+        seen += 1;
+        if seen > 65536 {
+            break;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
+        let last = status.as_deref().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|v| v.split_whitespace().last())
+                .and_then(|v| v.parse::<i32>().ok())
+        });
+        if pid != sandbox_pid && last == Some(ns_pid) {
+            return Some(pid);
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            todo.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+        }
+    }
+    None
+}
+
 /// One mount of a member, as sent to the sandbox. `bind` and `bind_file` take the next fd
 /// sent with the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

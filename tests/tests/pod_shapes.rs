@@ -321,6 +321,13 @@ fn app_containers_have_their_own_pid_namespace() {
     assert_ne!(read("shared-pid"), "1");
     let seen: Vec<String> = read("shared-proc").split(' ').map(String::from).collect();
     assert!(seen.contains(&"1".to_string()) && seen.len() >= 3, "shared /proc: {seen:?}");
+    // The container's cgroup holds its own host processes: the holder and the init's stub,
+    // so its CPU and memory figures are the container's.
+    let procs = ["pids", "unified", ""]
+        .iter()
+        .find_map(|c| fs::read_to_string(format!("/sys/fs/cgroup/{c}/{}/cgroup.procs", ids[0])).ok())
+        .unwrap_or_default();
+    assert!(procs.lines().count() >= 2, "the container's cgroup: {procs:?}");
     // moat ps numbers processes as the container sees them.
     let ps = env.moat(&["ps", "--format", "json", &ids[0]]);
     assert!(ps.success(), "{}", ps.describe());

@@ -363,7 +363,15 @@ fn join_sandbox(
     drop(fds);
     let holder = crate::commands::exec::spawn_holder(stream)?;
     let mut pids = vec![holder];
-    pids.extend(resp.stub_pid.filter(|&p| p > 0));
+    match resp
+        .stub_pid
+        .filter(|&p| p > 0)
+        .map(|p| (p, crate::pod::host_pid_in_sandbox(sandbox.state.pid, p)))
+    {
+        Some((_, Some(host))) => pids.push(host),
+        Some((p, None)) => tracing::warn!(stub = p, "the init's stub is not found on the host"),
+        None => {}
+    }
     if let Err(e) = place(&pids) {
         // The holder's end kills the container in the sandbox.
         kill_and_reap(holder);
