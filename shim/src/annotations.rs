@@ -1,7 +1,7 @@
 //! Where a container belongs: containerd's CRI plugin marks each container of a pod with
 //! `io.kubernetes.cri.container-type` (`sandbox` for the pod's pause container, `container`
 //! for the others) and `io.kubernetes.cri.sandbox-id`. One shim serves a whole pod (runc's shim
-//! groups the same way), and later one sentry will run it.
+//! groups the same way), and one sentry runs it: the app containers join the sandbox's.
 
 use serde_json::{Map, Value};
 
@@ -23,9 +23,7 @@ pub enum Placement {
 pub enum Launch {
     /// A sandbox (sentry) of its own: `moat create --bundle B ID`.
     NewSandbox,
-    /// Inside the running sandbox of container `0`: `moat create --sandbox <id>`. Not chosen
-    /// by [`Placement::launch`] (see there).
-    #[allow(dead_code)]
+    /// Inside the running sandbox of container `0`: `moat create --sandbox <id>`.
     InSandbox(String),
 }
 
@@ -70,12 +68,14 @@ impl Placement {
         }
     }
 
-    /// A plain `moat create` for every container: whether an application container joins
-    /// its pod's running sentry is moat's decision, from the same annotations, among the
-    /// containers of one `--root` (the shim gives all containers of a namespace one root).
-    /// Asking explicitly would be `PodContainer` -> `Launch::InSandbox(sandbox_id)` here.
+    /// A pod's app container joins the sentry of its pod's sandbox (the shim gives all
+    /// containers of a namespace one `--root`, so moat finds it there); everything else
+    /// gets a sentry of its own.
     pub fn launch(&self) -> Launch {
-        Launch::NewSandbox
+        match self {
+            Placement::PodContainer { sandbox_id } => Launch::InSandbox(sandbox_id.clone()),
+            Placement::Standalone | Placement::PodSandbox { .. } => Launch::NewSandbox,
+        }
     }
 }
 
@@ -113,7 +113,11 @@ mod tests {
         );
         assert_eq!(p.grouping("app1"), sb);
         assert_eq!(p.sandbox(), Some(sb.as_str()));
-        assert_eq!(p.launch(), Launch::NewSandbox);
+        assert_eq!(p.launch(), Launch::InSandbox(sb.clone()));
+        assert_eq!(
+            place(&sb, json!({CONTAINER_TYPE: "sandbox", SANDBOX_ID: sb})).launch(),
+            Launch::NewSandbox
+        );
     }
 
     #[test]

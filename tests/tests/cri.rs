@@ -50,14 +50,18 @@ use cri::image_service_client::ImageServiceClient;
 use cri::runtime_service_client::RuntimeServiceClient;
 use tonic::transport::Channel;
 
-/// The pod's containers run in one sentry (issue 8: the moat shim, `io.containerd.moat.v1`).
-/// Until that is built, the checks that need it (SysV shm and a MAP_SHARED /dev/shm file
-/// shared by two containers, one sentry for three containers) run only under runc; set this
-/// to `true` (or `MOAT_TEST_POD_IN_ONE_SENTRY=1`) when the feature lands.
-const POD_IN_ONE_SENTRY: bool = false;
+/// The pod's containers run in one sentry (the moat shim, `io.containerd.moat.v1`, creates
+/// app containers with `moat create --sandbox`), so the checks that need it (SysV shm and a
+/// MAP_SHARED /dev/shm file shared by two containers, one sentry for three containers) run
+/// under both handlers. `MOAT_TEST_POD_IN_ONE_SENTRY=0` turns them off for moat.
+const POD_IN_ONE_SENTRY: bool = true;
 
 fn pod_in_one_sentry() -> bool {
-    POD_IN_ONE_SENTRY || std::env::var("MOAT_TEST_POD_IN_ONE_SENTRY").as_deref() == Ok("1")
+    match std::env::var("MOAT_TEST_POD_IN_ONE_SENTRY").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => POD_IN_ONE_SENTRY,
+    }
 }
 
 /// The CRI plugin's containerd namespace.
@@ -82,16 +86,23 @@ const SHM_FILE: &str = "/dev/shm/moat-pod-shm";
 
 // ==========================================================================================
 // THE RUNTIME HANDLERS. This is the one place that says how containerd runs each handler.
-// `runc` is the reference; `moat` is what `RuntimeClass.handler: moat` selects. Today moat is
-// reached through containerd's runc shim with moat as the runc binary; once the moat shim
-// exists, `moat` becomes `runtime_type = "io.containerd.moat.v1"` (containerd then runs
-// `containerd-shim-moat-v1` from $PATH) with its own options, and POD_IN_ONE_SENTRY above
-// turns on. Each runtime's `Root` is under the temp dir so its state is isolated (and
-// checked for leftovers).
+// `runc` is the reference; `moat` is what `RuntimeClass.handler: moat` selects: the moat shim
+// (`runtime_type = "io.containerd.moat.v1"`: containerd runs `containerd-shim-moat-v1` from
+// its $PATH, see `World::start`) with the options file docs/kubernetes.md shows. Each
+// runtime's root is under the temp dir so its state is isolated (and checked for leftovers).
 // ==========================================================================================
 fn runtime_handlers(dir: &Path, moat: &Path, runc: &Path) -> String {
     let cri = r#"plugins."io.containerd.grpc.v1.cri".containerd.runtimes"#;
     let d = dir.display();
+    let shim_options = dir.join("moat-shim.toml");
+    fs::write(
+        &shim_options,
+        format!(
+            "binary_name = \"{}\"\nroot = \"{d}/moat\"\n",
+            moat.display()
+        ),
+    )
+    .expect("write the moat shim's options file");
     format!(
         r#"    [{cri}.runc]
       runtime_type = "io.containerd.runc.v2"
@@ -99,13 +110,12 @@ fn runtime_handlers(dir: &Path, moat: &Path, runc: &Path) -> String {
         BinaryName = "{runc}"
         Root = "{d}/runc"
     [{cri}.moat]
-      runtime_type = "io.containerd.runc.v2"
+      runtime_type = "io.containerd.moat.v1"
       [{cri}.moat.options]
-        BinaryName = "{moat}"
-        Root = "{d}/moat"
+        ConfigPath = "{opts}"
 "#,
         runc = runc.display(),
-        moat = moat.display(),
+        opts = shim_options.display(),
     )
 }
 
@@ -617,7 +627,23 @@ impl World {
             .into_iter()
             .collect();
 
-        let ctd = Containerd::start(&dir, NS, &containerd_config(&dir, &moat_bin(), runc));
+        // containerd finds containerd-shim-moat-v1 on its PATH: `make build` puts it next
+        // to moat. This test binary runs this one test: changing its environment races
+        // with nothing.
+        let moat = moat_bin();
+        let bin_dir = moat.parent().expect("moat's directory").to_path_buf();
+        assert!(
+            bin_dir.join("containerd-shim-moat-v1").is_file(),
+            "containerd-shim-moat-v1 is not next to {} (make build)",
+            moat.display()
+        );
+        let path = std::env::join_paths(
+            std::iter::once(bin_dir)
+                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        )
+        .expect("PATH");
+        std::env::set_var("PATH", path);
+        let ctd = Containerd::start(&dir, NS, &containerd_config(&dir, &moat, runc));
 
         // Images: busybox (with the pod_shm helper) and the pause image (one static binary).
         let bb = dir.join("img-busybox");
