@@ -3,9 +3,10 @@
 //! containerd's CRI plugin creates a pod's sandbox (pause) container first, then each app
 //! container with the annotations `io.kubernetes.cri.container-type = container` and
 //! `io.kubernetes.cri.sandbox-id = <sandbox's id>`. When that sandbox is a moat container in
-//! the same `--root` (and `MOAT_JOIN_PODS=1` is set: not the default yet), `moat create` does
-//! not boot a new sentry: it adds the container to the
-//! sandbox's running sentry (`--sandbox ID` asks for the same without annotations). The new
+//! the same `--root`, `moat create` does not boot a new sentry: it adds the container to the
+//! sandbox's running sentry (`--sandbox ID` asks for the same without annotations; the moat
+//! shim passes it; `MOAT_JOIN_PODS=0` in moat's environment turns the annotations' effect
+//! off, giving every container a sentry of its own). The new
 //! container is a *member*: its state directory is its own, but its control requests go to
 //! the sandbox's socket, naming it.
 //!
@@ -32,7 +33,8 @@ use sentry::{MountKind, MountSpec, Rlimit, SandboxSpec};
 /// containerd's CRI annotations.
 pub const CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
 pub const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
-/// `MOAT_JOIN_PODS=1` in moat's environment: CRI app containers join their pod's sentry.
+/// `MOAT_JOIN_PODS=0` in moat's environment: CRI app containers do not join their pod's
+/// sentry (each gets its own).
 pub const JOIN_PODS_ENV: &str = "MOAT_JOIN_PODS";
 
 /// The sandbox a new container joins: `--sandbox`, else the one containerd's CRI
@@ -45,9 +47,7 @@ pub fn sandbox_for(
     let id = match explicit {
         Some(id) => id.to_string(),
         None => {
-            // Not yet the default: an app container in the pod's sentry has no pid namespace
-            // of its own and no per-container cgroup accounting yet (docs/kubernetes.md).
-            if std::env::var_os(JOIN_PODS_ENV).is_none_or(|v| v != "1") {
+            if std::env::var_os(JOIN_PODS_ENV).is_some_and(|v| v == "0") {
                 return Ok(None);
             }
             if annotations.get(CONTAINER_TYPE).map(String::as_str) != Some("container") {

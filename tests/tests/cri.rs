@@ -1,8 +1,9 @@
 //! moat under Kubernetes' Container Runtime Interface: this test does what kubelet does for a
 //! pod, talking gRPC (CRI v1) to the CRI plugin of a private containerd, once with the runtime
-//! handler `runc` (the reference) and once with `moat` (what a RuntimeClass with
-//! `handler: moat` selects), and requires the same outcome (docs/kubernetes.md describes this
-//! exact setup).
+//! handler `runc` (the reference), once with `moat` (what a RuntimeClass with
+//! `handler: moat` selects: the moat shim) and once with `moat-runc` (containerd's runc shim
+//! running moat as its runc binary), and requires the same outcome (docs/kubernetes.md
+//! describes this exact setup).
 //!
 //! The containerd (Debian's 1.6, config version 2; root, state, sockets and the opt dir under
 //! a temp dir) has the CRI plugin enabled with `sandbox_image` = a pause image built here, and
@@ -88,9 +89,26 @@ const SHM_FILE: &str = "/dev/shm/moat-pod-shm";
 // THE RUNTIME HANDLERS. This is the one place that says how containerd runs each handler.
 // `runc` is the reference; `moat` is what `RuntimeClass.handler: moat` selects: the moat shim
 // (`runtime_type = "io.containerd.moat.v1"`: containerd runs `containerd-shim-moat-v1` from
-// its $PATH, see `World::start`) with the options file docs/kubernetes.md shows. Each
-// runtime's root is under the temp dir so its state is isolated (and checked for leftovers).
+// its $PATH, see `World::start`) with the options file docs/kubernetes.md shows. `moat-runc`
+// is the other route: containerd's runc shim with moat as its runc binary. Each runtime's
+// root is under the temp dir ([`handler_root`]) so its state is isolated (and checked for
+// leftovers).
 // ==========================================================================================
+const HANDLERS: [&str; 3] = ["runc", "moat", "moat-runc"];
+
+/// A handler's runtime root. Short: moat's control socket
+/// (`<root>/k8s.io/<64-hex id>/control.sock`) must fit in a unix socket address.
+fn handler_root(dir: &Path, handler: &str) -> PathBuf {
+    dir.join(match handler {
+        "moat-runc" => "mr",
+        h => h,
+    })
+}
+
+fn is_moat(handler: &str) -> bool {
+    handler.starts_with("moat")
+}
+
 fn runtime_handlers(dir: &Path, moat: &Path, runc: &Path) -> String {
     let cri = r#"plugins."io.containerd.grpc.v1.cri".containerd.runtimes"#;
     let d = dir.display();
@@ -98,8 +116,9 @@ fn runtime_handlers(dir: &Path, moat: &Path, runc: &Path) -> String {
     fs::write(
         &shim_options,
         format!(
-            "binary_name = \"{}\"\nroot = \"{d}/moat\"\n",
-            moat.display()
+            "binary_name = \"{}\"\nroot = \"{}\"\n",
+            moat.display(),
+            handler_root(dir, "moat").display()
         ),
     )
     .expect("write the moat shim's options file");
@@ -113,9 +132,16 @@ fn runtime_handlers(dir: &Path, moat: &Path, runc: &Path) -> String {
       runtime_type = "io.containerd.moat.v1"
       [{cri}.moat.options]
         ConfigPath = "{opts}"
+    [{cri}.moat-runc]
+      runtime_type = "io.containerd.runc.v2"
+      [{cri}.moat-runc.options]
+        BinaryName = "{moat}"
+        Root = "{moat_runc_root}"
 "#,
         runc = runc.display(),
+        moat = moat.display(),
         opts = shim_options.display(),
+        moat_runc_root = handler_root(dir, "moat-runc").display(),
     )
 }
 
@@ -1130,7 +1156,7 @@ fn scenario(w: &World, handler: &'static str, out: &mut Outcome, tr: &mut Traces
     }
 
     // ---- one sentry per pod (moat only; three containers are running now)
-    if handler == "moat" {
+    if is_moat(handler) {
         let sentries: Vec<_> = processes_in_cgroup(&spec.cgroup_parent)
             .into_iter()
             .filter(|(_, cmd)| cmd.contains(" boot "))
@@ -1217,7 +1243,7 @@ fn scenario(w: &World, handler: &'static str, out: &mut Outcome, tr: &mut Traces
     out.eq_per_handler(
         "a: uname -r is whose",
         seen,
-        if handler == "moat" {
+        if is_moat(handler) {
             "moat's sentry"
         } else {
             "the host kernel"
@@ -1686,7 +1712,7 @@ fn leftovers(w: &World, handler: &str, out: &mut Outcome, tr: &Traces) {
             "not known",
         ),
     }
-    let state = w.dir.join(handler).join(NS);
+    let state = handler_root(&w.dir, handler).join(NS);
     let entries = dir_entries(&state);
     out.ok(
         "after: no state under the handler's runtime root",
@@ -1755,7 +1781,7 @@ fn cri_pod_under_runc_and_moat() {
     );
 
     let mut outcomes = Vec::new();
-    for handler in ["runc", "moat"] {
+    for handler in HANDLERS {
         let mut out = Outcome::new(handler);
         let mut tr = Traces::default();
         let t = Instant::now();
@@ -1794,37 +1820,44 @@ fn cri_pod_under_runc_and_moat() {
         }
     }
     // The outcomes must match: every check both ran must have seen the same thing.
-    let (reference, moat) = (&outcomes[0], &outcomes[1]);
-    let mut differ = Vec::new();
-    for m in moat.checks.iter().filter(|m| !m.per_handler) {
-        if let Some(r) = reference.checks.iter().find(|r| r.what == m.what) {
-            if r.got != m.got {
-                differ.push(format!(
-                    "  {}:\n    runc: {}\n    moat: {}",
-                    m.what, r.got, m.got
-                ));
+    let reference = &outcomes[0];
+    let mut moat_ok = true;
+    for moat in &outcomes[1..] {
+        let mut differ = Vec::new();
+        for m in moat.checks.iter().filter(|m| !m.per_handler) {
+            if let Some(r) = reference.checks.iter().find(|r| r.what == m.what) {
+                if r.got != m.got {
+                    differ.push(format!(
+                        "  {}:\n    runc: {}\n    {}: {}",
+                        m.what, r.got, moat.handler, m.got
+                    ));
+                }
             }
         }
-    }
-    let not_reached: Vec<&str> = reference
-        .checks
-        .iter()
-        .filter(|r| !moat.checks.iter().any(|m| m.what == r.what))
-        .map(|r| r.what.as_str())
-        .filter(|w| !w.starts_with("a+b:") || pod_in_one_sentry())
-        .collect();
-    if !differ.is_empty() {
-        report += &format!("\n== moat differs from runc:\n{}\n", differ.join("\n"));
-    }
-    if !not_reached.is_empty() {
-        report += &format!("\n== checks moat did not reach: {not_reached:?}\n");
+        let not_reached: Vec<&str> = reference
+            .checks
+            .iter()
+            .filter(|r| !moat.checks.iter().any(|m| m.what == r.what))
+            .map(|r| r.what.as_str())
+            .filter(|w| !w.starts_with("a+b:") || pod_in_one_sentry())
+            .collect();
+        if !differ.is_empty() {
+            report += &format!(
+                "\n== {} differs from runc:\n{}\n",
+                moat.handler,
+                differ.join("\n")
+            );
+        }
+        if !not_reached.is_empty() {
+            report += &format!("\n== checks {} did not reach: {not_reached:?}\n", moat.handler);
+        }
+        moat_ok &= moat.fatal.is_none()
+            && moat.failures().is_empty()
+            && differ.is_empty()
+            && not_reached.is_empty();
     }
     eprintln!("{report}\ntotal {:.1} s", t0.elapsed().as_secs_f64());
     let runc_ok = reference.fatal.is_none() && reference.failures().is_empty();
-    let moat_ok = moat.fatal.is_none()
-        && moat.failures().is_empty()
-        && differ.is_empty()
-        && not_reached.is_empty();
     if !(runc_ok && moat_ok) {
         let errors = w.containerd_errors();
         let tail: Vec<_> = errors.iter().rev().take(15).rev().collect();
