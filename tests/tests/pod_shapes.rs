@@ -349,3 +349,65 @@ fn app_containers_have_their_own_pid_namespace() {
     let o = env.moat(&["delete", "--force", &sb_id]);
     assert!(o.success(), "{}", o.describe());
 }
+
+/// A container of the pod that the host's OOM killer kills (its own memory limit) stops with
+/// SIGKILL; the sandbox and its other containers keep running, as in a runc pod.
+#[test]
+fn an_oom_killed_container_leaves_the_pod_running() {
+    require_root!();
+    let env = moat_tests::TestEnv::new("pod-oom");
+    let sb = small_bundle(&env, "sandbox", &["sleep", "1000"]);
+    let sb_id = started_bundle(&env, &sb);
+    let calm = small_bundle(&env, "calm", &["sleep", "1000"]);
+    // Doubles a string until the 64 MiB limit of its own cgroup stops it (after a second,
+    // so that the test can find its cgroup first).
+    let hungry = small_bundle(
+        &env,
+        "hungry",
+        &["sh", "-c", "sleep 1; exec awk 'BEGIN { s = \"xxxxxxxxxxxxxxxx\"; while (1) s = s s }'"],
+    );
+    let mut c = hungry.config();
+    c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20, "swap": 64 << 20}});
+    hungry.write_config(&c);
+    let mut ids = Vec::new();
+    for bundle in [&calm, &hungry] {
+        let id = env.new_id();
+        let o = env.moat(&["create", "--sandbox", &sb_id, "--bundle", bundle.dir.to_str().unwrap(), &id]);
+        assert!(o.success(), "create --sandbox: {}", o.describe());
+        let o = env.moat(&["start", &id]);
+        assert!(o.success(), "start: {}", o.describe());
+        ids.push(id);
+    }
+    // Its memory cgroup, from its holder process (while it lives).
+    let holder = env.state(&ids[1]).unwrap()["pid"].as_i64().unwrap();
+    let memcg = fs::read_to_string(format!("/proc/{holder}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once(':')?;
+            let (ctrl, path) = rest.split_once(':')?;
+            match ctrl {
+                "memory" => Some(format!("/sys/fs/cgroup/memory{path}/memory.oom_control")),
+                "" => Some(format!("/sys/fs/cgroup/unified{path}/memory.events")),
+                _ => None,
+            }
+        });
+    assert!(wait_status(&env, &ids[1], "stopped"), "the hungry container did not stop");
+    // It was the host's OOM killer, in the container's own cgroup.
+    let kills = memcg
+        .as_ref()
+        .and_then(|f| fs::read_to_string(f).ok())
+        .unwrap_or_default();
+    assert!(
+        kills.lines().any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0")),
+        "no OOM kill in the container's cgroup ({memcg:?}): {kills:?}"
+    );
+    assert_eq!(status(&env, &ids[0]).as_deref(), Some("running"));
+    assert_eq!(status(&env, &sb_id).as_deref(), Some("running"));
+    let o = env.moat(&["exec", &ids[0], "echo", "alive"]);
+    assert!(o.success() && o.stdout == "alive\n", "{}", o.describe());
+    for id in ids.iter().chain([&sb_id]) {
+        let o = env.moat(&["delete", "--force", id]);
+        assert!(o.success(), "{}", o.describe());
+    }
+}
