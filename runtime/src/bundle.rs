@@ -213,78 +213,76 @@ impl Bundle {
 pub fn seccomp_profile_of(
     sc: Option<&oci_spec::runtime::LinuxSeccomp>,
 ) -> Result<Option<SeccompProfile>> {
-    {
-        let Some(sc) = sc else {
-            return Ok(None);
-        };
-        let action = |a: LinuxSeccompAction, errno: Option<u32>| -> Result<SeccompAction> {
-            Ok(match a {
-                LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
-                LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
-                LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace,
-                LinuxSeccompAction::ScmpActErrno => {
-                    let e = errno.unwrap_or(libc::EPERM as u32);
-                    if e > 4095 {
-                        return Err(Error::Config(format!(
-                            "linux.seccomp: errnoRet {e} is not an errno"
-                        )));
-                    }
-                    SeccompAction::Errno(e as i32)
-                }
-                LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
-                LinuxSeccompAction::ScmpActKill
-                | LinuxSeccompAction::ScmpActKillThread
-                | LinuxSeccompAction::ScmpActKillProcess => SeccompAction::Kill,
-                LinuxSeccompAction::ScmpActNotify => {
-                    return Err(Error::Config(
-                        "linux.seccomp: SCMP_ACT_NOTIFY (seccomp agents) is not supported".into(),
-                    ))
-                }
-            })
-        };
-        let mut profile = SeccompProfile {
-            default_action: Some(action(sc.default_action(), sc.default_errno_ret())?),
-            rules: Default::default(),
-        };
-        for sys in sc.syscalls().iter().flatten() {
-            let act = action(sys.action(), sys.errno_ret())?;
-            let mut args = Vec::new();
-            for a in sys.args().iter().flatten() {
-                if a.index() > 5 {
+    let Some(sc) = sc else {
+        return Ok(None);
+    };
+    let action = |a: LinuxSeccompAction, errno: Option<u32>| -> Result<SeccompAction> {
+        Ok(match a {
+            LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
+            LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
+            LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace,
+            LinuxSeccompAction::ScmpActErrno => {
+                let e = errno.unwrap_or(libc::EPERM as u32);
+                if e > 4095 {
                     return Err(Error::Config(format!(
-                        "linux.seccomp: argument index {} is out of range (0-5)",
-                        a.index()
+                        "linux.seccomp: errnoRet {e} is not an errno"
                     )));
                 }
-                args.push(SeccompArg {
-                    index: a.index(),
-                    value: a.value(),
-                    value_two: a.value_two().unwrap_or(0),
-                    op: match a.op() {
-                        LinuxSeccompOperator::ScmpCmpNe => SeccompOp::Ne,
-                        LinuxSeccompOperator::ScmpCmpLt => SeccompOp::Lt,
-                        LinuxSeccompOperator::ScmpCmpLe => SeccompOp::Le,
-                        LinuxSeccompOperator::ScmpCmpEq => SeccompOp::Eq,
-                        LinuxSeccompOperator::ScmpCmpGe => SeccompOp::Ge,
-                        LinuxSeccompOperator::ScmpCmpGt => SeccompOp::Gt,
-                        LinuxSeccompOperator::ScmpCmpMaskedEq => SeccompOp::MaskedEq,
-                    },
-                });
+                SeccompAction::Errno(e as i32)
             }
-            for name in sys.names() {
-                match sentry::syscalls::seccomp::syscall_number(name) {
-                    Some(nr) => profile.rules.entry(nr).or_default().push(SeccompRule {
-                        action: act,
-                        args: args.clone(),
-                    }),
-                    None => {
-                        tracing::debug!(syscall = %name, "seccomp profile: unknown syscall skipped")
-                    }
+            LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
+            LinuxSeccompAction::ScmpActKill
+            | LinuxSeccompAction::ScmpActKillThread
+            | LinuxSeccompAction::ScmpActKillProcess => SeccompAction::Kill,
+            LinuxSeccompAction::ScmpActNotify => {
+                return Err(Error::Config(
+                    "linux.seccomp: SCMP_ACT_NOTIFY (seccomp agents) is not supported".into(),
+                ))
+            }
+        })
+    };
+    let mut profile = SeccompProfile {
+        default_action: Some(action(sc.default_action(), sc.default_errno_ret())?),
+        rules: Default::default(),
+    };
+    for sys in sc.syscalls().iter().flatten() {
+        let act = action(sys.action(), sys.errno_ret())?;
+        let mut args = Vec::new();
+        for a in sys.args().iter().flatten() {
+            if a.index() > 5 {
+                return Err(Error::Config(format!(
+                    "linux.seccomp: argument index {} is out of range (0-5)",
+                    a.index()
+                )));
+            }
+            args.push(SeccompArg {
+                index: a.index(),
+                value: a.value(),
+                value_two: a.value_two().unwrap_or(0),
+                op: match a.op() {
+                    LinuxSeccompOperator::ScmpCmpNe => SeccompOp::Ne,
+                    LinuxSeccompOperator::ScmpCmpLt => SeccompOp::Lt,
+                    LinuxSeccompOperator::ScmpCmpLe => SeccompOp::Le,
+                    LinuxSeccompOperator::ScmpCmpEq => SeccompOp::Eq,
+                    LinuxSeccompOperator::ScmpCmpGe => SeccompOp::Ge,
+                    LinuxSeccompOperator::ScmpCmpGt => SeccompOp::Gt,
+                    LinuxSeccompOperator::ScmpCmpMaskedEq => SeccompOp::MaskedEq,
+                },
+            });
+        }
+        for name in sys.names() {
+            match sentry::syscalls::seccomp::syscall_number(name) {
+                Some(nr) => profile.rules.entry(nr).or_default().push(SeccompRule {
+                    action: act,
+                    args: args.clone(),
+                }),
+                None => {
+                    tracing::debug!(syscall = %name, "seccomp profile: unknown syscall skipped")
                 }
             }
         }
-        Ok(Some(profile))
     }
+    Ok(Some(profile))
 }
 
 impl Bundle {

@@ -232,6 +232,14 @@ fn app_containers_join_a_running_sandbox() {
         assert_eq!(env.state(&id).unwrap()["sandbox"], json!(sb_id));
         ids.push(id);
     }
+    // `moat list` names each member's sandbox.
+    let list = env.moat(&["list"]);
+    assert!(list.success(), "{}", list.describe());
+    assert!(list.stdout.lines().next().is_some_and(|h| h.ends_with("SANDBOX")), "{}", list.stdout);
+    for id in &ids {
+        let row = list.stdout.lines().find(|l| l.starts_with(id.as_str())).unwrap_or_default();
+        assert!(row.ends_with(sb_id.as_str()), "list row of {id}: {row:?}");
+    }
     // Still one sandbox process.
     let sandboxes = moat_tests::processes_matching(&format!("boot --id {}", ids[0]));
     assert!(sandboxes.is_empty(), "{sandboxes:?}");

@@ -52,17 +52,27 @@ fn print(args: &ListArgs, found: &[(Container, String)]) -> Result<()> {
             .map_err(|e| Error::Other(format!("encode list: {e}")))?;
         out.push('\n');
     } else {
-        let mut rows =
-            vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+        // runc's columns; a SANDBOX column (the pod sandbox of each app container) only when
+        // some container runs in another's sandbox, so plain use prints exactly runc's table.
+        let pods = found.iter().any(|(c, _)| c.state.sandbox.is_some());
+        let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER", "SANDBOX"]
+            .map(String::from)
+            .to_vec()];
         for (c, owner) in found {
-            rows.push([
+            rows.push(vec![
                 c.state.id.clone(),
                 c.reported_pid().to_string(),
                 c.status().to_string(),
                 c.state.bundle.display().to_string(),
                 c.state.created.clone(),
                 owner.clone(),
+                c.state.sandbox.clone().unwrap_or_default(),
             ]);
+        }
+        if !pods {
+            for r in &mut rows {
+                r.pop();
+            }
         }
         out = table(&rows);
     }
@@ -74,8 +84,9 @@ fn print(args: &ListArgs, found: &[(Container, String)]) -> Result<()> {
 
 /// Go's `tabwriter.NewWriter(w, 12, 1, 3, ' ', 0)` as runc uses it: every column but the last
 /// is padded to max(12, widest cell + 3).
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
+fn table(rows: &[Vec<String>]) -> String {
+    let n = rows.first().map_or(0, Vec::len);
+    let mut widths = vec![0usize; n];
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count() + 3).max(12);
@@ -84,7 +95,7 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut s = String::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
+            if i + 1 == n {
                 s.push_str(cell);
             } else {
                 s.push_str(&format!("{cell:<w$}", w = widths[i]));
@@ -102,7 +113,7 @@ mod tests {
     #[test]
     fn table_like_runc() {
         let rows = [
-            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from),
+            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec(),
             [
                 "t1",
                 "3951",
@@ -111,7 +122,8 @@ mod tests {
                 "2026-11-26T22:55:01.526409051Z",
                 "root",
             ]
-            .map(String::from),
+            .map(String::from)
+            .to_vec(),
         ];
         let t = table(&rows);
         assert_eq!(
