@@ -405,6 +405,12 @@ fn ctr_with_the_moat_shim() {
     ctd.wait_status("p1", "RUNNING");
     ctd.wait_status("a1", "RUNNING");
     assert_eq!(shims().len(), before + 1, "{:?}", shims());
+    // ...and by one sentry: the app container joined the sandbox's.
+    assert!(!processes_matching("boot --id p1").is_empty(), "no sentry for p1");
+    assert!(
+        processes_matching("boot --id a1").is_empty(),
+        "a1 got a sentry of its own"
+    );
     // An app container whose sandbox has no shim: a clear error, nothing made.
     let sx = format!("{SANDBOX}=no-such-pod");
     let o = ctd.run(&[
@@ -424,9 +430,31 @@ fn ctr_with_the_moat_shim() {
         "{}",
         o.describe()
     );
+    // The sandbox's end is the pod's end: a1 stops with it.
+    assert!(ctd.ctr(&["task", "kill", "--signal", "KILL", "p1"]).success());
+    ctd.wait_status("p1", "STOPPED");
+    ctd.wait_status("a1", "STOPPED");
+    // An app container whose sandbox is gone (its shim still serves the pod): a clear error,
+    // nothing made, the pod's other containers untouched.
+    let o = ctd.run(&[
+        "--rm",
+        "--runtime-config-path",
+        optsp,
+        "--annotation",
+        &ct,
+        "--annotation",
+        &sp1,
+        IMAGE,
+        "a2",
+        "true",
+    ]);
+    assert!(
+        !o.success() && o.stderr.contains("pod sandbox p1 has stopped"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(ctd.ctr(&["task", "ls"]).stdout.matches("a2").count(), 0);
     for t in ["a1", "p1"] {
-        assert!(ctd.ctr(&["task", "kill", "--signal", "KILL", t]).success());
-        ctd.wait_status(t, "STOPPED");
         assert!(ctd.ctr(&["task", "rm", t]).success());
         assert!(ctd.ctr(&["container", "rm", t]).success());
     }
