@@ -3,6 +3,7 @@
 //! The kernel only sees [`Exit`] values and the operations of [`ptrace::Stub`]; nothing above
 //! this module issues ptrace requests.
 
+pub mod bpf;
 pub mod ptrace;
 
 /// Why a workload thread stopped running application code.

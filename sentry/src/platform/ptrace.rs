@@ -8,7 +8,7 @@
 //! page, so a stub whose tracer vanished can do nothing (and `PTRACE_O_EXITKILL` kills it).
 
 use crate::arch::{self, FpRegs, Regs};
-use crate::platform::Exit;
+use crate::platform::{bpf, Exit};
 use std::io;
 
 // The stub page: its own page-aligned section so unmapping everything around it leaves the
@@ -142,55 +142,58 @@ pub fn wait_any_interruptible() -> io::Result<Option<(i32, i32)>> {
     Ok(Some((r, status)))
 }
 
-/// Builds the stub's seccomp filter: allow the injectable syscalls only when issued from the
-/// stub's syscall instruction; kill the process for anything else.
-fn stub_filter() -> Vec<libc::sock_filter> {
-    let ip = stub_syscall_addr() + 2; // seccomp reports the address after the syscall insn
-    let allowed: [i64; 11] = [
-        // A workload thread's CPU time is read by the thread itself (host thread clocks
-        // are private to their thread group).
-        libc::SYS_clock_gettime,
-        libc::SYS_getrusage,
-        libc::SYS_mmap,
-        libc::SYS_munmap,
-        libc::SYS_mprotect,
-        libc::SYS_mremap,
-        libc::SYS_madvise,
-        libc::SYS_msync,
-        libc::SYS_clone,
-        libc::SYS_exit,
-        libc::SYS_exit_group,
-    ];
-    let stmt = |code: u16, k: u32| libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |code: u16, k: u32, jt: u8, jf: u8| libc::sock_filter { code, jt, jf, k };
-    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    let mut f = vec![
-        // arch must be x86-64
-        stmt(LD_W_ABS, 4),
-        jump(JEQ, 0xc000_003e, 1, 0),
-        stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
-        // instruction pointer low and high halves must be the stub's syscall insn
-        stmt(LD_W_ABS, 8),
-        jump(JEQ, ip as u32, 1, 0),
-        stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
-        stmt(LD_W_ABS, 12),
-        jump(JEQ, (ip >> 32) as u32, 1, 0),
-        stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
-        stmt(LD_W_ABS, 0),
-    ];
-    for nr in allowed {
-        f.push(jump(JEQ, nr as u32, 0, 1));
-        f.push(stmt(RET, libc::SECCOMP_RET_ALLOW));
+/// The host syscalls a stub may make, all injected by the sentry from the stub page.
+pub const STUB_SYSCALLS: [i64; 11] = [
+    // A workload thread's CPU time is read by the thread itself (host thread clocks are
+    // private to their thread group).
+    libc::SYS_clock_gettime,
+    libc::SYS_getrusage,
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mprotect,
+    libc::SYS_mremap,
+    libc::SYS_madvise,
+    libc::SYS_msync,
+    libc::SYS_clone,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+];
+
+/// The stub's seccomp filter as data: allow [`STUB_SYSCALLS`] only when issued from the
+/// instruction at `syscall_ip` (the stub page's `syscall`; seccomp reports the address after
+/// it); kill the process for anything else. Under `PTRACE_SYSEMU` the workload's own syscalls
+/// never reach the filter: it is what stops a stub whose tracer is gone.
+pub fn stub_filter_program(syscall_ip: u64) -> bpf::Program {
+    use bpf::Insn::*;
+    let ip = syscall_ip + 2;
+    let mut p = bpf::Program::new();
+    p.push(Load(bpf::OFF_ARCH))
+        .push(JumpEq(bpf::ARCH_X86_64, None, Some("kill")))
+        .push(Load(bpf::OFF_IP_LO))
+        .push(JumpEq(ip as u32, None, Some("kill")))
+        .push(Load(bpf::OFF_IP_HI))
+        .push(JumpEq((ip >> 32) as u32, None, Some("kill")))
+        .push(Load(bpf::OFF_NR));
+    for nr in STUB_SYSCALLS {
+        p.push(JumpEq(nr as u32, Some("allow"), None));
     }
-    f.push(stmt(RET, libc::SECCOMP_RET_KILL_PROCESS));
-    f
+    p.push(Label("kill"))
+        .push(Ret(libc::SECCOMP_RET_KILL_PROCESS))
+        .push(Label("allow"))
+        .push(Ret(libc::SECCOMP_RET_ALLOW));
+    p
+}
+
+fn stub_filter() -> Vec<libc::sock_filter> {
+    // The program is fixed: a failure here is a bug in it, caught by the tests below.
+    stub_filter_program(stub_syscall_addr())
+        .assemble()
+        .unwrap_or_else(|_| vec![libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_KILL_PROCESS,
+        }])
 }
 
 /// One traced stub thread. Threads of one workload process share their stub process.
@@ -652,5 +655,70 @@ pub fn write_mem(pid: i32, addr: u64, buf: &[u8]) -> Result<(), ()> {
         Ok(())
     } else {
         Err(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::bpf::{run, SeccompData, ARCH_X86_64};
+
+    const IP: u64 = 0x7f12_3456_7000;
+
+    fn call(nr: i64, ip: u64) -> u32 {
+        let f = stub_filter_program(IP).assemble().expect("the stub filter assembles");
+        run(
+            &f,
+            &SeccompData {
+                nr: nr as i32,
+                arch: ARCH_X86_64,
+                instruction_pointer: ip,
+                args: [0; 6],
+            },
+        )
+    }
+
+    #[test]
+    fn stub_filter_allows_injected_calls_from_the_stub_page_only() {
+        let from_stub = IP + 2;
+        for nr in STUB_SYSCALLS {
+            assert_eq!(call(nr, from_stub), libc::SECCOMP_RET_ALLOW, "nr {nr}");
+        }
+        // A host-only syscall from the stub's instruction, or an allowed one from anywhere
+        // else (the heap, the other half of the address), kills the stub.
+        for nr in [libc::SYS_socket, libc::SYS_ptrace, libc::SYS_kill, libc::SYS_execve] {
+            assert_eq!(call(nr, from_stub), libc::SECCOMP_RET_KILL_PROCESS, "nr {nr}");
+        }
+        assert_eq!(call(libc::SYS_mmap, 0x5555_0000_1000), libc::SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(call(libc::SYS_mmap, from_stub ^ (1 << 40)), libc::SECCOMP_RET_KILL_PROCESS);
+        // Another architecture's numbering (int 0x80, i386) kills too.
+        let f = stub_filter_program(IP).assemble().unwrap();
+        let i386 = SeccompData {
+            nr: libc::SYS_mmap as i32,
+            arch: 0x4000_0003,
+            instruction_pointer: from_stub,
+            args: [0; 6],
+        };
+        assert_eq!(run(&f, &i386), libc::SECCOMP_RET_KILL_PROCESS);
+    }
+
+    /// docs/security.md ("The stub filter") lists exactly these syscalls.
+    #[test]
+    fn security_doc_lists_the_stub_filter() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md"))
+                .expect("docs/security.md");
+        let section = doc
+            .split("## The stub filter")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("docs/security.md has a stub filter section");
+        for nr in STUB_SYSCALLS {
+            let name = crate::syscalls::names::NAMES[nr as usize];
+            assert!(
+                section.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').any(|w| w == name),
+                "docs/security.md's stub filter section does not list {name}"
+            );
+        }
     }
 }
