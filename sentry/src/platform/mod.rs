@@ -5,6 +5,7 @@
 
 pub mod bpf;
 pub mod ptrace;
+pub mod systrap;
 
 /// Why a workload thread stopped running application code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,202 @@
+//! The systrap platform (being built; the ptrace platform is the one in use).
+//!
+//! Under systrap a workload thread's syscalls are caught by the stub's own seccomp filter
+//! (`SECCOMP_RET_TRAP`: SIGSYS in the thread) instead of by a tracer: the SIGSYS handler lives
+//! in the stub's code region, saves the thread's state into a context shared with the sentry,
+//! wakes the sentry and waits for its answer. No ptrace stop, no tracer round trip.
+//!
+//! What exists so far: the stub's filter ([`stub_filter_program`]) and the check of what the
+//! host kernel must offer ([`probe`]).
+
+use crate::platform::bpf;
+
+/// The host syscalls a systrap stub may make, each only from its code region: the signal
+/// handler's way back (`rt_sigreturn`) and its wait for the sentry (`futex`), and what the
+/// sentry asks the stub to run for it (memory mappings, new threads and processes, exit, and
+/// the thread's own CPU clock).
+pub const STUB_SYSCALLS: [i64; 13] = [
+    libc::SYS_rt_sigreturn,
+    libc::SYS_futex,
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mprotect,
+    libc::SYS_mremap,
+    libc::SYS_madvise,
+    libc::SYS_msync,
+    libc::SYS_clone,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    libc::SYS_clock_gettime,
+    libc::SYS_getrusage,
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SystrapError {
+    #[error("the stub code region {0:#x}..{1:#x} crosses a 4 GiB boundary")]
+    RegionSplit(u64, u64),
+    #[error(
+        "the host kernel lacks {0}, which --platform=systrap needs; use --platform=ptrace"
+    )]
+    Missing(&'static str),
+    #[error(transparent)]
+    Bpf(#[from] bpf::BpfError),
+}
+
+/// The systrap stub's filter as data:
+/// - another architecture's syscall (i386 `int 0x80`) kills the stub;
+/// - a syscall from outside the code region `[start, end)` (the workload's own, wherever its
+///   instruction is: heap, stack, vDSO, a JIT page) traps (SIGSYS), for the sentry to serve;
+/// - from inside the region, only [`STUB_SYSCALLS`] run; anything else (a workload that
+///   jumps to the region's `syscall` with a host-only number) kills the stub.
+pub fn stub_filter_program(start: u64, end: u64) -> Result<bpf::Program, SystrapError> {
+    use bpf::Insn::*;
+    if start >= end || start >> 32 != (end - 1) >> 32 {
+        return Err(SystrapError::RegionSplit(start, end));
+    }
+    let mut p = bpf::Program::new();
+    p.push(Load(bpf::OFF_ARCH))
+        .push(JumpEq(bpf::ARCH_X86_64, None, Some("kill")))
+        .push(Load(bpf::OFF_IP_HI))
+        .push(JumpEq((start >> 32) as u32, None, Some("trap")))
+        .push(Load(bpf::OFF_IP_LO))
+        .push(JumpGe(start as u32, None, Some("trap")));
+    // `end` may be the first address of the next window: then every address of this window
+    // at or above `start` is inside.
+    if end >> 32 == start >> 32 {
+        p.push(JumpGe(end as u32, Some("trap"), None));
+    }
+    p.push(Load(bpf::OFF_NR));
+    for nr in STUB_SYSCALLS {
+        p.push(JumpEq(nr as u32, Some("allow"), None));
+    }
+    p.push(Label("kill"))
+        .push(Ret(libc::SECCOMP_RET_KILL_PROCESS))
+        .push(Label("trap"))
+        .push(Ret(libc::SECCOMP_RET_TRAP))
+        .push(Label("allow"))
+        .push(Ret(libc::SECCOMP_RET_ALLOW));
+    Ok(p)
+}
+
+/// AT_HWCAP2's FSGSBASE bit: user space may read and write fs/gs base directly.
+const HWCAP2_FSGSBASE: u64 = 1 << 1;
+
+/// Checks that the host kernel offers what systrap needs: seccomp filters whose action is
+/// `SECCOMP_RET_TRAP`, and FSGSBASE (the SIGSYS handler saves and restores the thread's fs
+/// and gs base without a syscall).
+pub fn probe() -> Result<(), SystrapError> {
+    let trap: u32 = libc::SECCOMP_RET_TRAP;
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL only reads the u32 we point at.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &trap as *const u32,
+        )
+    };
+    if r != 0 {
+        return Err(SystrapError::Missing("seccomp's SECCOMP_RET_TRAP action"));
+    }
+    // SAFETY: getauxval has no preconditions.
+    let hwcap2 = unsafe { libc::getauxval(libc::AT_HWCAP2) };
+    if hwcap2 & HWCAP2_FSGSBASE == 0 {
+        return Err(SystrapError::Missing("FSGSBASE (x86-64 fs/gs base instructions)"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::bpf::{run, SeccompData, ARCH_X86_64};
+
+    const START: u64 = 0x7f00_1234_0000;
+    const END: u64 = START + 0x2000;
+
+    fn action(nr: i64, ip: u64, arch: u32) -> u32 {
+        let f = stub_filter_program(START, END).unwrap().assemble().unwrap();
+        run(
+            &f,
+            &SeccompData {
+                nr: nr as i32,
+                arch,
+                instruction_pointer: ip,
+                args: [0; 6],
+            },
+        )
+    }
+
+    #[test]
+    fn workload_syscalls_trap_wherever_they_are() {
+        // heap, stack, a JIT page, the vDSO, just below and at the end of the region
+        for ip in [0x5555_5555_9000, 0x7ffd_0000_1000, 0x7f00_0000_0000, START - 2, END] {
+            for nr in [libc::SYS_getpid, libc::SYS_socket, libc::SYS_mmap, libc::SYS_ptrace] {
+                assert_eq!(action(nr, ip, ARCH_X86_64), libc::SECCOMP_RET_TRAP, "{nr} at {ip:#x}");
+            }
+        }
+        // Same low half, other 4 GiB window: still outside.
+        assert_eq!(
+            action(libc::SYS_mmap, START + (1 << 32), ARCH_X86_64),
+            libc::SECCOMP_RET_TRAP
+        );
+    }
+
+    #[test]
+    fn the_region_runs_only_the_stubs_own_calls() {
+        for nr in STUB_SYSCALLS {
+            assert_eq!(action(nr, START + 0x10, ARCH_X86_64), libc::SECCOMP_RET_ALLOW);
+            assert_eq!(action(nr, END - 1, ARCH_X86_64), libc::SECCOMP_RET_ALLOW);
+        }
+        // A jump to the region's syscall instruction with a host-only number.
+        for nr in [libc::SYS_socket, libc::SYS_ptrace, libc::SYS_kill, libc::SYS_execve, libc::SYS_openat] {
+            assert_eq!(action(nr, START + 0x10, ARCH_X86_64), libc::SECCOMP_RET_KILL_PROCESS);
+        }
+        // x32 numbering of an allowed call, and i386.
+        assert_eq!(
+            action(libc::SYS_mmap | 0x4000_0000, START + 0x10, ARCH_X86_64),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        assert_eq!(action(libc::SYS_mmap, START + 0x10, 0x4000_0003), libc::SECCOMP_RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn regions_across_a_4g_boundary_are_refused() {
+        assert!(stub_filter_program(0x1_ffff_f000, 0x2_0000_1000).is_err());
+        assert!(stub_filter_program(0x2000, 0x1000).is_err());
+        // Ending exactly at a window's end is fine.
+        let p = stub_filter_program(0x1_ffff_e000, 0x2_0000_0000).unwrap().assemble().unwrap();
+        let d = |ip| SeccompData { nr: libc::SYS_futex as i32, arch: ARCH_X86_64, instruction_pointer: ip, args: [0; 6] };
+        assert_eq!(run(&p, &d(0x1_ffff_e010)), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(run(&p, &d(0x1_ffff_ffff)), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(run(&p, &d(0x2_0000_0010)), libc::SECCOMP_RET_TRAP);
+    }
+
+    /// docs/security.md lists exactly these syscalls for the systrap stub.
+    #[test]
+    fn security_doc_lists_the_systrap_stub_filter() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md"))
+                .expect("docs/security.md");
+        let section = doc
+            .split("## The systrap stub filter")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("docs/security.md has a systrap stub filter section");
+        for nr in STUB_SYSCALLS {
+            let name = crate::syscalls::names::NAMES[nr as usize];
+            assert!(
+                section.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').any(|w| w == name),
+                "docs/security.md's systrap stub filter section does not list {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn this_host_has_what_systrap_needs_or_says_what_is_missing() {
+        match probe() {
+            Ok(()) => {}
+            Err(e) => assert!(e.to_string().contains("--platform=ptrace"), "{e}"),
+        }
+    }
+}
