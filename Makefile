@@ -84,8 +84,9 @@ demo: deps build rootfs
 test: deps build rootfs
 	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) $(CARGO) test --release --workspace --no-fail-fast
 
-bench: deps build
+bench: deps build rootfs
 	@mkdir -p $(BUILD) $(dir $(OUT))
+	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) \
 	RUNTIMES='$(BENCH_RUNTIMES)' REPS='$(REPS)' OUT='$(OUT)' BUNDLE='$(BENCH_BUNDLE)' \
 	    OUTDIR='$(BENCH_OUTDIR)' WITH_PYTHON='$(WITH_PYTHON)' ./bench/run.sh
 	@echo "report: $(OUT)"

@@ -27,7 +27,12 @@
 #                  slow sandboxes (gVisor ptrace: ~100x per syscall) finish
 # PY_N             python3 -c pass spawns per in-container measurement (10)
 # PY_E2E_N         `RT run python3 -c pass` samples per repetition (10)
-# PHASES           subset of "startup micro python memory" (default all four)
+# PHASES           subset of "startup micro python memory pod" (default all five)
+# pod              (moat) Kubernetes pods through containerd's CRI plugin: the
+#                  CRI handlers runc, moat (the moat shim) and runsc (runc's shim
+#                  running runsc), REPS pods each, run by tests/tests/cri.rs
+#                  (cri_pod_bench) with MOAT_BIN and MOAT_TEST_ROOTFS; reported
+#                  in the columns labelled runc, moat and runsc
 # MEM_SETTLE       memory phase: seconds between starting a container and
 #                  measuring it (default 2); the workload sleeps 2 s longer
 # TIMEOUT_STARTUP  seconds for one `run` of /bin/true or python (default 30)
@@ -78,7 +83,7 @@ esac
 : "${MICRO_MAX_SEC:=3}"
 : "${PY_N:=10}"
 : "${PY_E2E_N:=10}"
-: "${PHASES:=startup micro python memory}"
+: "${PHASES:=startup micro python memory pod}"
 : "${MEM_SETTLE:=2}"
 : "${TIMEOUT_STARTUP:=30}"
 : "${TIMEOUT_MICRO:=120}"
@@ -461,6 +466,44 @@ for ((rep = 1; rep <= REPS; rep++)); do
     log "rep $rep/$REPS done: $rep_cpu"
 done
 rm -f "$OUTDIR/.times" "$ELAPSED"
+if has_phase pod; then
+    # (moat) Pods through the CRI: one run of the CRI test's benchmark, which makes REPS
+    # pods per handler one after another (RunPodSandbox -> started container time, PSS with
+    # one and with three containers) and writes one JSON line per pod.
+    pod_out="$OUTDIR/pod.jsonl"
+    if [ -z "${MOAT_BIN:-}" ] || [ -z "${MOAT_TEST_ROOTFS:-}" ]; then
+        log "pod phase skipped: MOAT_BIN and MOAT_TEST_ROOTFS are not set (make bench sets them)"
+    else
+        log "pod phase: CRI pods under runc, moat and runsc ($REPS each)"
+        (cd "$HERE/.." && PATH="$(dirname "$MOAT_BIN"):$PATH" REPS="$REPS" MEM_SETTLE="$MEM_SETTLE" \
+            MOAT_CRI_BENCH_OUT="$pod_out" timeout 1200 cargo test --release -q -p moat-tests \
+            --test cri -- --ignored --exact cri_pod_bench --nocapture) \
+            >"$OUTDIR/logs/pod.out" 2>"$OUTDIR/logs/pod.err" ||
+            log "pod phase: the CRI benchmark failed: $(errtail "$OUTDIR/logs/pod.err")"
+        if [ -s "$pod_out" ]; then
+            "$HOST_PYTHON" - "$pod_out" "$RAW" "${LABELS[@]}" <<'PY'
+import json, sys
+out, raw, labels = sys.argv[1], sys.argv[2], sys.argv[3:]
+reps = {}
+with open(out) as f, open(raw, "a") as r:
+    for line in f:
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        h = d["handler"]
+        if h not in labels:
+            continue
+        n = reps[h] = reps.get(h, 0) + 1
+        for metric, key in (("pod_start", "started_ms"), ("pod_pss1", "pss1_kib"), ("pod_pss3", "pss3_kib")):
+            if "error" in d:
+                r.write(f"pod\t{metric}\t{h}\t{n}\t0\t\tFAIL {d['error'][:200]}\n")
+            else:
+                r.write(f"pod\t{metric}\t{h}\t{n}\t0\t{d[key]}\tok\n")
+PY
+            log "pod phase: $(wc -l <"$pod_out") pods measured"
+        fi
+    fi
+fi
 stop_spinners
 T_END=$(date +%s)
 

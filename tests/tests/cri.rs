@@ -142,6 +142,38 @@ fn runtime_handlers(dir: &Path, moat: &Path, runc: &Path) -> String {
         moat = moat.display(),
         opts = shim_options.display(),
         moat_runc_root = handler_root(dir, "moat-runc").display(),
+    ) + &runsc_handler(dir)
+}
+
+/// The `runsc` handler, for the pod benchmark ([`cri_pod_bench`]) when gVisor is installed:
+/// containerd's runc shim running runsc (there is no containerd-shim-runsc-v1 here; runsc
+/// itself puts a pod's app containers into the pod sandbox from the CRI annotations).
+fn runsc_handler(dir: &Path) -> String {
+    let Some(runsc) = find_program("runsc") else {
+        return String::new();
+    };
+    // runsc under the runc shim cannot take over the pod's CNI netns ("cannot run with
+    // network enabled in root network namespace"): the benchmark gives it no network, which
+    // only makes its pods cheaper.
+    let wrapper = dir.join("runsc-no-network");
+    let script = format!("#!/bin/sh\nexec {} --network=none \"$@\"\n", runsc.display());
+    if fs::write(&wrapper, script).is_err()
+        || fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .is_err()
+    {
+        return String::new();
+    }
+    let runsc = wrapper;
+    let cri = r#"plugins."io.containerd.grpc.v1.cri".containerd.runtimes"#;
+    format!(
+        r#"    [{cri}.runsc]
+      runtime_type = "io.containerd.runc.v2"
+      [{cri}.runsc.options]
+        BinaryName = "{}"
+        Root = "{}"
+"#,
+        runsc.display(),
+        handler_root(dir, "runsc").display()
     )
 }
 
@@ -843,8 +875,13 @@ struct PodSpec {
 
 impl PodSpec {
     fn new(w: &World, handler: &str) -> PodSpec {
-        let name = format!("cri-{handler}");
-        let uid = format!("{handler}-{}", std::process::id());
+        PodSpec::numbered(w, handler, 0)
+    }
+
+    /// The pod of `handler`'s run number `n` (the benchmark runs several one after another).
+    fn numbered(w: &World, handler: &str, n: u32) -> PodSpec {
+        let name = format!("cri-{handler}{}", if n == 0 { String::new() } else { format!("-{n}") });
+        let uid = format!("{handler}-{}-{n}", std::process::id());
         let log_dir = w
             .dir
             .join("log/pods")
@@ -1874,5 +1911,159 @@ fn cri_pod_under_runc_and_moat() {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
+    }
+}
+
+// ==========================================================================================
+// The pod benchmark (`make bench`, phase `pod`; not part of `make test`)
+
+/// Sum of PSS (KiB) over `pids`, from /proc/PID/smaps_rollup.
+fn pss_kib(pids: &[i32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// Every host process of the pod: those in its cgroups, and its shim (named after the pod's
+/// sandbox id on its command line).
+fn pod_processes(cgroup_parent: &str, pod_id: &str) -> Vec<i32> {
+    let mut pids: Vec<i32> = processes_in_cgroup(cgroup_parent)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    for (p, cmd) in moat_tests::processes_matching(pod_id) {
+        if cmd.contains("containerd-shim") && !pids.contains(&p) {
+            pids.push(p);
+        }
+    }
+    pids
+}
+
+/// One pod of `handler`: RunPodSandbox + CreateContainer + StartContainer timed, then the
+/// pod's PSS with one container and with three (each `sleep 3600`), then teardown. Returns
+/// (ms to a started container, PSS KiB with 1, with 3, processes with 3).
+fn bench_pod(w: &World, handler: &str, n: u32, settle: Duration) -> (f64, u64, u64, usize) {
+    let cri = &w.cri;
+    let spec = PodSpec::numbered(w, handler, n);
+    let t0 = Instant::now();
+    let pod_id = cri
+        .call(
+            "RunPodSandbox",
+            cri.rs().run_pod_sandbox(cri::RunPodSandboxRequest {
+                config: Some(spec.config.clone()),
+                runtime_handler: handler.into(),
+            }),
+        )
+        .pod_sandbox_id;
+    let mut guard = PodGuard {
+        cri,
+        id: pod_id.clone(),
+        done: false,
+    };
+    let start_one = |name: &str| {
+        let (config, _) = spec.container(name, "exec sleep 3600");
+        let id = cri
+            .call(
+                "CreateContainer",
+                cri.rs().create_container(cri::CreateContainerRequest {
+                    pod_sandbox_id: pod_id.clone(),
+                    config: Some(config),
+                    sandbox_config: Some(spec.config.clone()),
+                }),
+            )
+            .container_id;
+        cri.call(
+            "StartContainer",
+            cri.rs().start_container(cri::StartContainerRequest {
+                container_id: id.clone(),
+            }),
+        );
+        id
+    };
+    let mut ids = vec![start_one("c1")];
+    let started_ms = t0.elapsed().as_secs_f64() * 1e3;
+    std::thread::sleep(settle);
+    let pss1 = pss_kib(&pod_processes(&spec.cgroup_parent, &pod_id));
+    ids.push(start_one("c2"));
+    ids.push(start_one("c3"));
+    std::thread::sleep(settle);
+    let procs3 = pod_processes(&spec.cgroup_parent, &pod_id);
+    let pss3 = pss_kib(&procs3);
+    for id in ids {
+        cri.call(
+            "StopContainer",
+            cri.rs().stop_container(cri::StopContainerRequest {
+                container_id: id.clone(),
+                timeout: 0,
+            }),
+        );
+        cri.call(
+            "RemoveContainer",
+            cri.rs()
+                .remove_container(cri::RemoveContainerRequest { container_id: id }),
+        );
+    }
+    cri.call(
+        "StopPodSandbox",
+        cri.rs().stop_pod_sandbox(cri::StopPodSandboxRequest {
+            pod_sandbox_id: pod_id.clone(),
+        }),
+    );
+    cri.call(
+        "RemovePodSandbox",
+        cri.rs().remove_pod_sandbox(cri::RemovePodSandboxRequest {
+            pod_sandbox_id: pod_id.clone(),
+        }),
+    );
+    guard.done = true;
+    (started_ms, pss1, pss3, procs3.len())
+}
+
+/// `make bench`'s pod phase: for each handler of `$BENCH_HANDLERS` (default `runc moat
+/// runsc`), `$REPS` pods one after another; one JSON line per pod on stdout and in
+/// `$MOAT_CRI_BENCH_OUT` when set:
+/// `{"handler","started_ms","pss1_kib","pss3_kib","procs3"}`. A handler that fails prints
+/// `{"handler","error"}` and the others go on.
+#[test]
+#[ignore = "a benchmark: make bench runs it"]
+fn cri_pod_bench() {
+    require_root!();
+    if let Some(m) = missing_containerd() {
+        eprintln!("skipped: {m} not installed");
+        return;
+    }
+    let runc = find_program("runc").expect("runc is installed");
+    let reps: u32 = std::env::var("REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let settle = Duration::from_secs_f64(
+        std::env::var("MEM_SETTLE").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0),
+    );
+    let handlers = std::env::var("BENCH_HANDLERS").unwrap_or_else(|_| "runc moat runsc".into());
+    let w = World::start(&runc);
+    let mut lines = Vec::new();
+    for handler in handlers.split_whitespace() {
+        for n in 1..=reps {
+            let r = catch_unwind(AssertUnwindSafe(|| bench_pod(&w, handler, n, settle)));
+            let line = match r {
+                Ok((ms, p1, p3, procs)) => serde_json::json!({
+                    "handler": handler, "started_ms": ms, "pss1_kib": p1, "pss3_kib": p3,
+                    "procs3": procs,
+                }),
+                Err(e) => serde_json::json!({"handler": handler, "error": panic_text(e)}),
+            };
+            println!("{line}");
+            lines.push(line.to_string());
+            if line.get("error").is_some() {
+                break;
+            }
+        }
+    }
+    if let Ok(out) = std::env::var("MOAT_CRI_BENCH_OUT") {
+        fs::write(&out, lines.join("\n") + "\n").expect("write MOAT_CRI_BENCH_OUT");
     }
 }
