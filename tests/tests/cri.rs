@@ -1948,7 +1948,13 @@ fn pod_processes(cgroup_parent: &str, pod_id: &str) -> Vec<i32> {
 /// One pod of `handler`: RunPodSandbox + CreateContainer + StartContainer timed, then the
 /// pod's PSS with one container and with three (each `sleep 3600`), then teardown. Returns
 /// (ms to a started container, PSS KiB with 1, with 3, processes with 3).
-fn bench_pod(w: &World, handler: &str, n: u32, settle: Duration) -> (f64, u64, u64, usize) {
+fn bench_pod(
+    w: &World,
+    handler: &str,
+    n: u32,
+    settle: Duration,
+    pods: &mut Vec<String>,
+) -> (f64, u64, u64, usize) {
     let cri = &w.cri;
     let spec = PodSpec::numbered(w, handler, n);
     let t0 = Instant::now();
@@ -1961,6 +1967,7 @@ fn bench_pod(w: &World, handler: &str, n: u32, settle: Duration) -> (f64, u64, u
             }),
         )
         .pod_sandbox_id;
+    pods.push(pod_id.clone());
     let mut guard = PodGuard {
         cri,
         id: pod_id.clone(),
@@ -2046,9 +2053,12 @@ fn cri_pod_bench() {
     let handlers = std::env::var("BENCH_HANDLERS").unwrap_or_else(|_| "runc moat runsc".into());
     let w = World::start(&runc);
     let mut lines = Vec::new();
+    let mut pods = Vec::new();
     for handler in handlers.split_whitespace() {
         for n in 1..=reps {
-            let r = catch_unwind(AssertUnwindSafe(|| bench_pod(&w, handler, n, settle)));
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                bench_pod(&w, handler, n, settle, &mut pods)
+            }));
             let line = match r {
                 Ok((ms, p1, p3, procs)) => serde_json::json!({
                     "handler": handler, "started_ms": ms, "pss1_kib": p1, "pss3_kib": p3,
@@ -2062,6 +2072,22 @@ fn cri_pod_bench() {
                 break;
             }
         }
+    }
+    // A pod the CRI could not tear down (runsc's, when it fails under runc's shim) must not
+    // outlive the benchmark: its shim names the pod, its runtime processes the test's dir.
+    let dir = w.dir.display().to_string();
+    let leftovers = pods
+        .iter()
+        .flat_map(|p| moat_tests::processes_matching(p))
+        .filter(|(_, cmd)| cmd.contains("containerd-shim"))
+        .chain(
+            moat_tests::processes_matching(&dir)
+                .into_iter()
+                .filter(|(_, cmd)| cmd.contains("runsc")),
+        );
+    for (pid, _) in leftovers {
+        // SAFETY: kill(2) on a leftover process of this benchmark.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     if let Ok(out) = std::env::var("MOAT_CRI_BENCH_OUT") {
         fs::write(&out, lines.join("\n") + "\n").expect("write MOAT_CRI_BENCH_OUT");
