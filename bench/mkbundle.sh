@@ -126,7 +126,7 @@ mkdir -p "$DIR/host"
 $CC -O2 -static -Wall -Wextra -o "$DIR/host/timed" "$HERE/tools/timed.c"
 # LIST: run order for run.sh -- cheap syscalls first, process creation last;
 # benchmarks not named here are appended alphabetically.
-PREFERRED="getpid clock_gettime pipe_rt futex_pingpong mmap_64k stat open_close pread_64k file_cwu fork_wait fork_exec"
+PREFERRED="getpid getpid_mt1 getpid_mt2 getpid_mt4 clock_gettime pipe_rt futex_pingpong mmap_64k stat open_close pread_64k file_cwu fork_wait fork_exec"
 {
     for b in $PREFERRED; do [ -f "$HERE/micro/$b.c" ] && echo "$b"; done
     for src in "$HERE"/micro/*.c; do

@@ -126,6 +126,9 @@ def main():
         "clock_gettime": "clock_gettime (vDSO)",
         "futex_pingpong": "2-thread futex round trip",
         "file_cwu": "create+write 4K+unlink",
+        "getpid_mt1": "getpid, 1 thread, ns per call (throughput)",
+        "getpid_mt2": "getpid, 2 threads, ns per call summed over threads",
+        "getpid_mt4": "getpid, 4 threads, ns per call summed over threads",
     }
     for m in micros:
         add(m, f"{m}: {descr.get(m, m)}", "ns/op", m, "one")

@@ -1,0 +1,7 @@
+/* (moat) getpid from 1 thread(s): see getpid_mt.h. */
+#include "getpid_mt.h"
+
+int main(int argc, char **argv)
+{
+    return getpid_mt_main(argc, argv, "getpid_mt1", 1);
+}
