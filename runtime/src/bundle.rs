@@ -466,7 +466,11 @@ impl Bundle {
             rootfs,
             readonly_root: root.readonly().unwrap_or(false),
             args: process.args().clone().unwrap_or_default(),
-            env: process.env().clone().unwrap_or_default(),
+            env: crate::passwd::with_home(
+                process.env().clone().unwrap_or_default(),
+                &self.rootfs,
+                user.uid(),
+            ),
             cwd: process.cwd().to_string_lossy().into_owned(),
             hostname: spec.hostname().clone().unwrap_or(host_name),
             domainname: spec.domainname().clone().unwrap_or(host_domain),

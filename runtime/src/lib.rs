@@ -16,6 +16,7 @@ pub mod error;
 pub mod features;
 pub mod hooks;
 pub mod logging;
+pub mod passwd;
 pub mod pod;
 pub mod signal;
 pub mod spawn;

