@@ -192,6 +192,14 @@ impl Bundle {
                 )));
             }
         }
+        // Linux's limit (HOST_NAME_MAX); runc fails in its init's sethostname.
+        for (what, v) in [("sethostname", spec.hostname()), ("setdomainname", spec.domainname())] {
+            if v.as_ref().is_some_and(|h| h.len() > 64) {
+                return Err(Error::Other(format!(
+                    "unable to start container process: error during container init: {what}: invalid argument"
+                )));
+            }
+        }
         let bundle = Bundle { dir, spec, rootfs };
         for m in bundle.spec.mounts().iter().flatten() {
             bundle.classify_mount(m)?;

@@ -306,6 +306,10 @@ pub(crate) fn load_program(
         .ok_or_else(|| SentryError::ExecNotFound(arg0.clone()))?;
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = env.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let stack = k.procs.get(&pid).map_or(8 << 20, |p| p.rlimits[libc::RLIMIT_STACK as usize].0);
+    // runc's words for the same failure.
+    crate::loader::check_arg_limits(&argv, &envp, crate::loader::arg_limit(stack))
+        .map_err(|_| setup(format!("exec {arg0}: argument list too long")))?;
     let img = crate::loader::prepare(k, &ctx, None, &exe, argv).map_err(|e| match e {
         Errno::ENOENT => SentryError::ExecNotFound(arg0.clone()),
         e => SentryError::Load {

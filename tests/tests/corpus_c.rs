@@ -56,6 +56,7 @@ corpus! {
     proc_session => c("proc_session"),
     proc_prctl => c("proc_prctl"),
     proc_limits_usage => c("proc_limits_usage"),
+    proc_exec_limits => c("proc_exec_limits"),
     // ---- signals
     sig_actions => c("sig_actions"),
     sig_restart => c("sig_restart"),

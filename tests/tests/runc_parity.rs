@@ -57,3 +57,32 @@ fn exec_gets_home_too() {
     let o = env.moat(&["delete", "--force", &id]);
     assert!(o.success(), "{}", o.describe());
 }
+
+/// A hostname longer than Linux allows and arguments beyond execve's limits fail `run` as
+/// they do under runc (sethostname: EINVAL; exec: E2BIG), with nothing left behind.
+#[test]
+fn oversized_hostname_and_arguments_fail_like_runc() {
+    require_root!();
+    let huge = "x".repeat(200 * 1024);
+    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 3] = [
+        ("long-hostname", Box::new(|c| c["hostname"] = json!("h".repeat(65)))),
+        ("long-arg", Box::new(move |c| {
+            c["process"]["args"] = json!(["/bin/sh", "-c", "echo ran", huge.clone()])
+        })),
+        ("big-env", Box::new(|c| {
+            let env: Vec<String> = (0..40).map(|i| format!("V{i}={}", "y".repeat(100 * 1024))).collect();
+            c["process"]["env"] = json!(env);
+        })),
+    ];
+    for (tag, edit) in cases {
+        let outs = outputs_under_each(tag, &["/bin/sh", "-c", "echo ran"], |c, _| edit(c));
+        assert!(!outs[0].1.starts_with("exit 0"), "{tag}: moat ran it: {}", outs[0].1);
+        assert_same_outputs(&outs);
+    }
+    // At the limit itself, both run it.
+    let outs = outputs_under_each("max-hostname", &["hostname"], |c, _| {
+        c["hostname"] = json!("h".repeat(64))
+    });
+    assert_eq!(outs[0].1, format!("exit 0\n{}\n", "h".repeat(64)));
+    assert_same_outputs(&outs);
+}

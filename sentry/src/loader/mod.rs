@@ -22,6 +22,32 @@ const INTERP_BASE: u64 = 0x7fff_f7fc_0000 - (64 << 20);
 const MAX_FILE: u64 = 1 << 30;
 
 /// Reads a whole regular file.
+/// Linux's longest single argument or environment string, with its NUL (32 pages).
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// How many bytes of argv and envp (strings with their NULs, plus a pointer each) execve
+/// takes, as Linux's bprm_stack_limits: a quarter of the stack rlimit, at most 6 MiB (three
+/// quarters of _STK_LIM) and at least ARG_MAX (128 KiB).
+pub fn arg_limit(stack_rlimit: u64) -> usize {
+    (stack_rlimit / 4).min(6 << 20).max(128 << 10) as usize
+}
+
+/// E2BIG when `argv` and `envp` do not fit in `limit` ([`arg_limit`]) or one string is
+/// longer than [`MAX_ARG_STRLEN`].
+pub fn check_arg_limits(argv: &[Vec<u8>], envp: &[Vec<u8>], limit: usize) -> Result<(), Errno> {
+    let mut total = 0usize;
+    for s in argv.iter().chain(envp) {
+        if s.len() + 1 > MAX_ARG_STRLEN {
+            return Err(Errno::E2BIG);
+        }
+        total += s.len() + 1 + 8;
+    }
+    if total > limit {
+        return Err(Errno::E2BIG);
+    }
+    Ok(())
+}
+
 pub fn read_whole(inode: &Inode) -> Result<Vec<u8>, Errno> {
     if !matches!(inode.kind, InodeKind::File(_)) {
         return Err(Errno::EACCES);

@@ -131,7 +131,9 @@ impl Mem {
             if p == 0 {
                 break;
             }
-            let s = self.read_cstr(p, max_total)?;
+            // One string longer than Linux's MAX_ARG_STRLEN is E2BIG too.
+            let s = self.read_cstr(p, crate::loader::MAX_ARG_STRLEN - 1)
+                .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
             total += s.len() + 1 + 8;
             if total > max_total {
                 return Err(Errno::E2BIG);

@@ -331,8 +331,10 @@ fn exec_impl(
 ) -> SysResult {
     let caller = tid;
     let mem = k.mem_of(tid)?;
-    let argv = mem.read_str_array(argv_addr, 2 << 20)?;
-    let envp = mem.read_str_array(envp_addr, 2 << 20)?;
+    let limit = crate::loader::arg_limit(k.proc_of(tid).rlimits[libc::RLIMIT_STACK as usize].0);
+    let argv = mem.read_str_array(argv_addr, limit)?;
+    let envp = mem.read_str_array(envp_addr, limit)?;
+    crate::loader::check_arg_limits(&argv, &envp, limit)?;
     let ctx = path_ctx(k, tid);
     let mut argv = argv;
     if argv.is_empty() {
