@@ -480,8 +480,9 @@ impl Bundle {
                 user.uid(),
             ),
             cwd: process.cwd().to_string_lossy().into_owned(),
-            hostname: spec.hostname().clone().unwrap_or(host_name),
-            domainname: spec.domainname().clone().unwrap_or(host_domain),
+            // Empty or absent: the UTS namespace keeps the host's names, as under runc.
+            hostname: spec.hostname().clone().filter(|h| !h.is_empty()).unwrap_or(host_name),
+            domainname: spec.domainname().clone().filter(|d| !d.is_empty()).unwrap_or(host_domain),
             uid: user.uid(),
             gid: user.gid(),
             additional_gids: user.additional_gids().clone().unwrap_or_default(),

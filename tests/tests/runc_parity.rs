@@ -86,3 +86,20 @@ fn oversized_hostname_and_arguments_fail_like_runc() {
     assert_eq!(outs[0].1, format!("exit 0\n{}\n", "h".repeat(64)));
     assert_same_outputs(&outs);
 }
+
+/// An empty hostname leaves the host's, as an absent one does, under runc and moat alike.
+#[test]
+fn empty_or_absent_hostname_is_the_hosts() {
+    require_root!();
+    for (tag, set) in [("empty-hostname", Some("")), ("no-hostname", None)] {
+        let outs = outputs_under_each(tag, &["hostname"], |c, _| match set {
+            Some(h) => c["hostname"] = json!(h),
+            None => {
+                c.as_object_mut().unwrap().remove("hostname");
+            }
+        });
+        let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(outs[0].1, format!("exit 0\n{host}"), "{tag}");
+        assert_same_outputs(&outs);
+    }
+}

@@ -238,10 +238,11 @@ fn prepare(ctx: &Ctx, args: &BootArgs, preserved: &[RawFd]) -> Result<(Sentry, P
             tracing::warn!("bring up lo: {e}");
         }
     }
-    if let Some(h) = bundle.spec.hostname() {
+    // runc sets only a non-empty name; an empty one keeps the host's.
+    if let Some(h) = bundle.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         set_name(h, false);
     }
-    if let Some(d) = bundle.spec.domainname() {
+    if let Some(d) = bundle.spec.domainname().as_ref().filter(|d| !d.is_empty()) {
         set_name(d, true);
     }
     // Stdio, then the preserved fds at their own numbers (the ones not open stay closed).
