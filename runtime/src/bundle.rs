@@ -205,6 +205,7 @@ impl Bundle {
             bundle.classify_mount(m)?;
         }
         bundle.namespaces()?;
+        bundle.sysctls()?;
         bundle.seccomp_profile()?;
         Ok(bundle)
     }
@@ -334,6 +335,77 @@ impl Bundle {
 
     /// Which namespaces the sandbox process gets. Its own pid, mount, ipc and uts namespaces are
     /// always new: they isolate the sentry itself (the workload's are the sentry's own).
+    /// `linux.sysctl`, checked as runc checks it: only sysctls of a namespace the container
+    /// has of its own (IPC, UTS, and network unless it shares the host's).
+    pub fn sysctls(&self) -> Result<Vec<(String, String)>> {
+        let Some(map) = self.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+            return Ok(Vec::new());
+        };
+        if map.len() > sentry::fs::procfs::MAX_SYSCTLS {
+            return Err(Error::Config(format!(
+                "linux.sysctl: at most {} entries",
+                sentry::fs::procfs::MAX_SYSCTLS
+            )));
+        }
+        let own_net = self
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter()
+                    .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
+            });
+        const IPC: &[&str] = &[
+            "kernel.msgmax",
+            "kernel.msgmnb",
+            "kernel.msgmni",
+            "kernel.sem",
+            "kernel.shmall",
+            "kernel.shmmax",
+            "kernel.shmmni",
+            "kernel.shm_rmid_forced",
+        ];
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (key, value) in map {
+            let well_formed = !key.is_empty()
+                && key
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-".contains(&c)));
+            let allowed = IPC.contains(&key.as_str())
+                || key.starts_with("fs.mqueue.")
+                || key == "kernel.hostname"
+                || key == "kernel.domainname"
+                || key.starts_with("net.");
+            if !well_formed || !allowed {
+                return Err(Error::Config(format!(
+                    "sysctl {key:?} is not in a separate kernel namespace"
+                )));
+            }
+            let field = match key.as_str() {
+                "kernel.hostname" => self.spec.hostname().as_ref().map(|_| "hostname"),
+                "kernel.domainname" => self.spec.domainname().as_ref().map(|_| "domainname"),
+                _ => None,
+            };
+            if let Some(field) = field {
+                return Err(Error::Config(format!(
+                    "sysctl {key:?} is not allowed as it conflicts with the OCI {field:?} field"
+                )));
+            }
+            if key.starts_with("net.") && !own_net {
+                return Err(Error::Config(format!(
+                    "sysctl {key:?} not allowed in host network namespace"
+                )));
+            }
+            if value.contains('\0') || value.len() > 4096 {
+                return Err(Error::Config(format!("sysctl {key:?}: bad value")));
+            }
+            out.push((key.clone(), value.clone()));
+        }
+        out.sort();
+        Ok(out)
+    }
+
     pub fn namespaces(&self) -> Result<NamespacePlan> {
         let mut plan = NamespacePlan {
             clone_flags: libc::CLONE_NEWPID
@@ -470,7 +542,15 @@ impl Bundle {
             .collect();
         let user = process.user();
         let (host_name, host_domain) = host_names();
+        let linux = spec.linux().as_ref();
         Ok(SandboxSpec {
+            sysctl: self.sysctls()?,
+            masked_paths: linux
+                .and_then(|l| l.masked_paths().clone())
+                .unwrap_or_default(),
+            readonly_paths: linux
+                .and_then(|l| l.readonly_paths().clone())
+                .unwrap_or_default(),
             rootfs,
             readonly_root: root.readonly().unwrap_or(false),
             args: process.args().clone().unwrap_or_default(),
@@ -510,8 +590,9 @@ impl Bundle {
 /// capabilities: root gets permitted = effective = inheritable | bounding | ambient; anyone
 /// else keeps only the ambient set.
 pub fn process_capabilities(p: &oci_spec::runtime::Process) -> Result<Option<ExecCaps>> {
+    // No `capabilities`: every set empty, as runc leaves it (root too).
     let Some(c) = p.capabilities() else {
-        return Ok(None);
+        return Ok(Some(ExecCaps::default()));
     };
     let mask = |set: &Option<oci_spec::runtime::Capabilities>| -> Result<u64> {
         let mut m = 0u64;

@@ -154,6 +154,11 @@ pub struct MemberSpec {
     /// Joins the sandbox's pid namespace instead of getting its own.
     #[serde(default)]
     pub share_pids: bool,
+    /// `linux.maskedPaths` and `linux.readonlyPaths`.
+    #[serde(default)]
+    pub masked_paths: Vec<String>,
+    #[serde(default)]
+    pub readonly_paths: Vec<String>,
 }
 
 /// Whether a member shares the sandbox's pid namespace: containerd asks for that with a
@@ -244,6 +249,8 @@ pub fn encode(bundle: &Bundle, stdio: [RawFd; 3]) -> Result<(MemberSpec, Vec<Own
         oom_score_adj: ss.oom_score_adj,
         seccomp,
         share_pids: shares_pids(&bundle.spec),
+        masked_paths: ss.masked_paths,
+        readonly_paths: ss.readonly_paths,
     };
     Ok((spec, fds))
 }
@@ -332,6 +339,8 @@ pub fn decode(
         oom_score_adj: spec.oom_score_adj,
         seccomp,
         share_pids: spec.share_pids,
+        masked_paths: spec.masked_paths,
+        readonly_paths: spec.readonly_paths,
         process: sentry::ExecSpec {
             args: p.args,
             env: p.env,
@@ -378,6 +387,8 @@ mod tests {
             oom_score_adj: 3,
             seccomp: None,
             share_pids: false,
+            masked_paths: vec![],
+            readonly_paths: vec![],
         }
     }
 

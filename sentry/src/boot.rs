@@ -333,6 +333,9 @@ pub(crate) fn build_root(
     writethrough: bool,
     root_dev: u64,
     spec_mounts: Vec<crate::spec::MountSpec>,
+    masked: &[String],
+    readonly: &[String],
+    cid: crate::kernel::container::ContainerId,
 ) -> Result<(Rc<Inode>, Vec<crate::kernel::container::MountEntry>), SentryError> {
     let mut table = Vec::new();
     let root = overlay::new_root(rootfs, readonly_root, writethrough, root_dev).map_err(|e| {
@@ -418,13 +421,82 @@ pub(crate) fn build_root(
             if ro { b"ro".to_vec() } else { b"rw".to_vec() },
         ));
     }
+    apply_path_policies(k, &root, masked, readonly, cid);
     Ok((root, table))
+}
+
+/// `linux.maskedPaths` and `linux.readonlyPaths`, as runc applies them: a masked directory
+/// becomes an empty read-only directory and a masked file /dev/null; a read-only path
+/// refuses writes (EROFS) below it. Paths that do not exist are skipped (runc ignores
+/// ENOENT). Inside a procfs mount the policy is kept by procfs (its nodes are made on lookup).
+fn apply_path_policies(
+    k: &mut Kernel,
+    root: &Rc<Inode>,
+    masked: &[String],
+    readonly: &[String],
+    cid: crate::kernel::container::ContainerId,
+) {
+    for (path, mask) in masked
+        .iter()
+        .map(|p| (p, true))
+        .chain(readonly.iter().map(|p| (p, false)))
+    {
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        if comps.is_empty() || comps.contains(&"..") {
+            continue;
+        }
+        let mut parent = root.clone();
+        for (i, c) in comps.iter().enumerate() {
+            if let InodeKind::Proc(_) = parent.kind {
+                let rel = comps[i..].join("/");
+                let e = k.proc_policies.entry(cid).or_default();
+                if mask { e.0.push(rel) } else { e.1.push(rel) }
+                break;
+            }
+            if overlay::populate(&parent).is_err() {
+                break;
+            }
+            let found = match &parent.kind {
+                InodeKind::Dir(d) => d.borrow().entries.get(c.as_bytes()).cloned(),
+                _ => None,
+            };
+            let Some(node) = found else { break };
+            if i + 1 < comps.len() {
+                parent = node;
+                continue;
+            }
+            if mask {
+                let cover = if node.is_dir() {
+                    let d = Inode::new_dir(next_dev(), 0o555, 0, 0);
+                    d.readonly.set(true);
+                    d
+                } else {
+                    devfs::null_node()
+                };
+                let _ = parent.link_child(c.as_bytes(), cover);
+            } else {
+                set_readonly_tree(&node);
+            }
+        }
+    }
+}
+
+/// Marks `node` and what is below it read-only (children made later inherit it).
+fn set_readonly_tree(node: &Rc<Inode>) {
+    node.readonly.set(true);
+    if let InodeKind::Dir(d) = &node.kind {
+        let kids: Vec<Rc<Inode>> = d.borrow().entries.values().cloned().collect();
+        for kid in kids {
+            set_readonly_tree(&kid);
+        }
+    }
 }
 
 pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     if spec.args.is_empty() {
         return Err(setup("process.args must not be empty"));
     }
+    procfs::note_host_proc();
     if spec.options.pin_cpu {
         // Keep the sentry and every stub (they inherit affinity) on the CPU we boot on:
         // ptrace hand-offs between CPUs are expensive on small VMs.
@@ -453,6 +525,9 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         err: std::io::Error::from_raw_os_error(e.0),
     })?;
     k.oom_score_adj = spec.oom_score_adj.clamp(-1000, 1000);
+    for (key, value) in &spec.sysctl {
+        crate::fs::procfs::set_sysctl(&mut k, key, value);
+    }
 
     // Filesystems.
     let (root, mounts) = build_root(
@@ -462,6 +537,9 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         !spec.options.overlay,
         crate::fs::DEV_ROOT,
         spec.mounts,
+        &spec.masked_paths,
+        &spec.readonly_paths,
+        crate::kernel::container::SANDBOX_CONTAINER,
     )?;
     k.mounts = mounts;
 

@@ -57,6 +57,9 @@ pub struct ContainerSpec {
     /// Joins the sandbox's pid namespace (the pod shares its process namespace) instead of
     /// getting one of its own.
     pub share_pids: bool,
+    /// `linux.maskedPaths` and `linux.readonlyPaths`.
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
     /// Its init process.
     pub process: ExecSpec,
 }

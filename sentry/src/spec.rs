@@ -38,6 +38,12 @@ pub struct SandboxSpec {
     pub oom_score_adj: i32,
     /// `linux.seccomp`, names resolved (see syscalls/seccomp.rs).
     pub seccomp: Option<crate::syscalls::seccomp::SeccompProfile>,
+    /// `linux.sysctl`: dotted names and values (the runtime checks that each is one a
+    /// container may set); /proc/sys shows them.
+    pub sysctl: Vec<(String, String)>,
+    /// `linux.maskedPaths` and `linux.readonlyPaths` (boot.rs: apply_path_policies).
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
 }
 
 #[derive(Debug)]

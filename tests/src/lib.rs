@@ -14,6 +14,7 @@
 
 pub mod containerd;
 pub mod corpus;
+pub mod cri_pod;
 
 use serde_json::{json, Value};
 use std::ffi::CString;
@@ -401,7 +402,42 @@ pub fn copy_rootfs_lite(src: &Path, dst: &Path) {
 /// A minimal OCI config running `args` as uid/gid 0 with [`default_env`], cwd `/`, a
 /// writable root at `rootfs`, hostname [`HOSTNAME`], `/proc` and a tmpfs `/dev`, and new
 /// pid, ipc, uts, mount and network namespaces.
+/// The capabilities this (test) process has in its bounding set: the tests' containers run
+/// as a root as privileged as the native runs they are compared with (without
+/// `process.capabilities` a runc-style runtime gives the process none; runc refuses a set
+/// the host cannot grant).
+pub fn host_caps() -> Vec<&'static str> {
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bnd & (1u64 << i) != 0)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// Every capability Linux 6.x has, by number.
+pub const ALL_CAPS: [&str; 41] = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+];
+
 pub fn oci_config(args: &[&str]) -> Value {
+    let caps = host_caps();
     json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -411,6 +447,9 @@ pub fn oci_config(args: &[&str]) -> Value {
             "env": default_env(),
             "cwd": "/",
             "rlimits": [ { "type": "RLIMIT_NOFILE", "hard": NOFILE, "soft": NOFILE } ],
+            "capabilities": {
+                "bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps
+            },
             "noNewPrivileges": true
         },
         "root": { "path": "rootfs", "readonly": false },

@@ -96,3 +96,13 @@ fn non_root_init_has_no_capabilities() {
     );
     assert_same_outputs(&outs);
 }
+
+/// No `process.capabilities` at all: root gets no capabilities, as under runc.
+#[test]
+fn absent_capabilities_are_none() {
+    require_root!();
+    let outs = run_all("caps-absent", None, false, 0);
+    assert!(outs[0].1.contains("CapEff:\t0000000000000000"), "{}", outs[0].1);
+    assert!(outs[0].1.contains("chown: refused"), "{}", outs[0].1);
+    assert_same_outputs(&outs);
+}

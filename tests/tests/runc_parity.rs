@@ -103,3 +103,66 @@ fn empty_or_absent_hostname_is_the_hosts() {
         assert_same_outputs(&outs);
     }
 }
+
+/// `linux.sysctl`: the values show in /proc/sys and take writes, as under runc; sysctls of
+/// no namespace of the container's own are refused with runc's words.
+#[test]
+fn linux_sysctl_like_runc() {
+    require_root!();
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/msgmax; \
+                  echo 0 > /proc/sys/net/ipv4/ip_forward; cat /proc/sys/net/ipv4/ip_forward";
+    let outs = outputs_under_each("sysctl", &["/bin/sh", "-c", script], |c, _| {
+        c["linux"]["sysctl"] = json!({
+            "net.ipv4.ip_forward": "1", "kernel.shmmax": "123456", "kernel.msgmax": "4096"});
+    });
+    // Root with CAP_NET_ADMIN may write its network namespace's sysctls.
+    assert_eq!(outs[0].1, "exit 0\n1\n123456\n4096\n0\n");
+    assert_same_outputs(&outs);
+    // Without CAP_NET_ADMIN the write is refused.
+    let outs = outputs_under_each("sysctl-nocap", &["/bin/sh", "-c", script], |c, _| {
+        c["linux"]["sysctl"] = json!({
+            "net.ipv4.ip_forward": "1", "kernel.shmmax": "123456", "kernel.msgmax": "4096"});
+        c["process"].as_object_mut().unwrap().remove("capabilities");
+    });
+    assert_eq!(outs[0].1, "exit 0\n1\n123456\n4096\n1\n");
+    assert_same_outputs(&outs);
+    for (tag, key) in [("sysctl-vm", "vm.swappiness"), ("sysctl-host-name", "kernel.hostname")] {
+        let outs = outputs_under_each(tag, &["true"], |c, _| {
+            c["hostname"] = json!("h");
+            c["linux"]["sysctl"] = json!({key: "1"});
+        });
+        assert!(outs[0].1.starts_with("exit 1"), "{tag}: {}", outs[0].1);
+        assert_same_outputs(&outs);
+    }
+}
+
+/// `linux.maskedPaths` and `linux.readonlyPaths` as runc's default spec has them: masked
+/// files read empty, masked directories are empty and read-only, and /proc/sys refuses
+/// writes with EROFS (EACCES first without O_TRUNC on a read-only file), as under runc.
+#[test]
+fn masked_and_readonly_paths_like_runc() {
+    require_root!();
+    let script = r#"
+        for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do
+            [ -e $f ] && echo "$f: $(wc -c < $f) bytes"
+        done
+        for d in /proc/acpi /proc/scsi /sys/firmware; do
+            [ -d $d ] && echo "$d: $(ls -A $d | wc -l) entries, $(stat -c %a $d)"
+            touch $d/x 2>&1 | sed 's/.*: //'
+        done
+        echo x > /proc/sys/kernel/ostype 2>&1 | sed 's/.*: //'
+        echo x > /proc/sys/kernel/pid_max 2>&1 | sed 's/.*: //'
+        echo x >> /proc/sys/kernel/ostype 2>&1 | sed 's/.*: //'
+        cat /proc/sys/kernel/ostype
+    "#;
+    let outs = outputs_under_each("masked", &["/bin/sh", "-c", script], |c, _| {
+        c["linux"]["maskedPaths"] = json!([
+            "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+            "/proc/scsi"]);
+        c["linux"]["readonlyPaths"] = json!([
+            "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]);
+    });
+    assert!(outs[0].1.contains("Read-only file system"), "{}", outs[0].1);
+    assert_same_outputs(&outs);
+}

@@ -57,6 +57,11 @@ impl FileOps for DevFile {
     }
 }
 
+/// A /dev/null node, for masking a path (maskedPaths).
+pub fn null_node() -> Rc<Inode> {
+    dev_node(DevKind::Null)
+}
+
 fn dev_node(kind: DevKind) -> Rc<Inode> {
     let (ma, mi) = kind.rdev();
     let mut m = Meta::new(libc::S_IFCHR | 0o666, 0, 0);

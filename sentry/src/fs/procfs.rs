@@ -101,8 +101,47 @@ const SYSCTL_WRITABLE: &[&str] = &[
 ];
 
 /// A /proc/sys file without write permission: opening it for writing is EACCES for everyone.
-pub fn sysctl_read_only(p: &ProcNode) -> bool {
-    matches!(p, ProcNode::Static(f) if f.starts_with("sys/") && !SYSCTL_WRITABLE.contains(f))
+pub fn sysctl_read_only(k: &Kernel, p: &ProcNode) -> bool {
+    matches!(p, ProcNode::Static(f)
+        if f.starts_with("sys/") && !SYSCTL_WRITABLE.contains(f) && !k.sysctl.contains_key(f))
+}
+
+/// Most `linux.sysctl` entries a spec may carry (the runtime checks it too).
+pub const MAX_SYSCTLS: usize = 256;
+
+/// Sets sysctl `key` (dotted, "net.ipv4.ip_forward") to `value`: /proc/sys/net/ipv4/ip_forward
+/// then reads `value` and a newline, and is writable. `kernel.hostname` and
+/// `kernel.domainname` set the sandbox's names. Paths are interned for the sandbox's life
+/// (at most [`MAX_SYSCTLS`] new ones).
+pub fn set_sysctl(k: &mut Kernel, key: &str, value: &str) {
+    let value = value.trim();
+    // The names are the UTS ones (what sethostname changes too).
+    match key {
+        "kernel.hostname" => return k.uts.hostname = value.as_bytes().to_vec(),
+        "kernel.domainname" => return k.uts.domainname = value.as_bytes().to_vec(),
+        _ => {}
+    }
+    let path = format!("sys/{}", key.replace('.', "/"));
+    let interned: &'static str = match STATIC_FILES
+        .iter()
+        .copied()
+        .chain(k.sysctl.keys().copied())
+        .find(|f| *f == path)
+    {
+        Some(f) => f,
+        None if k.sysctl.len() < MAX_SYSCTLS => Box::leak(path.into_boxed_str()),
+        None => return,
+    };
+    // Its directories, for lookup and readdir.
+    let mut at = 0;
+    while let Some(i) = interned[at..].find('/') {
+        let dir = &interned[..at + i];
+        at += i + 1;
+        if !STATIC_DIRS.contains(&dir) && !k.sysctl_dirs.contains(&dir) {
+            k.sysctl_dirs.push(dir);
+        }
+    }
+    k.sysctl.insert(interned, format!("{value}\n"));
 }
 
 /// The sandbox's boot id: one random UUID for its whole life, like the kernel's.
@@ -222,6 +261,70 @@ pub fn lookup(
     p: &ProcNode,
     name: &[u8],
 ) -> Result<Rc<Inode>, Errno> {
+    match lookup_node(k, ctx, dir, p, name) {
+        Err(Errno::ENOENT) => masked_absent(k, ctx, dir, name).ok_or(Errno::ENOENT),
+        r => r,
+    }
+}
+
+/// Linux has files this procfs lacks (/proc/kcore, /proc/timer_list, /proc/acpi, ...); when
+/// the spec masks one, it shows masked, as under runc: /dev/null, or an empty read-only
+/// directory for the ones that are directories on Linux.
+fn masked_absent(k: &Kernel, ctx: &PathCtx, dir: &Rc<Inode>, name: &[u8]) -> Option<Rc<Inode>> {
+    const LINUX_DIRS: &[&str] = &["acpi", "asound", "scsi", "bus", "fs", "irq", "driver", "tty"];
+    let (masked, _) = k.proc_policies.get(&k.container_of(ctx.pid))?;
+    let rel = match &dir.kind {
+        InodeKind::Proc(ProcNode::Root) => "",
+        InodeKind::Proc(ProcNode::StaticDir(d)) => d,
+        _ => return None,
+    };
+    let name = std::str::from_utf8(name).ok()?;
+    let path = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+    // Only what the host's procfs has (runc masks what exists and skips the rest).
+    if !masked.contains(&path) || !host_proc_has(path.split('/').next().unwrap_or("")) {
+        return None;
+    }
+    let c = if rel.is_empty() && LINUX_DIRS.contains(&name) {
+        // runc masks a directory with a read-only tmpfs (mode 1777).
+        let d = Inode::new_dir(crate::boot::next_dev(), 0o1777, 0, 0);
+        d.readonly.set(true);
+        d
+    } else {
+        crate::fs::devfs::null_node()
+    };
+    *c.parent.borrow_mut() = Rc::downgrade(dir);
+    *c.name.borrow_mut() = name.as_bytes().to_vec();
+    Some(c)
+}
+
+static HOST_PROC: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Notes the names at the top of the host's /proc (not the pid directories), before the
+/// sentry is sealed: a masked path this procfs lacks shows masked only if the host has it.
+pub fn note_host_proc() {
+    HOST_PROC.get_or_init(|| {
+        std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| !n.bytes().all(|c| c.is_ascii_digit()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+}
+
+fn host_proc_has(name: &str) -> bool {
+    HOST_PROC.get().is_some_and(|v| v.iter().any(|n| n == name))
+}
+
+fn lookup_node(
+    k: &Kernel,
+    ctx: &PathCtx,
+    dir: &Rc<Inode>,
+    p: &ProcNode,
+    name: &[u8],
+) -> Result<Rc<Inode>, Errno> {
     let name_s = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
     let node = match p {
         ProcNode::Root => match name_s {
@@ -288,7 +391,13 @@ pub fn lookup(
             let full = format!("{d}/{name_s}");
             if let Some(f) = STATIC_FILES.iter().find(|f| **f == full) {
                 ProcNode::Static(f)
-            } else if let Some(x) = STATIC_DIRS.iter().find(|x| **x == full) {
+            } else if let Some(f) = k.sysctl.keys().find(|f| **f == full) {
+                ProcNode::Static(f)
+            } else if let Some(x) = STATIC_DIRS
+                .iter()
+                .chain(k.sysctl_dirs.iter())
+                .find(|x| **x == full)
+            {
                 ProcNode::StaticDir(x)
             } else {
                 return Err(Errno::ENOENT);
@@ -306,9 +415,62 @@ pub fn lookup(
         _ => (0, 0),
     };
     let inode = make(node, uid, gid);
+    if matches!(&inode.kind, InodeKind::Proc(ProcNode::Static(f)) if k.sysctl.contains_key(f)) {
+        inode.meta.borrow_mut().mode = libc::S_IFREG | 0o644;
+    }
     *inode.parent.borrow_mut() = Rc::downgrade(dir);
     *inode.name.borrow_mut() = name.to_vec();
-    Ok(inode)
+    Ok(apply_policy(k, ctx, dir, name, inode))
+}
+
+/// The path below the procfs mount of `inode`, just looked up as `name` in `dir`: the mount's
+/// own files and directories carry it; others are named in the mount's root only.
+fn node_path(dir: &Rc<Inode>, name: &[u8], inode: &Rc<Inode>) -> Option<String> {
+    match (&dir.kind, &inode.kind) {
+        (_, InodeKind::Proc(ProcNode::Static(f))) => Some(f.to_string()),
+        (_, InodeKind::Proc(ProcNode::StaticDir(d))) => Some(d.to_string()),
+        (InodeKind::Proc(ProcNode::Root), _) => Some(String::from_utf8_lossy(name).into_owned()),
+        _ => None,
+    }
+}
+
+/// maskedPaths and readonlyPaths of the mount (boot.rs: apply_path_policies): a masked
+/// directory looks empty and read-only, a masked file is /dev/null; below a read-only path
+/// every node refuses writes.
+fn apply_policy(
+    k: &Kernel,
+    ctx: &PathCtx,
+    dir: &Rc<Inode>,
+    name: &[u8],
+    inode: Rc<Inode>,
+) -> Rc<Inode> {
+    if k.proc_policies.is_empty() {
+        return inode;
+    }
+    let Some((masked, readonly)) = k.proc_policies.get(&k.container_of(ctx.pid)) else {
+        return inode;
+    };
+    let Some(path) = node_path(dir, name, &inode) else {
+        return inode;
+    };
+    let under = |p: &String| path == *p || path.starts_with(&format!("{p}/"));
+    let cover = if masked.iter().any(|m| *m == path) {
+        let c = if inode.is_dir() {
+            Inode::new_dir(crate::boot::next_dev(), 0o1777, 0, 0)
+        } else {
+            crate::fs::devfs::null_node()
+        };
+        *c.parent.borrow_mut() = Rc::downgrade(dir);
+        *c.name.borrow_mut() = path.rsplit('/').next().unwrap_or("").as_bytes().to_vec();
+        c.readonly.set(c.is_dir());
+        c
+    } else {
+        inode
+    };
+    if readonly.iter().any(under) {
+        cover.readonly.set(true);
+    }
+    cover
 }
 
 /// Entries of a procfs directory: (name, d_type).
@@ -369,15 +531,21 @@ pub fn list(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<(Vec<u8>, u8)
         }
         ProcNode::StaticDir(d) => {
             let prefix = format!("{d}/");
-            for f in STATIC_FILES
+            let mut files: Vec<&str> = STATIC_FILES
                 .iter()
+                .copied()
+                .chain(k.sysctl.keys().copied())
                 .filter_map(|f| f.strip_prefix(&prefix))
                 .filter(|r| !r.contains('/'))
-            {
+                .collect();
+            files.sort_unstable();
+            files.dedup();
+            for f in files {
                 out.push((f.as_bytes().to_vec(), DT_REG));
             }
             for x in STATIC_DIRS
                 .iter()
+                .chain(k.sysctl_dirs.iter())
                 .filter_map(|x| x.strip_prefix(&prefix))
                 .filter(|r| !r.contains('/'))
             {
@@ -705,6 +873,9 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                 f.inode.as_ref().map(|i| i.ino).unwrap_or(0)
             );
         }
+        ProcNode::Static(name) if k.sysctl.contains_key(name) => {
+            s.push_str(&k.sysctl[name]);
+        }
         ProcNode::Static(name) => {
             let up = k.boot_time.elapsed().as_secs_f64();
             let ncpu = k.ncpu;
@@ -806,6 +977,13 @@ pub fn write_hook(
             return Some(write_oom_score_adj(k, tid, *id, buf))
         }
         InodeKind::Proc(ProcNode::PidFile(_, "comm")) => {}
+        // A writable /proc/sys file keeps what is written (sysctl -w, echo > ...).
+        InodeKind::Proc(ProcNode::Static(f)) if f.starts_with("sys/") => {
+            let key = f["sys/".len()..].replace('/', ".");
+            let text = String::from_utf8_lossy(buf).into_owned();
+            set_sysctl(k, &key, &text);
+            return Some(Ok(buf.len()));
+        }
         _ => return None,
     }
     let InodeKind::Proc(ProcNode::PidFile(id, "comm")) = &inode.kind else {

@@ -103,6 +103,7 @@ impl Kernel {
             return;
         };
         let gone = self.containers.remove(&cid);
+        self.proc_policies.remove(&cid);
         for other in self.container_processes(cid) {
             if other != pid {
                 self.kill_group(other, WaitStatus::signaled(libc::SIGKILL, false));

@@ -317,6 +317,8 @@ impl Kernel {
                 spec.name
             )));
         }
+        // Whatever an earlier failed add left for this id.
+        self.proc_policies.remove(&self.next_container);
         let (root, mounts) = crate::boot::build_root(
             self,
             spec.rootfs,
@@ -324,6 +326,10 @@ impl Kernel {
             false,
             crate::boot::next_dev(),
             spec.mounts,
+            &spec.masked_paths,
+            &spec.readonly_paths,
+            // The id the container gets below.
+            self.next_container,
         )?;
         let mut rlimits = crate::boot::default_rlimits();
         for r in &spec.rlimits {
@@ -369,6 +375,7 @@ impl Kernel {
             }
             Err(e) => {
                 self.containers.remove(&cid);
+                self.proc_policies.remove(&cid);
                 Err(e)
             }
         }

@@ -57,6 +57,14 @@ pub struct Kernel {
     pub shared_dirs: HashMap<(u64, u64, bool), std::rc::Weak<crate::vfs::Inode>>,
     /// Mounted directories by inode number: (root of the tree, parent there).
     pub mount_parents: HashMap<u64, Vec<(std::rc::Weak<crate::vfs::Inode>, std::rc::Weak<crate::vfs::Inode>)>>,
+    /// /proc/sys files the spec's `linux.sysctl` set or the workload wrote: path below /proc
+    /// ("sys/net/ipv4/ip_forward") -> contents (fs/procfs.rs).
+    pub sysctl: HashMap<&'static str, String>,
+    /// maskedPaths and readonlyPaths inside a container's procfs, by container: (masked,
+    /// read-only), paths relative to the mount (fs/procfs.rs).
+    pub proc_policies: HashMap<container::ContainerId, (Vec<String>, Vec<String>)>,
+    /// Directories below /proc/sys that only `sysctl` entries make exist.
+    pub sysctl_dirs: Vec<&'static str>,
     /// Some container has a seccomp profile.
     pub seccomp_any: bool,
     /// Interval timers (alarm), POSIX timers and timer files: see timers.rs.
@@ -180,6 +188,9 @@ impl Kernel {
             by_host: HashMap::new(),
             next_pid: 1,
             next_pid_in: HashMap::new(),
+            sysctl: HashMap::new(),
+            sysctl_dirs: Vec::new(),
+            proc_policies: HashMap::new(),
             uts,
             boot_time: Instant::now(),
             dirty: false,

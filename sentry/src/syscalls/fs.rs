@@ -113,6 +113,15 @@ pub fn open_inode(
     if want_write || flags & libc::O_TRUNC as u32 != 0 {
         mask |= MAY_WRITE;
     }
+    // A read-only procfs path (readonlyPaths) is a read-only mount. As in Linux, O_TRUNC
+    // asks for write access to the mount before the permission check (EROFS first);
+    // otherwise the permission check comes first (EACCES for a 0444 file), then EROFS.
+    if flags & libc::O_TRUNC as u32 != 0
+        && inode.readonly.get()
+        && matches!(inode.kind, InodeKind::Proc(_))
+    {
+        return Err(Errno::EROFS.into());
+    }
     if !may_access(&inode.meta.borrow(), &ctx.creds, mask) {
         return Err(Errno::EACCES.into());
     }
@@ -158,7 +167,19 @@ pub fn open_inode(
         InodeKind::Symlink(_) => return Err(Errno::ELOOP.into()),
         InodeKind::Socket(_) => return Err(Errno::ENXIO.into()),
         InodeKind::Proc(p) => {
-            if want_write && procfs::sysctl_read_only(p) {
+            // readonlyPaths (/proc/sys under runc's defaults): a read-only mount.
+            if want_write && inode.readonly.get() {
+                return Err(Errno::EROFS.into());
+            }
+            if want_write && procfs::sysctl_read_only(k, p) {
+                return Err(Errno::EACCES.into());
+            }
+            // A network namespace's sysctls are writable with CAP_NET_ADMIN only (Linux's
+            // net_ctl_permissions gives others the "other" bits).
+            if want_write
+                && matches!(p, procfs::ProcNode::Static(f) if f.starts_with("sys/net/"))
+                && !ctx.creds.has_cap(12)
+            {
                 return Err(Errno::EACCES.into());
             }
             if p.is_dir() {
@@ -510,7 +531,7 @@ fn access_impl(
     if !may_access(&inode.meta.borrow(), &ctx.creds, mode as u32) {
         return Err(Errno::EACCES.into());
     }
-    if mode & 2 != 0 && matches!(&inode.kind, InodeKind::Proc(p) if procfs::sysctl_read_only(p)) {
+    if mode & 2 != 0 && matches!(&inode.kind, InodeKind::Proc(p) if procfs::sysctl_read_only(k, p)) {
         return Err(Errno::EACCES.into());
     }
     Ok(0)
