@@ -576,6 +576,7 @@ impl Bundle {
                 permitted: c.permitted,
                 inheritable: c.inheritable,
                 bounding: c.bounding,
+                ambient: c.ambient,
             }),
             no_new_privs: process.no_new_privileges() == Some(true),
             oom_score_adj: process.oom_score_adj().unwrap_or(0),
@@ -620,6 +621,8 @@ pub fn process_capabilities(p: &oci_spec::runtime::Process) -> Result<Option<Exe
         permitted,
         inheritable,
         bounding,
+        // Linux keeps only ambient capabilities that are permitted and inheritable.
+        ambient: ambient & permitted & inheritable,
     }))
 }
 

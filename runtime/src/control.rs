@@ -129,6 +129,8 @@ pub struct ExecCaps {
     pub permitted: u64,
     pub inheritable: u64,
     pub bounding: u64,
+    #[serde(default)]
+    pub ambient: u64,
 }
 
 /// One workload process as the sandbox reports it (virtual pids).

@@ -563,6 +563,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         creds.cap_permitted = c.permitted;
         creds.cap_inheritable = c.inheritable;
         creds.cap_bounding = c.bounding;
+        creds.cap_ambient = c.ambient;
     }
 
     // stdio: the workload gets sentry files wrapping the host fds; it never holds them.

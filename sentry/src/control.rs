@@ -71,6 +71,7 @@ pub struct CapSets {
     pub permitted: u64,
     pub inheritable: u64,
     pub bounding: u64,
+    pub ambient: u64,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -14,7 +14,6 @@
 
 pub mod containerd;
 pub mod corpus;
-pub mod cri_pod;
 
 use serde_json::{json, Value};
 use std::ffi::CString;

@@ -106,3 +106,20 @@ fn absent_capabilities_are_none() {
     assert!(outs[0].1.contains("chown: refused"), "{}", outs[0].1);
     assert_same_outputs(&outs);
 }
+
+/// A non-root init keeps its ambient capabilities over execve (in permitted and effective
+/// too), and a program it runs inherits them again; the shell's child shows the same sets.
+#[test]
+fn ambient_capabilities_reach_a_non_root_init() {
+    require_root!();
+    let set = json!(["CAP_CHOWN", "CAP_KILL"]);
+    let caps = json!({
+        "bounding": set, "effective": set, "permitted": set, "inheritable": set,
+        "ambient": ["CAP_CHOWN"]
+    });
+    let outs = run_all("caps-ambient", Some(caps), true, 1000);
+    assert!(outs[0].1.contains("CapAmb:\t0000000000000001"), "{}", outs[0].1);
+    assert!(outs[0].1.contains("CapEff:\t0000000000000001"), "{}", outs[0].1);
+    assert!(outs[0].1.contains("chown: ok"), "{}", outs[0].1);
+    assert_same_outputs(&outs);
+}

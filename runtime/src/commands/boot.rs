@@ -969,6 +969,7 @@ impl ControlServer {
                 permitted: c.permitted,
                 inheritable: c.inheritable,
                 bounding: c.bounding,
+                ambient: c.ambient,
             }),
             no_new_privs: p.no_new_privs,
         };

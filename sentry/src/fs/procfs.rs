@@ -773,11 +773,11 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                          Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\n\
                          VmPeak:\t{} kB\nVmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\nSigQ:\t0/127431\n\
                          SigPnd:\t0000000000000000\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n\
-                         CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t0000000000000000\n\
+                         CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n\
                          NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n",
                         pr.umask, vpid(pr.pid), ppid_shown, c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid,
                         groups.join(" "), vsize / 1024, vsize / 1024, vsize / 4096, pr.threads.len().max(1),
-                        pr.shared_pending.mask, blk, ign, cgt, c.cap_inheritable, c.cap_permitted, c.cap_effective, c.cap_bounding,
+                        pr.shared_pending.mask, blk, ign, cgt, c.cap_inheritable, c.cap_permitted, c.cap_effective, c.cap_bounding, c.cap_ambient,
                         u8::from(pr.no_new_privs),
                         // the container's profile shows as one filter in mode 2 (filter)
                         if k.seccomp_of(pr.pid).is_some() { 2 } else { 0 },

@@ -434,6 +434,7 @@ impl Kernel {
             creds.cap_permitted = c.permitted;
             creds.cap_inheritable = c.inheritable;
             creds.cap_bounding = c.bounding;
+            creds.cap_ambient = c.ambient;
         }
         let raw: Vec<i32> = spec
             .stdio

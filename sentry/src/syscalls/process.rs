@@ -380,7 +380,13 @@ fn exec_impl(
         return Err(SysErr::Gone);
     }
     k.timers.exec(pid);
+    let (mode, file_uid, file_gid) = {
+        let m = img.elf_inode.meta.borrow();
+        (m.mode, m.uid, m.gid)
+    };
     let p = k.proc_of_mut(tid);
+    let nnp = p.no_new_privs;
+    p.creds.after_exec(mode, file_uid, file_gid, nnp);
     p.did_exec = true;
     let closed = p.fds.borrow_mut().close_on_exec();
     // Like close(2): the process's POSIX locks on those files go.
@@ -973,8 +979,45 @@ pub fn sys_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         libc::PR_SET_TIMERSLACK | libc::PR_SET_VMA | libc::PR_SET_MM => Ok(0),
         libc::PR_GET_SECCOMP => Ok(0),
         libc::PR_SET_SECCOMP => Err(Errno::EINVAL.into()),
-        libc::PR_CAP_AMBIENT => Ok(0),
+        libc::PR_CAP_AMBIENT => cap_ambient(k, tid, a),
         libc::PR_GET_THP_DISABLE => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// prctl(PR_CAP_AMBIENT, op, cap, 0, 0): IS_SET, RAISE (the capability must be permitted and
+/// inheritable; EPERM), LOWER, CLEAR_ALL, with Linux's argument checks (EINVAL).
+fn cap_ambient(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    const IS_SET: u64 = 1;
+    const RAISE: u64 = 2;
+    const LOWER: u64 = 3;
+    const CLEAR_ALL: u64 = 4;
+    const LAST_CAP: u64 = 40;
+    let c = &mut k.proc_of_mut(tid).creds;
+    if a[1] == CLEAR_ALL {
+        if a[2] != 0 || a[3] != 0 || a[4] != 0 {
+            return Err(Errno::EINVAL.into());
+        }
+        c.cap_ambient = 0;
+        return Ok(0);
+    }
+    if a[3] != 0 || a[4] != 0 || a[2] > LAST_CAP {
+        return Err(Errno::EINVAL.into());
+    }
+    let bit = 1u64 << a[2];
+    match a[1] {
+        IS_SET => Ok(i64::from(c.cap_ambient & bit != 0)),
+        RAISE => {
+            if c.cap_permitted & bit == 0 || c.cap_inheritable & bit == 0 {
+                return Err(Errno::EPERM.into());
+            }
+            c.cap_ambient |= bit;
+            Ok(0)
+        }
+        LOWER => {
+            c.cap_ambient &= !bit;
+            Ok(0)
+        }
         _ => Err(Errno::EINVAL.into()),
     }
 }
@@ -1369,6 +1412,8 @@ pub fn sys_capset(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     c.cap_effective = eff;
     c.cap_permitted = prm;
+    // Dropping a capability from permitted or inheritable drops it from ambient (Linux).
+    c.cap_ambient &= prm & inh;
     c.cap_inheritable = inh;
     Ok(0)
 }

@@ -51,6 +51,9 @@ pub struct Creds {
     pub cap_permitted: u64,
     pub cap_inheritable: u64,
     pub cap_bounding: u64,
+    /// Ambient set: kept over execve of a program without file capabilities (always a
+    /// subset of permitted and inheritable).
+    pub cap_ambient: u64,
 }
 
 pub const CAP_CHOWN: u32 = 0;
@@ -77,11 +80,49 @@ impl Creds {
             cap_permitted: ALL_CAPS,
             cap_inheritable: 0,
             cap_bounding: ALL_CAPS,
+            cap_ambient: 0,
         }
     }
 
     pub fn has_cap(&self, cap: u32) -> bool {
         self.cap_effective & (1u64 << cap) != 0
+    }
+
+    /// The credentials after execve of a file with `mode`, owned by `file_uid`:`file_gid`,
+    /// as Linux computes them for a program without file capabilities and without
+    /// securebits: set-user-ID and set-group-ID bits take effect unless `no_new_privs`;
+    /// root (real or effective) gets permitted = inheritable | bounding; everyone keeps the
+    /// ambient set unless the exec changed an id; effective is all of permitted for an
+    /// effective root, else the ambient set. Under `no_new_privs` permitted never grows.
+    pub fn after_exec(&mut self, mode: u32, file_uid: u32, file_gid: u32, no_new_privs: bool) {
+        let old = self.clone();
+        if !no_new_privs {
+            if mode & libc::S_ISUID != 0 {
+                self.euid = file_uid;
+            }
+            // Without group execute the bit means mandatory locking, not set-group-ID.
+            if mode & libc::S_ISGID != 0 && mode & libc::S_IXGRP != 0 {
+                self.egid = file_gid;
+            }
+        }
+        let changed_id = self.euid != old.uid || self.egid != old.gid;
+        if changed_id {
+            self.cap_ambient = 0;
+        }
+        let root = self.euid == 0 || self.uid == 0;
+        let mut permitted = self.cap_ambient;
+        if root {
+            permitted |= self.cap_inheritable | self.cap_bounding;
+        }
+        if no_new_privs && permitted & !old.cap_permitted != 0 {
+            permitted &= old.cap_permitted;
+        }
+        self.cap_permitted = permitted;
+        self.cap_effective = if self.euid == 0 { permitted } else { self.cap_ambient & permitted };
+        self.suid = self.euid;
+        self.fsuid = self.euid;
+        self.sgid = self.egid;
+        self.fsgid = self.egid;
     }
 
     pub fn in_group(&self, gid: u32) -> bool {
@@ -120,4 +161,77 @@ pub fn may_access(meta: &Meta, creds: &Creds, mask: u32) -> bool {
         mode & 7
     };
     bits & mask == mask
+}
+
+#[cfg(test)]
+mod exec_creds_tests {
+    use super::*;
+
+    fn user(uid: u32) -> Creds {
+        let mut c = Creds::root();
+        c.uid = uid;
+        c.euid = uid;
+        c.suid = uid;
+        c.fsuid = uid;
+        c.cap_effective = 0;
+        c.cap_permitted = 0;
+        c
+    }
+
+    #[test]
+    fn root_gets_bounding_and_inheritable() {
+        let mut c = Creds::root();
+        c.cap_bounding = 0b111;
+        c.cap_permitted = 0b1;
+        c.cap_effective = 0;
+        c.cap_inheritable = 0b1000;
+        c.after_exec(0o755, 0, 0, false);
+        assert_eq!(c.cap_permitted, 0b1111);
+        assert_eq!(c.cap_effective, 0b1111);
+    }
+
+    #[test]
+    fn non_root_keeps_only_ambient() {
+        let mut c = user(1000);
+        c.cap_permitted = 0b111;
+        c.cap_effective = 0b111;
+        c.cap_inheritable = 0b11;
+        c.cap_ambient = 0b10;
+        c.after_exec(0o755, 0, 0, false);
+        assert_eq!((c.cap_permitted, c.cap_effective, c.cap_ambient), (0b10, 0b10, 0b10));
+    }
+
+    #[test]
+    fn setuid_root_file_makes_effective_root_and_clears_ambient() {
+        let mut c = user(1000);
+        c.cap_ambient = 0b10;
+        c.cap_bounding = 0b111;
+        c.after_exec(0o4755, 0, 0, false);
+        assert_eq!((c.uid, c.euid, c.suid, c.fsuid), (1000, 0, 0, 0));
+        assert_eq!(c.cap_ambient, 0);
+        assert_eq!(c.cap_effective, 0b111);
+    }
+
+    #[test]
+    fn no_new_privs_ignores_setid_bits_and_never_grows_permitted() {
+        let mut c = user(1000);
+        c.after_exec(0o6755, 0, 0, true);
+        assert_eq!((c.euid, c.egid, c.cap_permitted), (1000, 0, 0));
+        let mut r = Creds::root();
+        r.cap_permitted = 0b1;
+        r.cap_bounding = 0b111;
+        r.after_exec(0o755, 0, 0, true);
+        assert_eq!(r.cap_permitted, 0b1);
+    }
+
+    #[test]
+    fn setgid_without_group_exec_is_not_setgid() {
+        let mut c = user(1000);
+        c.gid = 1000;
+        c.egid = 1000;
+        c.after_exec(0o2745, 0, 50, false);
+        assert_eq!(c.egid, 1000);
+        c.after_exec(0o2755, 0, 50, false);
+        assert_eq!((c.egid, c.sgid), (50, 50));
+    }
 }
