@@ -333,8 +333,37 @@ impl Bundle {
         })
     }
 
-    /// Which namespaces the sandbox process gets. Its own pid, mount, ipc and uts namespaces are
-    /// always new: they isolate the sentry itself (the workload's are the sentry's own).
+    /// `linux.devices`, checked as runc checks them (an absolute path not below /dev/.. , a
+    /// known type); fileMode defaults to 0666 and the owner to root.
+    pub fn devices(&self) -> Result<Vec<sentry::DeviceSpec>> {
+        let Some(devs) = self.spec.linux().as_ref().and_then(|l| l.devices().as_ref()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for d in devs {
+            let path = d.path().to_string_lossy().into_owned();
+            if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+                return Err(Error::Config(format!("device path {path:?} must be absolute and stay below /")));
+            }
+            let kind = match d.typ() {
+                oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U => 'c',
+                oci_spec::runtime::LinuxDeviceType::B => 'b',
+                oci_spec::runtime::LinuxDeviceType::P => 'p',
+                other => return Err(Error::Config(format!("device {path}: type {other:?} is not one of c, u, b, p"))),
+            };
+            out.push(sentry::DeviceSpec {
+                path,
+                kind,
+                major: d.major() as u64,
+                minor: d.minor() as u64,
+                mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+                uid: d.uid().unwrap_or(0),
+                gid: d.gid().unwrap_or(0),
+            });
+        }
+        Ok(out)
+    }
+
     /// `linux.sysctl`, checked as runc checks it: only sysctls of a namespace the container
     /// has of its own (IPC, UTS, and network unless it shares the host's).
     pub fn sysctls(&self) -> Result<Vec<(String, String)>> {
@@ -406,6 +435,8 @@ impl Bundle {
         Ok(out)
     }
 
+    /// Which namespaces the sandbox process gets. Its own pid, mount, ipc and uts namespaces are
+    /// always new: they isolate the sentry itself (the workload's are the sentry's own).
     pub fn namespaces(&self) -> Result<NamespacePlan> {
         let mut plan = NamespacePlan {
             clone_flags: libc::CLONE_NEWPID
@@ -488,6 +519,7 @@ impl Bundle {
             .map_err(|e| Error::Config(format!("open rootfs {}: {e}", self.rootfs.display())))?;
         let mut mounts = Vec::new();
         for m in spec.mounts().iter().flatten() {
+            let mut bind_type = None;
             let kind = match self.classify_mount(m)? {
                 MountClass::Proc => MountKind::Proc,
                 MountClass::Sysfs => MountKind::Sysfs,
@@ -503,6 +535,7 @@ impl Bundle {
                         ))
                     };
                     let fd = open_path(&source, false).map_err(open_err)?;
+                    bind_type = host_fs_type(&fd);
                     match host_file_link(&source).map_err(open_err)? {
                         Some((dir, name)) => MountKind::BindFile {
                             dir,
@@ -528,6 +561,12 @@ impl Bundle {
                 destination: m.destination().to_string_lossy().into_owned(),
                 kind,
                 options: m.options().clone().unwrap_or_default(),
+                source: m
+                    .source()
+                    .as_ref()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                fstype: bind_type.unwrap_or_else(|| m.typ().clone().unwrap_or_default()),
             });
         }
         let rlimits = process
@@ -544,6 +583,7 @@ impl Bundle {
         let (host_name, host_domain) = host_names();
         let linux = spec.linux().as_ref();
         Ok(SandboxSpec {
+            devices: self.devices()?,
             sysctl: self.sysctls()?,
             masked_paths: linux
                 .and_then(|l| l.masked_paths().clone())
@@ -624,6 +664,33 @@ pub fn process_capabilities(p: &oci_spec::runtime::Process) -> Result<Option<Exe
         // Linux keeps only ambient capabilities that are permitted and inheritable.
         ambient: ambient & permitted & inheritable,
     }))
+}
+
+/// The host file system type of a bind mount's source, by its magic number (what Linux's
+/// mountinfo shows for a bind mount); None when it cannot be told.
+fn host_fs_type(fd: &OwnedFd) -> Option<String> {
+    let Ok(st) = nix::sys::statfs::fstatfs(fd) else {
+        return None;
+    };
+    let magic = st.filesystem_type().0 as u64;
+    let name: String = match magic {
+        0xEF53 => "ext4",
+        0x58465342 => "xfs",
+        0x9123683E => "btrfs",
+        0x01021994 => "tmpfs",
+        0x794c7630 => "overlay",
+        0x9fa0 => "proc",
+        0x62656572 => "sysfs",
+        0x1cd1 => "devpts",
+        0x6969 => "nfs",
+        0x65735546 => "fuse",
+        0x2fc12fc1 => "zfs",
+        0x01021997 => "9p",
+        0xf2f52010 => "f2fs",
+        _ => return None,
+    }
+    .into();
+    Some(name)
 }
 
 /// For a bind source that is a regular file: its real directory (opened `O_PATH`) and its

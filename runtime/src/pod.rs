@@ -130,6 +130,11 @@ pub struct WireMount {
     /// bind_file: the file's name in the directory whose fd is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The spec's source and type, for /proc/self/mountinfo.
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub fstype: String,
 }
 
 /// What `add_container` carries besides its fds: stdin, stdout, stderr, the rootfs, then one
@@ -159,6 +164,21 @@ pub struct MemberSpec {
     pub masked_paths: Vec<String>,
     #[serde(default)]
     pub readonly_paths: Vec<String>,
+    /// `linux.devices`.
+    #[serde(default)]
+    pub devices: Vec<WireDevice>,
+}
+
+/// A `linux.devices` entry, as sent to the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireDevice {
+    pub path: String,
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// Whether a member shares the sandbox's pid namespace: containerd asks for that with a
@@ -211,6 +231,8 @@ pub fn encode(bundle: &Bundle, stdio: [RawFd; 3]) -> Result<(MemberSpec, Vec<Own
             options: m.options,
             readonly,
             name,
+            source: m.source,
+            fstype: m.fstype,
         });
     }
     let seccomp = bundle
@@ -252,6 +274,19 @@ pub fn encode(bundle: &Bundle, stdio: [RawFd; 3]) -> Result<(MemberSpec, Vec<Own
         share_pids: shares_pids(&bundle.spec),
         masked_paths: ss.masked_paths,
         readonly_paths: ss.readonly_paths,
+        devices: ss
+            .devices
+            .into_iter()
+            .map(|d| WireDevice {
+                path: d.path,
+                kind: d.kind,
+                major: d.major,
+                minor: d.minor,
+                mode: d.mode,
+                uid: d.uid,
+                gid: d.gid,
+            })
+            .collect(),
     };
     Ok((spec, fds))
 }
@@ -311,6 +346,8 @@ pub fn decode(
             destination: m.destination,
             kind,
             options: m.options,
+            source: m.source,
+            fstype: m.fstype,
         });
     }
     let seccomp = match spec.seccomp {
@@ -342,6 +379,19 @@ pub fn decode(
         share_pids: spec.share_pids,
         masked_paths: spec.masked_paths,
         readonly_paths: spec.readonly_paths,
+        devices: spec
+            .devices
+            .into_iter()
+            .map(|d| sentry::DeviceSpec {
+                path: d.path,
+                kind: d.kind,
+                major: d.major,
+                minor: d.minor,
+                mode: d.mode,
+                uid: d.uid,
+                gid: d.gid,
+            })
+            .collect(),
         process: sentry::ExecSpec {
             args: p.args,
             env: p.env,
@@ -391,6 +441,7 @@ mod tests {
             share_pids: false,
             masked_paths: vec![],
             readonly_paths: vec![],
+            devices: vec![],
         }
     }
 
@@ -421,6 +472,8 @@ mod tests {
             options: vec![],
             readonly: false,
             name: None,
+            source: String::new(),
+            fstype: String::new(),
         };
         let e = decode("c".into(), spec(vec![bind.clone()]), vec![fd(), fd(), fd(), fd()])
             .unwrap_err();
@@ -439,6 +492,8 @@ mod tests {
             options: vec![],
             readonly: false,
             name: Some("../../etc/shadow".into()),
+            source: String::new(),
+            fstype: String::new(),
         };
         let e = decode("c".into(), spec(vec![evil]), vec![fd(), fd(), fd(), fd(), fd()])
             .unwrap_err();

@@ -7,6 +7,7 @@ use crate::platform::ptrace::Stub;
 use crate::spec::{MountKind, SandboxSpec};
 use crate::vfs::file::{FdTable, OpenFile};
 use crate::vfs::inode::{FileData, Inode, InodeKind, Meta};
+use crate::vfs::mounts::MountEntry;
 use crate::vfs::{Creds, PathCtx};
 use crate::SentryError;
 use std::cell::RefCell;
@@ -335,9 +336,10 @@ pub(crate) fn build_root(
     spec_mounts: Vec<crate::spec::MountSpec>,
     masked: &[String],
     readonly: &[String],
+    devices: &[crate::spec::DeviceSpec],
     cid: crate::kernel::container::ContainerId,
 ) -> Result<(Rc<Inode>, Vec<crate::kernel::container::MountEntry>), SentryError> {
-    let mut table = Vec::new();
+    let mut table: Vec<MountEntry> = Vec::new();
     let root = overlay::new_root(rootfs, readonly_root, writethrough, root_dev).map_err(|e| {
         setup(format!(
             "cannot open rootfs: {}",
@@ -350,18 +352,15 @@ pub(crate) fn build_root(
             std::io::Error::from_raw_os_error(e.0)
         ))
     };
-    table.push((
-        b"/".to_vec(),
-        "overlay",
-        if readonly_root {
-            b"ro".to_vec()
-        } else {
-            b"rw".to_vec()
-        },
-    ));
+    table.push(MountEntry::new(b"/", "overlay", "overlay", "/", &[], readonly_root, root_dev));
     let devfs = devfs::new_devfs().map_err(|e| mnt_err("/dev", e))?;
-    mount_at(&root, "/dev", devfs).map_err(|e| mnt_err("/dev", e))?;
-    table.push((b"/dev".to_vec(), "tmpfs", b"rw,nosuid".to_vec()));
+    mount_at(&root, "/dev", devfs.clone()).map_err(|e| mnt_err("/dev", e))?;
+    // The sentry's devfs always serves /dev; it shows where the spec mounts /dev (runc's
+    // order), or right after the root when the spec has no /dev mount.
+    if !spec_mounts.iter().any(|m| m.destination.trim_end_matches('/') == "/dev") {
+        let opts = ["nosuid".to_string(), "mode=755".to_string()];
+        table.push(MountEntry::new(b"/dev", "tmpfs", "tmpfs", "/", &opts, false, devfs.dev));
+    }
     for m in spec_mounts {
         let dest = m.destination.clone();
         if !dest.starts_with('/') {
@@ -370,13 +369,27 @@ pub(crate) fn build_root(
             )));
         }
         let ro = m.options.iter().any(|o| o == "ro");
+        let mut root_dir = "/".to_string();
+        // A bind mount's type is its host file system's (the runtime finds it).
+        let mut shown_type = m.fstype.clone();
         let (node, fstype): (Rc<Inode>, &'static str) = match m.kind {
             MountKind::Proc => (procfs::new_root(), "proc"),
             MountKind::Sysfs => (new_sysfs(k.ncpu).map_err(|e| mnt_err(&dest, e))?, "sysfs"),
+            MountKind::Tmpfs | MountKind::Mqueue if dest.trim_end_matches('/') == "/dev" => {
+                // The devfs mounted above is this mount.
+                table.push(MountEntry::new(
+                    dest.as_bytes(),
+                    if m.fstype.is_empty() { "tmpfs" } else { &m.fstype },
+                    &m.source,
+                    "/",
+                    &m.options,
+                    ro,
+                    devfs.dev,
+                ));
+                continue;
+            }
             MountKind::Tmpfs | MountKind::Mqueue => {
-                if dest == "/dev" {
-                    continue; // the sentry's devfs already serves /dev
-                }
+                let mqueue = matches!(m.kind, MountKind::Mqueue);
                 let mode = parse_mode(&m.options).unwrap_or(0o1777);
                 // Each tmpfs is its own filesystem: its own device and its own size= budget.
                 let dev = next_dev();
@@ -388,10 +401,11 @@ pub(crate) fn build_root(
                 {
                     crate::fs::quota::set_limit(dev, size);
                 }
-                (Inode::new_dir(dev, mode, 0, 0), "tmpfs")
+                (Inode::new_dir(dev, mode, 0, 0), if mqueue { "mqueue" } else { "tmpfs" })
             }
-            MountKind::Devpts => continue,
+            MountKind::Devpts => (devfs::new_devpts(&m.options), "devpts"),
             MountKind::Bind { source, readonly } => {
+                root_dir = m.source.clone();
                 if is_dir_fd(&source) {
                     (k.shared_bind_dir(source, readonly || ro).map_err(|e| mnt_err(&dest, e))?, "bind")
                 } else {
@@ -402,11 +416,14 @@ pub(crate) fn build_root(
                 dir,
                 name,
                 readonly,
-            } => (
-                overlay::host_file(dir, name, readonly || ro, next_dev())
-                    .map_err(|e| mnt_err(&dest, e))?,
-                "bind",
-            ),
+            } => {
+                root_dir = m.source.clone();
+                (
+                    overlay::host_file(dir, name, readonly || ro, next_dev())
+                        .map_err(|e| mnt_err(&dest, e))?,
+                    "bind",
+                )
+            }
         };
         if ro {
             node.readonly.set(true);
@@ -415,15 +432,50 @@ pub(crate) fn build_root(
         if node.is_dir() {
             k.note_mount_parent(&root, &node);
         }
-        table.push((
-            dest.into_bytes(),
-            fstype,
-            if ro { b"ro".to_vec() } else { b"rw".to_vec() },
+        if shown_type.is_empty() || shown_type == "bind" || shown_type == "rbind" {
+            shown_type = fstype.to_string();
+        }
+        table.push(MountEntry::new(
+            dest.as_bytes(),
+            &shown_type,
+            if m.source.is_empty() { fstype } else { &m.source },
+            &root_dir,
+            &m.options,
+            ro || node.readonly.get(),
+            node.dev,
         ));
+    }
+    for d in devices {
+        make_device(&root, d).map_err(|e| mnt_err(&d.path, e))?;
     }
     apply_path_policies(k, &root, masked, readonly, cid);
     Ok((root, table))
 }
+
+/// A `linux.devices` node, as runc makes it with mknod: the devices the sentry implements
+/// work (/dev/fuse and other host hardware do not reach the sandbox: opening them fails
+/// with ENXIO, as for a node without a driver); a `p` entry is a FIFO.
+fn make_device(root: &Rc<Inode>, d: &crate::spec::DeviceSpec) -> Result<(), Errno> {
+    use crate::vfs::inode::{makedev, DevKind};
+    if !d.path.starts_with('/') || d.path.split('/').any(|c| c == "..") {
+        return Err(Errno::EINVAL);
+    }
+    let (fmt, kind) = match d.kind {
+        'c' | 'u' => (
+            libc::S_IFCHR,
+            InodeKind::Device(DevKind::from_rdev(d.major, d.minor).unwrap_or(DevKind::Unbacked)),
+        ),
+        'b' => (libc::S_IFBLK, InodeKind::Device(DevKind::Unbacked)),
+        'p' => (libc::S_IFIFO, InodeKind::Fifo(RefCell::new(None))),
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut m = Meta::new(fmt | (d.mode & 0o7777), d.uid, d.gid);
+    if fmt != libc::S_IFIFO {
+        m.rdev = makedev(d.major, d.minor);
+    }
+    mount_at(root, &d.path, Inode::new(crate::fs::DEV_DEVFS, m, kind))
+}
+
 
 /// `linux.maskedPaths` and `linux.readonlyPaths`, as runc applies them: a masked directory
 /// becomes an empty read-only directory and a masked file /dev/null; a read-only path
@@ -539,6 +591,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         spec.mounts,
         &spec.masked_paths,
         &spec.readonly_paths,
+        &spec.devices,
         crate::kernel::container::SANDBOX_CONTAINER,
     )?;
     k.mounts = mounts;

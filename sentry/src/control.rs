@@ -60,6 +60,7 @@ pub struct ContainerSpec {
     /// `linux.maskedPaths` and `linux.readonlyPaths`.
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    pub devices: Vec<crate::spec::DeviceSpec>,
     /// Its init process.
     pub process: ExecSpec,
 }

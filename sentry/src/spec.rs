@@ -44,6 +44,23 @@ pub struct SandboxSpec {
     /// `linux.maskedPaths` and `linux.readonlyPaths` (boot.rs: apply_path_policies).
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    /// `linux.devices`: nodes made below the container's root after its mounts.
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// One `linux.devices` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// Absolute path inside the container.
+    pub path: String,
+    /// `c` (or `u`), `b` or `p`.
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    /// Permission bits (runc's default 0666).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 #[derive(Debug)]
@@ -53,6 +70,10 @@ pub struct MountSpec {
     pub kind: MountKind,
     /// Mount options from the spec (`ro`, `nosuid`, `mode=755`, ...).
     pub options: Vec<String>,
+    /// The spec's `source` (a device name such as `tmpfs`, or a bind mount's host path) and
+    /// `type`, as /proc/self/mountinfo shows them.
+    pub source: String,
+    pub fstype: String,
 }
 
 #[derive(Debug)]

@@ -166,3 +166,57 @@ fn masked_and_readonly_paths_like_runc() {
     assert!(outs[0].1.contains("Read-only file system"), "{}", outs[0].1);
     assert_same_outputs(&outs);
 }
+
+/// The spec's mounts of `runc spec` (/proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys) in
+/// /proc/self/mountinfo in spec order, with the spec's types, sources and mount flags, as under
+/// runc (ids, device numbers and file system options differ by nature and are left out; the
+/// root's line names the host's device under runc).
+#[test]
+fn mountinfo_lists_the_spec_mounts_like_runc() {
+    require_root!();
+    // mountpoint, per-mount options, type, source
+    let script = "tail -n +2 /proc/self/mountinfo | while read id parent dev root mp opts rest; do \
+                  set -- $rest; while [ \"$1\" != - ]; do shift; done; \
+                  echo \"$mp $opts $2 $3\"; done; stat -L -c '%F %t:%T %a' /dev/ptmx";
+    let outs = outputs_under_each("mountinfo", &["/bin/sh", "-c", script], |c, _| {
+        c["mounts"] = json!([
+            { "destination": "/proc", "type": "proc", "source": "proc" },
+            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+              "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+              "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+              "options": ["nosuid", "noexec", "nodev"] },
+            { "destination": "/sys", "type": "sysfs", "source": "sysfs",
+              "options": ["nosuid", "noexec", "nodev", "ro"] }
+        ]);
+    });
+    assert!(
+        outs[0].1.contains("/dev/pts rw,nosuid,noexec,relatime devpts devpts\n"),
+        "{}",
+        outs[0].1
+    );
+    assert!(outs[0].1.contains("character special file 5:2 666"), "{}", outs[0].1);
+    assert_same_outputs(&outs);
+}
+
+/// `linux.devices`: a character, a block and a FIFO node with their numbers, modes and owners
+/// (the character device has no driver in the sandbox, nor on this host: opening it fails).
+#[test]
+fn linux_devices_are_made_like_runc() {
+    require_root!();
+    let script = "for d in /dev/test1 /dev/test2 /dev/sub/test3; do \
+                  stat -c '%n %F %t:%T %a %u:%g' $d; done; \
+                  cat /dev/test1 >/dev/null 2>&1 && echo 'open test1: ok' || echo 'open test1: failed'";
+    let outs = outputs_under_each("devices", &["/bin/sh", "-c", script], |c, _| {
+        c["linux"]["devices"] = json!([
+            { "path": "/dev/test1", "type": "c", "major": 10, "minor": 666, "fileMode": 432, "uid": 0, "gid": 0 },
+            { "path": "/dev/test2", "type": "b", "major": 8, "minor": 666, "fileMode": 384, "uid": 7, "gid": 8 },
+            { "path": "/dev/sub/test3", "type": "p", "major": 0, "minor": 0, "fileMode": 420 }
+        ]);
+    });
+    assert!(outs[0].1.contains("/dev/test2 block special file 8:29a 600 7:8"), "{}", outs[0].1);
+    assert_same_outputs(&outs);
+}

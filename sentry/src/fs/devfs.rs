@@ -36,14 +36,14 @@ impl FileOps for DevFile {
                 fill_random(buf);
                 Ok(buf.len())
             }
-            DevKind::Tty => Err(Errno::ENXIO),
+            DevKind::Tty | DevKind::Ptmx | DevKind::Unbacked => Err(Errno::ENXIO),
         }
     }
 
     fn write(&self, _f: &OpenFile, buf: &[u8], _off: Option<u64>) -> Result<usize, Errno> {
         match self.kind {
             DevKind::Full => Err(Errno::ENOSPC),
-            DevKind::Tty => Err(Errno::ENXIO),
+            DevKind::Tty | DevKind::Ptmx | DevKind::Unbacked => Err(Errno::ENXIO),
             _ => Ok(buf.len()),
         }
     }
@@ -67,6 +67,25 @@ fn dev_node(kind: DevKind) -> Rc<Inode> {
     let mut m = Meta::new(libc::S_IFCHR | 0o666, 0, 0);
     m.rdev = makedev(ma, mi);
     Inode::new(crate::fs::DEV_DEVFS, m, InodeKind::Device(kind))
+}
+
+/// A devpts file system (`/dev/pts`): its `ptmx` node, mode `ptmxmode=` (Linux's default
+/// is 0000).
+pub fn new_devpts(options: &[String]) -> Rc<Inode> {
+    let dir = Inode::new_dir(crate::boot::next_dev(), 0o755, 0, 0);
+    let mode = options
+        .iter()
+        .find_map(|o| o.strip_prefix("ptmxmode="))
+        .and_then(|v| u32::from_str_radix(v, 8).ok())
+        .unwrap_or(0)
+        & 0o777;
+    let (ma, mi) = DevKind::Ptmx.rdev();
+    let mut m = Meta::new(libc::S_IFCHR | mode, 0, 0);
+    m.rdev = makedev(ma, mi);
+    let node = Inode::new(dir.dev, m, InodeKind::Device(DevKind::Ptmx));
+    // A fresh directory has no entry of that name.
+    let _ = dir.link_child(b"ptmx", node);
+    dir
 }
 
 /// Builds the /dev tree: devices, /dev/pts, /dev/shm and the usual symlinks.

@@ -803,13 +803,13 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                     let _ = writeln!(s, "{pages} {pages} 0 0 0 {pages} 0");
                 }
                 "mounts" | "mountinfo" => {
-                    for (i, (target, fstype, opts)) in k.mounts_of(pr.pid).iter().enumerate() {
-                        let t = String::from_utf8_lossy(target);
-                        let o = String::from_utf8_lossy(opts);
+                    let table = k.mounts_of(pr.pid);
+                    for (i, m) in table.iter().enumerate() {
                         if *what == "mounts" {
-                            let _ = writeln!(s, "{fstype} {t} {fstype} {o} 0 0");
+                            m.mounts_line(&mut s);
                         } else {
-                            let _ = writeln!(s, "{} {} 0:{} / {t} {o} - {fstype} {fstype} {o}", 100 + i, if i == 0 { 99 } else { 100 }, 40 + i);
+                            let (id, parent) = crate::vfs::mounts::ids(table, i);
+                            m.mountinfo_line(id, parent, &mut s);
                         }
                     }
                 }

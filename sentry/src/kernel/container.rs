@@ -19,8 +19,7 @@ use crate::vfs::inode::Inode;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::{Rc, Weak};
 
-/// An entry of a container's mount table: target, file system type, options.
-pub type MountEntry = (Vec<u8>, &'static str, Vec<u8>);
+pub use crate::vfs::mounts::MountEntry;
 
 /// Index of a container in its sandbox; 0 is the one the sandbox booted with.
 pub type ContainerId = u32;

@@ -328,6 +328,7 @@ impl Kernel {
             spec.mounts,
             &spec.masked_paths,
             &spec.readonly_paths,
+            &spec.devices,
             // The id the container gets below.
             self.next_container,
         )?;

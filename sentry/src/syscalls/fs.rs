@@ -151,6 +151,8 @@ pub fn open_inode(
                 .and_then(|p| p.ctty.clone())
                 .ok_or(Errno::ENXIO.into());
         }
+        InodeKind::Device(crate::vfs::DevKind::Ptmx) => return Err(Errno::ENODEV.into()),
+        InodeKind::Device(crate::vfs::DevKind::Unbacked) => return Err(Errno::ENXIO.into()),
         InodeKind::Device(kind) => Box::new(DevFile { kind: *kind }),
         InodeKind::Fifo(slot) => {
             let buf = slot.borrow_mut().get_or_insert_with(new_pipe).clone();
@@ -633,7 +635,7 @@ fn unlink_impl(k: &mut Kernel, tid: Tid, dirfd: i32, path_addr: u64, flags: u64)
         if !vd.borrow().entries.is_empty() {
             return Err(Errno::ENOTEMPTY.into());
         }
-        if Rc::ptr_eq(&victim, &ctx.root) || k.mounts_of(ctx.pid).iter().any(|m| m.0 == victim.path()) {
+        if Rc::ptr_eq(&victim, &ctx.root) || k.mounts_of(ctx.pid).iter().any(|m| m.target == victim.path()) {
             return Err(Errno::EBUSY.into());
         }
     } else if victim.is_dir() {

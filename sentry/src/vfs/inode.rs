@@ -50,6 +50,12 @@ pub enum DevKind {
     Random,
     Urandom,
     Tty,
+    /// /dev/pts/ptmx, the pseudo-terminal multiplexer. The sentry has no pseudo-terminals
+    /// yet: opening it fails with ENODEV (a terminal container uses the host's pty).
+    Ptmx,
+    /// A `linux.devices` node for hardware the sandbox has no driver for (its numbers are
+    /// in the inode's rdev): open fails with ENXIO.
+    Unbacked,
 }
 
 impl DevKind {
@@ -61,6 +67,7 @@ impl DevKind {
             (1, 8) => DevKind::Random,
             (1, 9) => DevKind::Urandom,
             (5, 0) => DevKind::Tty,
+            (5, 2) => DevKind::Ptmx,
             _ => return None,
         })
     }
@@ -72,6 +79,8 @@ impl DevKind {
             DevKind::Random => (1, 8),
             DevKind::Urandom => (1, 9),
             DevKind::Tty => (5, 0),
+            DevKind::Ptmx => (5, 2),
+            DevKind::Unbacked => (0, 0),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod file;
 pub mod inode;
 pub mod locks;
+pub mod mounts;
 pub mod path;
 
 pub use file::{FdTable, FileOps, OpenFile};
