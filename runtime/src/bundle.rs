@@ -435,6 +435,43 @@ impl Bundle {
         Ok(out)
     }
 
+    /// Every namespace `path` in the spec names a namespace of its entry's type, as runc's
+    /// setns would insist (EINVAL otherwise): checked with NS_GET_NSTYPE on the open file.
+    pub fn check_namespace_paths(&self) -> Result<()> {
+        // linux/nsfs.h: NS_GET_NSTYPE is _IO(0xb7, 0x3) (nix's ioctl feature is not enabled).
+        const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+        let namespaces = self.spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+        for ns in namespaces.into_iter().flatten() {
+            let Some(path) = ns.path() else { continue };
+            let want = match ns.typ() {
+                LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+                LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+                LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+                LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+                LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+                LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+                LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+                LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+            };
+            let f = File::open(path).map_err(|e| {
+                Error::Config(format!("open {} namespace {}: {e}", ns.typ(), path.display()))
+            })?;
+            // SAFETY: NS_GET_NSTYPE takes no argument and only reads the open nsfs file.
+            let got = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), NS_GET_NSTYPE) };
+            match got {
+                t if t == want => {}
+                _ => {
+                    return Err(Error::Config(format!(
+                        "join {} namespace {}: not a namespace of that type (setns: invalid argument)",
+                        ns.typ(),
+                        path.display()
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Which namespaces the sandbox process gets. Its own pid, mount, ipc and uts namespaces are
     /// always new: they isolate the sentry itself (the workload's are the sentry's own).
     pub fn namespaces(&self) -> Result<NamespacePlan> {
@@ -928,6 +965,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("open source /nonexistent/src"), "{e}");
+    }
+
+    #[test]
+    fn namespace_paths_must_name_their_type() {
+        let mut c = base();
+        c["linux"]["namespaces"] = json!([{"type": "cgroup", "path": "/proc/self/ns/ipc"}]);
+        let b = bundle("nstype", &c);
+        let e = Bundle::load(&b.0).unwrap().check_namespace_paths().unwrap_err().to_string();
+        assert!(e.contains("not a namespace of that type"), "{e}");
+        c["linux"]["namespaces"] = json!([{"type": "ipc", "path": "/proc/self/ns/ipc"},
+                                         {"type": "uts", "path": "/proc/self/ns/uts"}]);
+        let b = bundle("nstype-ok", &c);
+        Bundle::load(&b.0).unwrap().check_namespace_paths().unwrap();
+        c["linux"]["namespaces"] = json!([{"type": "network", "path": "/nonexistent/ns"}]);
+        let b = bundle("nstype-missing", &c);
+        let e = Bundle::load(&b.0).unwrap().check_namespace_paths().unwrap_err().to_string();
+        assert!(e.contains("open net namespace /nonexistent/ns"), "{e}");
     }
 
     #[test]

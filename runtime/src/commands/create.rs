@@ -82,6 +82,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     container_id::validate(&args.id)?;
     let bundle = Bundle::load(&args.bundle)?;
     let plan = bundle.namespaces()?;
+    bundle.check_namespace_paths()?;
     for what in &plan.ignored {
         tracing::warn!("{what}: not supported yet, ignored");
     }
