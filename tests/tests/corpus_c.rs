@@ -117,7 +117,7 @@ corpus! {
 }
 
 /// Programs run by hand-written tests below rather than by `corpus!`.
-const LISTED_BY_HAND: &[&str] = &["fs_mounts"];
+const LISTED_BY_HAND: &[&str] = &["fs_mounts", "sig_init_fault"];
 
 /// tmpfs and bind mounts (rw and ro) from the spec; afterwards the rw bind mount's host
 /// directory is the same after the native and the sandbox run (writes go through), and the

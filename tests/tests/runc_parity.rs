@@ -220,3 +220,23 @@ fn linux_devices_are_made_like_runc() {
     assert!(outs[0].1.contains("/dev/test2 block special file 8:29a 600 7:8"), "{}", outs[0].1);
     assert_same_outputs(&outs);
 }
+
+/// A container's init that faults without a handler able to take the signal (ignored,
+/// default or blocked SIGSEGV) dies of SIGSEGV, as under runc, instead of faulting forever
+/// (pid 1's immunity to default actions does not cover faults); a handler still runs.
+#[test]
+fn init_killed_by_an_unhandled_fault_like_runc() {
+    require_root!();
+    for mode in ["handle", "ignore", "default", "block"] {
+        let mut outs = Vec::new();
+        for (name, env) in runtimes(&format!("fault-{mode}")) {
+            let b = env.bundle("b", &["/opt/moat-tests/sig_init_fault", mode]);
+            let (_, o) = env.run_bundle(&b);
+            assert!(!o.timed_out, "{name} {mode}: {}", o.describe());
+            outs.push((name, format!("exit {}\n{}", o.code, o.stdout)));
+        }
+        let want = if mode == "handle" { "exit 3\n" } else { "exit 139\n" };
+        assert!(outs[0].1.starts_with(want), "{mode}: {}", outs[0].1);
+        assert_same_outputs(&outs);
+    }
+}

@@ -25,6 +25,9 @@ pub enum ProcNode {
     /// exe, cwd, root
     PidLink(i32, &'static str),
     TaskDir(i32),
+    /// /proc/PID/task/TID: a thread's directory, like /proc/TID without a `task` of its
+    /// own (Linux has none there; a walk of /proc must end).
+    Thread(i32),
     /// A static file or directory below /proc, by path ("cpuinfo", "sys/kernel/osrelease").
     Static(&'static str),
     StaticDir(&'static str),
@@ -184,6 +187,7 @@ impl ProcNode {
             self,
             ProcNode::Root
                 | ProcNode::Pid(_)
+                | ProcNode::Thread(_)
                 | ProcNode::FdDir(_)
                 | ProcNode::FdInfoDir(_)
                 | ProcNode::TaskDir(_)
@@ -349,14 +353,15 @@ fn lookup_node(
                 }
             }
         },
-        ProcNode::Pid(pid) => {
+        ProcNode::Pid(pid) | ProcNode::Thread(pid) => {
             if !proc_exists(k, *pid) {
                 return Err(Errno::ENOENT);
             }
+            let thread = matches!(p, ProcNode::Thread(_));
             match name_s {
                 "fd" => ProcNode::FdDir(*pid),
                 "fdinfo" => ProcNode::FdInfoDir(*pid),
-                "task" => ProcNode::TaskDir(*pid),
+                "task" if !thread => ProcNode::TaskDir(*pid),
                 "exe" => ProcNode::PidLink(*pid, "exe"),
                 "cwd" => ProcNode::PidLink(*pid, "cwd"),
                 "root" => ProcNode::PidLink(*pid, "root"),
@@ -385,7 +390,7 @@ fn lookup_node(
             if !pr.threads.contains(&tid) {
                 return Err(Errno::ENOENT);
             }
-            ProcNode::Pid(tid)
+            ProcNode::Thread(tid)
         }
         ProcNode::StaticDir(d) => {
             let full = format!("{d}/{name_s}");
@@ -408,6 +413,7 @@ fn lookup_node(
     let _ = ctx;
     let (uid, gid) = match &node {
         ProcNode::Pid(p)
+        | ProcNode::Thread(p)
         | ProcNode::PidFile(p, _)
         | ProcNode::FdDir(p)
         | ProcNode::FdLink(p, _)
@@ -500,13 +506,15 @@ pub fn list(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<(Vec<u8>, u8)
             }
             out.push((b"sys".to_vec(), DT_DIR));
         }
-        ProcNode::Pid(_) => {
+        ProcNode::Pid(_) | ProcNode::Thread(_) => {
             for f in PID_FILES {
                 out.push((f.as_bytes().to_vec(), DT_REG));
             }
             out.push((b"fd".to_vec(), DT_DIR));
             out.push((b"fdinfo".to_vec(), DT_DIR));
-            out.push((b"task".to_vec(), DT_DIR));
+            if matches!(p, ProcNode::Pid(_)) {
+                out.push((b"task".to_vec(), DT_DIR));
+            }
             for l in ["exe", "cwd", "root"] {
                 out.push((l.as_bytes().to_vec(), DT_LNK));
             }

@@ -44,6 +44,9 @@ pub struct Kernel {
     pub dirty: bool,
     /// Tasks we sent a host SIGSTOP to interrupt them.
     pub interrupted: HashSet<Tid>,
+    /// Pid namespace inits that took a fault with the default action: like Linux's cleared
+    /// SIGNAL_UNKILLABLE, the fault's default action applies to them (force_signal).
+    pub init_fault_killable: HashSet<Pid>,
     /// Set when init exits: the sandbox is over.
     pub init_exit: Option<WaitStatus>,
     /// Unimplemented syscalls already logged.
@@ -195,6 +198,7 @@ impl Kernel {
             boot_time: Instant::now(),
             dirty: false,
             interrupted: HashSet::new(),
+            init_fault_killable: HashSet::new(),
             init_exit: None,
             logged_enosys: HashSet::new(),
             mounts: Vec::new(),
@@ -599,6 +603,7 @@ impl Kernel {
                 if let Ok(r) = t.stub.get_regs() {
                     t.regs = r;
                 }
+                tracing::debug!(task = tid, signal, code, addr, ip = t.regs.rip, "fault");
                 // File mappings past EOF are fenced with PROT_NONE (syscalls/mm.rs).
                 let (signal, code) = if signal == libc::SIGSEGV {
                     match syscalls::mm::file_fault(self, tid, addr) {
@@ -648,6 +653,12 @@ impl Kernel {
             let mut acts = p.sigactions.borrow_mut();
             if blocked || acts[sig as usize].handler == signal::SIG_IGN {
                 acts[sig as usize] = SigAction::default();
+            }
+            // A fault a namespace's init does not handle kills it (Linux lifts its immunity
+            // to default actions); otherwise it would fault again forever.
+            if acts[sig as usize].handler == signal::SIG_DFL {
+                drop(acts);
+                self.init_fault_killable.insert(pid);
             }
         }
         self.task_mut(tid).pending.push(info);
@@ -1054,6 +1065,7 @@ impl Kernel {
 
     /// Ends every thread of a process with `status` and makes it a zombie.
     pub fn kill_group(&mut self, pid: Pid, status: WaitStatus) {
+        self.init_fault_killable.remove(&pid);
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };

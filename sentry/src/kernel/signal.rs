@@ -415,7 +415,11 @@ impl Kernel {
             match act.handler {
                 SIG_IGN => continue,
                 // A pid namespace's init is immune to default actions.
-                SIG_DFL if super::pidns::is_ns_init(pid) => continue,
+                SIG_DFL
+                    if super::pidns::is_ns_init(pid) && !self.init_fault_killable.contains(&pid) =>
+                {
+                    continue
+                }
                 SIG_DFL => match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
