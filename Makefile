@@ -20,7 +20,7 @@ ROOTFS    := $(BUILD)/rootfs
 MOAT      := $(CURDIR)/target/release/moat
 DEMO      := $(BUILD)/demo-bundle
 DEMO_ID   := moat-demo-$(shell echo $$$$)
-DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file containerd podman protobuf-compiler containernetworking-plugins
+DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file containerd podman protobuf-compiler containernetworking-plugins trinity
 
 # bench: everything is overridable, e.g. `make bench REPS=5 OUT=/tmp/report.md`
 REPS      ?= 3
@@ -31,7 +31,7 @@ BENCH_BUNDLE   ?= $(BUILD)/bench-bundle
 BENCH_OUTDIR   ?= $(BUILD)/bench-results/$(shell date +%Y%m%d-%H%M%S)
 WITH_PYTHON    ?= 0
 
-.PHONY: all deps build rootfs demo test bench install clean docs
+.PHONY: all deps build rootfs demo test bench fuzz install clean docs
 
 all: build
 
@@ -90,6 +90,14 @@ bench: deps build rootfs
 	RUNTIMES='$(BENCH_RUNTIMES)' REPS='$(REPS)' OUT='$(OUT)' BUNDLE='$(BENCH_BUNDLE)' \
 	    OUTDIR='$(BENCH_OUTDIR)' WITH_PYTHON='$(WITH_PYTHON)' ./bench/run.sh
 	@echo "report: $(OUT)"
+
+# Longer fuzzing than `make test`: trinity (Debian's kernel syscall fuzzer) for
+# TRINITY_CALLS calls inside the sandbox as an unprivileged user with a 2 GiB memory limit,
+# and moat's own syscall fuzzer (tests/tests/fuzz.rs).
+TRINITY_CALLS ?= 50000
+fuzz: deps build rootfs
+	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) MOAT_TRINITY_CALLS=$(TRINITY_CALLS) \
+	    $(CARGO) test --release -p moat-tests --test trinity --test fuzz -- --nocapture
 
 # docs/syscalls.md is generated from the sentry's syscall table (a test checks it is current).
 docs: build

@@ -193,7 +193,10 @@ impl Bundle {
             }
         }
         // Linux's limit (HOST_NAME_MAX); runc fails in its init's sethostname.
-        for (what, v) in [("sethostname", spec.hostname()), ("setdomainname", spec.domainname())] {
+        for (what, v) in [
+            ("sethostname", spec.hostname()),
+            ("setdomainname", spec.domainname()),
+        ] {
             if v.as_ref().is_some_and(|h| h.len() > 64) {
                 return Err(Error::Other(format!(
                     "unable to start container process: error during container init: {what}: invalid argument"
@@ -214,7 +217,12 @@ impl Bundle {
     /// to x86-64 numbers; names the sentry does not know are skipped, as runc skips names
     /// libseccomp does not know). Seccomp agents (SCMP_ACT_NOTIFY) are refused.
     pub fn seccomp_profile(&self) -> Result<Option<SeccompProfile>> {
-        seccomp_profile_of(self.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))
+        seccomp_profile_of(
+            self.spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.seccomp().as_ref()),
+        )
     }
 }
 
@@ -336,20 +344,33 @@ impl Bundle {
     /// `linux.devices`, checked as runc checks them (an absolute path not below /dev/.. , a
     /// known type); fileMode defaults to 0666 and the owner to root.
     pub fn devices(&self) -> Result<Vec<sentry::DeviceSpec>> {
-        let Some(devs) = self.spec.linux().as_ref().and_then(|l| l.devices().as_ref()) else {
+        let Some(devs) = self
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().as_ref())
+        else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for d in devs {
             let path = d.path().to_string_lossy().into_owned();
             if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
-                return Err(Error::Config(format!("device path {path:?} must be absolute and stay below /")));
+                return Err(Error::Config(format!(
+                    "device path {path:?} must be absolute and stay below /"
+                )));
             }
             let kind = match d.typ() {
-                oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U => 'c',
+                oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U => {
+                    'c'
+                }
                 oci_spec::runtime::LinuxDeviceType::B => 'b',
                 oci_spec::runtime::LinuxDeviceType::P => 'p',
-                other => return Err(Error::Config(format!("device {path}: type {other:?} is not one of c, u, b, p"))),
+                other => {
+                    return Err(Error::Config(format!(
+                        "device {path}: type {other:?} is not one of c, u, b, p"
+                    )))
+                }
             };
             out.push(sentry::DeviceSpec {
                 path,
@@ -398,9 +419,11 @@ impl Bundle {
         let mut out: Vec<(String, String)> = Vec::new();
         for (key, value) in map {
             let well_formed = !key.is_empty()
-                && key
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-".contains(&c)));
+                && key.split('.').all(|p| {
+                    !p.is_empty()
+                        && p.bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || b"_-".contains(&c))
+                });
             let allowed = IPC.contains(&key.as_str())
                 || key.starts_with("fs.mqueue.")
                 || key == "kernel.hostname"
@@ -440,7 +463,11 @@ impl Bundle {
     pub fn check_namespace_paths(&self) -> Result<()> {
         // linux/nsfs.h: NS_GET_NSTYPE is _IO(0xb7, 0x3) (nix's ioctl feature is not enabled).
         const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
-        let namespaces = self.spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+        let namespaces = self
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref());
         for ns in namespaces.into_iter().flatten() {
             let Some(path) = ns.path() else { continue };
             let want = match ns.typ() {
@@ -454,19 +481,21 @@ impl Bundle {
                 LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
             };
             let f = File::open(path).map_err(|e| {
-                Error::Config(format!("open {} namespace {}: {e}", ns.typ(), path.display()))
+                Error::Config(format!(
+                    "open {} namespace {}: {e}",
+                    ns.typ(),
+                    path.display()
+                ))
             })?;
             // SAFETY: NS_GET_NSTYPE takes no argument and only reads the open nsfs file.
             let got = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), NS_GET_NSTYPE) };
             match got {
                 t if t == want => {}
-                _ => {
-                    return Err(Error::Config(format!(
-                        "join {} namespace {}: not a namespace of that type (setns: invalid argument)",
-                        ns.typ(),
-                        path.display()
-                    )))
-                }
+                _ => return Err(Error::Config(format!(
+                    "join {} namespace {}: not a namespace of that type (setns: invalid argument)",
+                    ns.typ(),
+                    path.display()
+                ))),
             }
         }
         Ok(())
@@ -638,8 +667,16 @@ impl Bundle {
             ),
             cwd: process.cwd().to_string_lossy().into_owned(),
             // Empty or absent: the UTS namespace keeps the host's names, as under runc.
-            hostname: spec.hostname().clone().filter(|h| !h.is_empty()).unwrap_or(host_name),
-            domainname: spec.domainname().clone().filter(|d| !d.is_empty()).unwrap_or(host_domain),
+            hostname: spec
+                .hostname()
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or(host_name),
+            domainname: spec
+                .domainname()
+                .clone()
+                .filter(|d| !d.is_empty())
+                .unwrap_or(host_domain),
             uid: user.uid(),
             gid: user.gid(),
             additional_gids: user.additional_gids().clone().unwrap_or_default(),
@@ -972,7 +1009,11 @@ mod tests {
         let mut c = base();
         c["linux"]["namespaces"] = json!([{"type": "cgroup", "path": "/proc/self/ns/ipc"}]);
         let b = bundle("nstype", &c);
-        let e = Bundle::load(&b.0).unwrap().check_namespace_paths().unwrap_err().to_string();
+        let e = Bundle::load(&b.0)
+            .unwrap()
+            .check_namespace_paths()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a namespace of that type"), "{e}");
         c["linux"]["namespaces"] = json!([{"type": "ipc", "path": "/proc/self/ns/ipc"},
                                          {"type": "uts", "path": "/proc/self/ns/uts"}]);
@@ -980,7 +1021,11 @@ mod tests {
         Bundle::load(&b.0).unwrap().check_namespace_paths().unwrap();
         c["linux"]["namespaces"] = json!([{"type": "network", "path": "/nonexistent/ns"}]);
         let b = bundle("nstype-missing", &c);
-        let e = Bundle::load(&b.0).unwrap().check_namespace_paths().unwrap_err().to_string();
+        let e = Bundle::load(&b.0)
+            .unwrap()
+            .check_namespace_paths()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("open net namespace /nonexistent/ns"), "{e}");
     }
 

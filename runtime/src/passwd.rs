@@ -30,10 +30,22 @@ fn read_passwd(rootfs: &Path) -> Option<String> {
     let root = open(rootfs, flags | OFlag::O_DIRECTORY, Mode::empty()).ok()?;
     // SAFETY: open returned a new fd that nothing else owns.
     let root = unsafe { OwnedFd::from_raw_fd(root) };
-    let etc = openat(Some(std::os::fd::AsRawFd::as_raw_fd(&root)), "etc", flags | OFlag::O_DIRECTORY, Mode::empty()).ok()?;
+    let etc = openat(
+        Some(std::os::fd::AsRawFd::as_raw_fd(&root)),
+        "etc",
+        flags | OFlag::O_DIRECTORY,
+        Mode::empty(),
+    )
+    .ok()?;
     // SAFETY: as above.
     let etc = unsafe { OwnedFd::from_raw_fd(etc) };
-    let f = openat(Some(std::os::fd::AsRawFd::as_raw_fd(&etc)), "passwd", flags, Mode::empty()).ok()?;
+    let f = openat(
+        Some(std::os::fd::AsRawFd::as_raw_fd(&etc)),
+        "passwd",
+        flags,
+        Mode::empty(),
+    )
+    .ok()?;
     // SAFETY: as above.
     let f = unsafe { std::fs::File::from_raw_fd(f) };
     let mut s = String::new();

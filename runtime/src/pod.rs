@@ -110,7 +110,11 @@ pub fn host_pid_in_sandbox(sandbox_pid: i32, ns_pid: i32) -> Option<i32> {
         };
         for t in tasks.flatten() {
             let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-            todo.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+            todo.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
         }
     }
     None
@@ -201,8 +205,7 @@ pub fn shares_pids(spec: &oci_spec::runtime::Spec) -> bool {
 /// Builds the request for `bundle` (stdio: the host fds that become the container's 0, 1, 2):
 /// opens its rootfs and mount sources; returns the spec and the fds to send, in order.
 pub fn encode(bundle: &Bundle, stdio: [RawFd; 3]) -> Result<(MemberSpec, Vec<OwnedFd>)> {
-    let ss: SandboxSpec =
-        bundle.sandbox_spec(sentry::SentryOptions::default(), stdio.to_vec())?;
+    let ss: SandboxSpec = bundle.sandbox_spec(sentry::SentryOptions::default(), stdio.to_vec())?;
     let mut fds = vec![ss.rootfs];
     let mut mounts = Vec::new();
     for m in ss.mounts {
@@ -222,7 +225,11 @@ pub fn encode(bundle: &Bundle, stdio: [RawFd; 3]) -> Result<(MemberSpec, Vec<Own
                 readonly,
             } => {
                 fds.push(dir);
-                ("bind_file", readonly, Some(name.to_string_lossy().into_owned()))
+                (
+                    "bind_file",
+                    readonly,
+                    Some(name.to_string_lossy().into_owned()),
+                )
             }
         };
         mounts.push(WireMount {
@@ -457,7 +464,9 @@ mod tests {
     fn pid_namespace_sharing_follows_the_spec() {
         use serde_json::json;
         // containerd: a new pid namespace per container unless the pod shares one.
-        assert!(!shares_pids(&with_pid_ns(json!([{"type": "pid"}, {"type": "mount"}]))));
+        assert!(!shares_pids(&with_pid_ns(
+            json!([{"type": "pid"}, {"type": "mount"}])
+        )));
         assert!(shares_pids(&with_pid_ns(
             json!([{"type": "pid", "path": "/proc/42/ns/pid"}])
         )));
@@ -475,8 +484,12 @@ mod tests {
             source: String::new(),
             fstype: String::new(),
         };
-        let e = decode("c".into(), spec(vec![bind.clone()]), vec![fd(), fd(), fd(), fd()])
-            .unwrap_err();
+        let e = decode(
+            "c".into(),
+            spec(vec![bind.clone()]),
+            vec![fd(), fd(), fd(), fd()],
+        )
+        .unwrap_err();
         assert!(e.contains("5 fds"), "{e}");
         let ok = decode(
             "c".into(),
@@ -495,8 +508,12 @@ mod tests {
             source: String::new(),
             fstype: String::new(),
         };
-        let e = decode("c".into(), spec(vec![evil]), vec![fd(), fd(), fd(), fd(), fd()])
-            .unwrap_err();
+        let e = decode(
+            "c".into(),
+            spec(vec![evil]),
+            vec![fd(), fd(), fd(), fd(), fd()],
+        )
+        .unwrap_err();
         assert!(e.contains("bad file name"), "{e}");
         let mut empty = spec(vec![]);
         empty.process.args.clear();

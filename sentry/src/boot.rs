@@ -307,7 +307,10 @@ pub(crate) fn load_program(
         .ok_or_else(|| SentryError::ExecNotFound(arg0.clone()))?;
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = env.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let stack = k.procs.get(&pid).map_or(8 << 20, |p| p.rlimits[libc::RLIMIT_STACK as usize].0);
+    let stack = k
+        .procs
+        .get(&pid)
+        .map_or(8 << 20, |p| p.rlimits[libc::RLIMIT_STACK as usize].0);
     // runc's words for the same failure.
     crate::loader::check_arg_limits(&argv, &envp, crate::loader::arg_limit(stack))
         .map_err(|_| setup(format!("exec {arg0}: argument list too long")))?;
@@ -352,14 +355,27 @@ pub(crate) fn build_root(
             std::io::Error::from_raw_os_error(e.0)
         ))
     };
-    table.push(MountEntry::new(b"/", "overlay", "overlay", "/", &[], readonly_root, root_dev));
+    table.push(MountEntry::new(
+        b"/",
+        "overlay",
+        "overlay",
+        "/",
+        &[],
+        readonly_root,
+        root_dev,
+    ));
     let devfs = devfs::new_devfs().map_err(|e| mnt_err("/dev", e))?;
     mount_at(&root, "/dev", devfs.clone()).map_err(|e| mnt_err("/dev", e))?;
     // The sentry's devfs always serves /dev; it shows where the spec mounts /dev (runc's
     // order), or right after the root when the spec has no /dev mount.
-    if !spec_mounts.iter().any(|m| m.destination.trim_end_matches('/') == "/dev") {
+    if !spec_mounts
+        .iter()
+        .any(|m| m.destination.trim_end_matches('/') == "/dev")
+    {
         let opts = ["nosuid".to_string(), "mode=755".to_string()];
-        table.push(MountEntry::new(b"/dev", "tmpfs", "tmpfs", "/", &opts, false, devfs.dev));
+        table.push(MountEntry::new(
+            b"/dev", "tmpfs", "tmpfs", "/", &opts, false, devfs.dev,
+        ));
     }
     for m in spec_mounts {
         let dest = m.destination.clone();
@@ -379,7 +395,11 @@ pub(crate) fn build_root(
                 // The devfs mounted above is this mount.
                 table.push(MountEntry::new(
                     dest.as_bytes(),
-                    if m.fstype.is_empty() { "tmpfs" } else { &m.fstype },
+                    if m.fstype.is_empty() {
+                        "tmpfs"
+                    } else {
+                        &m.fstype
+                    },
                     &m.source,
                     "/",
                     &m.options,
@@ -401,13 +421,20 @@ pub(crate) fn build_root(
                 {
                     crate::fs::quota::set_limit(dev, size);
                 }
-                (Inode::new_dir(dev, mode, 0, 0), if mqueue { "mqueue" } else { "tmpfs" })
+                (
+                    Inode::new_dir(dev, mode, 0, 0),
+                    if mqueue { "mqueue" } else { "tmpfs" },
+                )
             }
             MountKind::Devpts => (devfs::new_devpts(&m.options), "devpts"),
             MountKind::Bind { source, readonly } => {
                 root_dir = m.source.clone();
                 if is_dir_fd(&source) {
-                    (k.shared_bind_dir(source, readonly || ro).map_err(|e| mnt_err(&dest, e))?, "bind")
+                    (
+                        k.shared_bind_dir(source, readonly || ro)
+                            .map_err(|e| mnt_err(&dest, e))?,
+                        "bind",
+                    )
                 } else {
                     (copy_host_file(&source, readonly || ro)?, "bind")
                 }
@@ -438,7 +465,11 @@ pub(crate) fn build_root(
         table.push(MountEntry::new(
             dest.as_bytes(),
             &shown_type,
-            if m.source.is_empty() { fstype } else { &m.source },
+            if m.source.is_empty() {
+                fstype
+            } else {
+                &m.source
+            },
             &root_dir,
             &m.options,
             ro || node.readonly.get(),
@@ -476,7 +507,6 @@ fn make_device(root: &Rc<Inode>, d: &crate::spec::DeviceSpec) -> Result<(), Errn
     mount_at(root, &d.path, Inode::new(crate::fs::DEV_DEVFS, m, kind))
 }
 
-
 /// `linux.maskedPaths` and `linux.readonlyPaths`, as runc applies them: a masked directory
 /// becomes an empty read-only directory and a masked file /dev/null; a read-only path
 /// refuses writes (EROFS) below it. Paths that do not exist are skipped (runc ignores
@@ -493,7 +523,10 @@ fn apply_path_policies(
         .map(|p| (p, true))
         .chain(readonly.iter().map(|p| (p, false)))
     {
-        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        let comps: Vec<&str> = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
         if comps.is_empty() || comps.contains(&"..") {
             continue;
         }
@@ -502,7 +535,11 @@ fn apply_path_policies(
             if let InodeKind::Proc(_) = parent.kind {
                 let rel = comps[i..].join("/");
                 let e = k.proc_policies.entry(cid).or_default();
-                if mask { e.0.push(rel) } else { e.1.push(rel) }
+                if mask {
+                    e.0.push(rel)
+                } else {
+                    e.1.push(rel)
+                }
                 break;
             }
             if overlay::populate(&parent).is_err() {

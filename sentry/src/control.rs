@@ -263,7 +263,11 @@ impl SentryHandle {
     }
 
     /// [`SentryHandle::exec`] into `container` (its file system; None: the sandbox's own).
-    pub fn exec_in(&self, container: Option<String>, spec: ExecSpec) -> Result<ExecWait, SentryError> {
+    pub fn exec_in(
+        &self,
+        container: Option<String>,
+        spec: ExecSpec,
+    ) -> Result<ExecWait, SentryError> {
         let (started, srx) = channel();
         let (exited, erx) = channel();
         self.send(Request::Exec {

@@ -25,7 +25,9 @@ pub mod vfs;
 pub(crate) mod boot;
 
 pub use control::{ContainerSpec, ExecSpec, ExecWait, ProcessInfo, SentryHandle, Stats};
-pub use spec::{DeviceSpec, MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions, WorkloadExit};
+pub use spec::{
+    DeviceSpec, MountKind, MountSpec, Rlimit, SandboxSpec, SentryOptions, WorkloadExit,
+};
 
 /// Errors the sentry reports to the runtime. Workload-visible errors are errnos, not these.
 #[derive(Debug, thiserror::Error)]

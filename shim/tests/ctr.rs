@@ -406,7 +406,10 @@ fn ctr_with_the_moat_shim() {
     ctd.wait_status("a1", "RUNNING");
     assert_eq!(shims().len(), before + 1, "{:?}", shims());
     // ...and by one sentry: the app container joined the sandbox's.
-    assert!(!processes_matching("boot --id p1").is_empty(), "no sentry for p1");
+    assert!(
+        !processes_matching("boot --id p1").is_empty(),
+        "no sentry for p1"
+    );
     assert!(
         processes_matching("boot --id a1").is_empty(),
         "a1 got a sentry of its own"
@@ -431,7 +434,9 @@ fn ctr_with_the_moat_shim() {
         o.describe()
     );
     // The sandbox's end is the pod's end: a1 stops with it.
-    assert!(ctd.ctr(&["task", "kill", "--signal", "KILL", "p1"]).success());
+    assert!(ctd
+        .ctr(&["task", "kill", "--signal", "KILL", "p1"])
+        .success());
     ctd.wait_status("p1", "STOPPED");
     ctd.wait_status("a1", "STOPPED");
     // An app container whose sandbox is gone (its shim still serves the pod): a clear error,

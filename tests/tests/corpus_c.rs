@@ -79,6 +79,7 @@ corpus! {
     fs_open_flags => c("fs_open_flags"),
     fs_fifo => c("fs_fifo"),
     fs_copyup => c("fs_copyup"),
+    fs_sparse_file => c("fs_sparse_file"),
     fd_ops => c("fd_ops"),
     // ---- waiting for events
     poll_select => c("poll_select"),
@@ -117,7 +118,7 @@ corpus! {
 }
 
 /// Programs run by hand-written tests below rather than by `corpus!`.
-const LISTED_BY_HAND: &[&str] = &["fs_mounts", "sig_init_fault"];
+const LISTED_BY_HAND: &[&str] = &["fs_mounts", "sig_init_fault", "sig_init_unkillable"];
 
 /// tmpfs and bind mounts (rw and ro) from the spec; afterwards the rw bind mount's host
 /// directory is the same after the native and the sandbox run (writes go through), and the

@@ -156,10 +156,16 @@ fn runsc_handler(dir: &Path) -> String {
     // network enabled in root network namespace"): the benchmark gives it no network, which
     // only makes its pods cheaper.
     let wrapper = dir.join("runsc-no-network");
-    let script = format!("#!/bin/sh\nexec {} --network=none \"$@\"\n", runsc.display());
+    let script = format!(
+        "#!/bin/sh\nexec {} --network=none \"$@\"\n",
+        runsc.display()
+    );
     if fs::write(&wrapper, script).is_err()
-        || fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .is_err()
+        || fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .is_err()
     {
         return String::new();
     }
@@ -695,10 +701,9 @@ impl World {
             "containerd-shim-moat-v1 is not next to {} (make build)",
             moat.display()
         );
-        let path = std::env::join_paths(
-            std::iter::once(bin_dir)
-                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-        )
+        let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
         .expect("PATH");
         std::env::set_var("PATH", path);
         let ctd = Containerd::start(&dir, NS, &containerd_config(&dir, &moat, runc));
@@ -880,7 +885,14 @@ impl PodSpec {
 
     /// The pod of `handler`'s run number `n` (the benchmark runs several one after another).
     fn numbered(w: &World, handler: &str, n: u32) -> PodSpec {
-        let name = format!("cri-{handler}{}", if n == 0 { String::new() } else { format!("-{n}") });
+        let name = format!(
+            "cri-{handler}{}",
+            if n == 0 {
+                String::new()
+            } else {
+                format!("-{n}")
+            }
+        );
         let uid = format!("{handler}-{}-{n}", std::process::id());
         let log_dir = w
             .dir
@@ -1886,7 +1898,10 @@ fn cri_pod_under_runc_and_moat() {
             );
         }
         if !not_reached.is_empty() {
-            report += &format!("\n== checks {} did not reach: {not_reached:?}\n", moat.handler);
+            report += &format!(
+                "\n== checks {} did not reach: {not_reached:?}\n",
+                moat.handler
+            );
         }
         moat_ok &= moat.fatal.is_none()
             && moat.failures().is_empty()
@@ -2046,9 +2061,15 @@ fn cri_pod_bench() {
         return;
     }
     let runc = find_program("runc").expect("runc is installed");
-    let reps: u32 = std::env::var("REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let reps: u32 = std::env::var("REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let settle = Duration::from_secs_f64(
-        std::env::var("MEM_SETTLE").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0),
+        std::env::var("MEM_SETTLE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2.0),
     );
     let handlers = std::env::var("BENCH_HANDLERS").unwrap_or_else(|_| "runc moat runsc".into());
     let w = World::start(&runc);

@@ -161,9 +161,7 @@ fn file_bind_mount_and_shared_dir_are_the_hosts() {
         let changer = {
             let shared = shared.clone();
             std::thread::spawn(move || {
-                let seen = wait_until(Duration::from_secs(30), || {
-                    shared.join("inside").exists()
-                });
+                let seen = wait_until(Duration::from_secs(30), || shared.join("inside").exists());
                 fs::write(shared.join("grows"), "1234567890").unwrap();
                 fs::write(shared.join("later"), "made on the host\n").unwrap();
                 std::thread::sleep(Duration::from_millis(300));
@@ -172,7 +170,10 @@ fn file_bind_mount_and_shared_dir_are_the_hosts() {
             })
         };
         let (_, o) = env.run_bundle(&b);
-        assert!(changer.join().unwrap(), "{name}: /shared/inside never appeared on the host");
+        assert!(
+            changer.join().unwrap(),
+            "{name}: /shared/inside never appeared on the host"
+        );
         assert!(!o.timed_out, "{name}: {}", o.describe());
         assert_eq!(
             fs::read_to_string(&log).unwrap(),
@@ -227,7 +228,14 @@ fn app_containers_join_a_running_sandbox() {
     let mut ids = Vec::new();
     for bundle in [&a, &b] {
         let id = env.new_id();
-        let o = env.moat(&["create", "--sandbox", &sb_id, "--bundle", bundle.dir.to_str().unwrap(), &id]);
+        let o = env.moat(&[
+            "create",
+            "--sandbox",
+            &sb_id,
+            "--bundle",
+            bundle.dir.to_str().unwrap(),
+            &id,
+        ]);
         assert!(o.success(), "create --sandbox: {}", o.describe());
         assert_eq!(env.state(&id).unwrap()["sandbox"], json!(sb_id));
         ids.push(id);
@@ -235,9 +243,20 @@ fn app_containers_join_a_running_sandbox() {
     // `moat list` names each member's sandbox.
     let list = env.moat(&["list"]);
     assert!(list.success(), "{}", list.describe());
-    assert!(list.stdout.lines().next().is_some_and(|h| h.ends_with("SANDBOX")), "{}", list.stdout);
+    assert!(
+        list.stdout
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with("SANDBOX")),
+        "{}",
+        list.stdout
+    );
     for id in &ids {
-        let row = list.stdout.lines().find(|l| l.starts_with(id.as_str())).unwrap_or_default();
+        let row = list
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(id.as_str()))
+            .unwrap_or_default();
         assert!(row.ends_with(sb_id.as_str()), "list row of {id}: {row:?}");
     }
     // Still one sandbox process.
@@ -259,13 +278,27 @@ fn app_containers_join_a_running_sandbox() {
     assert_eq!(status(&env, &ids[1]).as_deref(), Some("running"));
     // An unknown sandbox is a clear error and leaves nothing.
     let id = env.new_id();
-    let o = env.moat(&["create", "--sandbox", "no-such-pod", "--bundle", a.dir.to_str().unwrap(), &id]);
-    assert!(!o.success() && o.stderr.contains("pod sandbox no-such-pod does not exist"), "{}", o.describe());
+    let o = env.moat(&[
+        "create",
+        "--sandbox",
+        "no-such-pod",
+        "--bundle",
+        a.dir.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        !o.success() && o.stderr.contains("pod sandbox no-such-pod does not exist"),
+        "{}",
+        o.describe()
+    );
     assert!(env.state(&id).is_none());
     // The sandbox's end is the pod's end.
     let o = env.moat(&["kill", &sb_id, "KILL"]);
     assert!(o.success(), "{}", o.describe());
-    assert!(wait_status(&env, &ids[1], "stopped"), "b outlived its sandbox");
+    assert!(
+        wait_status(&env, &ids[1], "stopped"),
+        "b outlived its sandbox"
+    );
 }
 
 /// Each app container of a pod has a pid namespace of its own (its init is pid 1, its /proc
@@ -309,7 +342,14 @@ fn app_containers_have_their_own_pid_namespace() {
     let mut ids = Vec::new();
     for bundle in [&own, &shared] {
         let id = env.new_id();
-        let o = env.moat(&["create", "--sandbox", &sb_id, "--bundle", bundle.dir.to_str().unwrap(), &id]);
+        let o = env.moat(&[
+            "create",
+            "--sandbox",
+            &sb_id,
+            "--bundle",
+            bundle.dir.to_str().unwrap(),
+            &id,
+        ]);
         assert!(o.success(), "create --sandbox: {}", o.describe());
         let o = env.moat(&["start", &id]);
         assert!(o.success(), "start: {}", o.describe());
@@ -317,7 +357,9 @@ fn app_containers_have_their_own_pid_namespace() {
     }
     for name in ["own", "shared"] {
         assert!(
-            wait_until(Duration::from_secs(20), || shm.join(format!("{name}-done")).exists()),
+            wait_until(Duration::from_secs(20), || shm
+                .join(format!("{name}-done"))
+                .exists()),
             "{name} did not run"
         );
     }
@@ -328,14 +370,22 @@ fn app_containers_have_their_own_pid_namespace() {
     // The sandbox's namespace: the pod's init (the sandbox's sleep) is pid 1 there.
     assert_ne!(read("shared-pid"), "1");
     let seen: Vec<String> = read("shared-proc").split(' ').map(String::from).collect();
-    assert!(seen.contains(&"1".to_string()) && seen.len() >= 3, "shared /proc: {seen:?}");
+    assert!(
+        seen.contains(&"1".to_string()) && seen.len() >= 3,
+        "shared /proc: {seen:?}"
+    );
     // The container's cgroup holds its own host processes: the holder and the init's stub,
     // so its CPU and memory figures are the container's.
     let procs = ["pids", "unified", ""]
         .iter()
-        .find_map(|c| fs::read_to_string(format!("/sys/fs/cgroup/{c}/{}/cgroup.procs", ids[0])).ok())
+        .find_map(|c| {
+            fs::read_to_string(format!("/sys/fs/cgroup/{c}/{}/cgroup.procs", ids[0])).ok()
+        })
         .unwrap_or_default();
-    assert!(procs.lines().count() >= 2, "the container's cgroup: {procs:?}");
+    assert!(
+        procs.lines().count() >= 2,
+        "the container's cgroup: {procs:?}"
+    );
     // moat ps numbers processes as the container sees them.
     let ps = env.moat(&["ps", "--format", "json", &ids[0]]);
     assert!(ps.success(), "{}", ps.describe());
@@ -372,7 +422,11 @@ fn an_oom_killed_container_leaves_the_pod_running() {
     let hungry = small_bundle(
         &env,
         "hungry",
-        &["sh", "-c", "sleep 1; exec awk 'BEGIN { s = \"xxxxxxxxxxxxxxxx\"; while (1) s = s s }'"],
+        &[
+            "sh",
+            "-c",
+            "sleep 1; exec awk 'BEGIN { s = \"xxxxxxxxxxxxxxxx\"; while (1) s = s s }'",
+        ],
     );
     let mut c = hungry.config();
     c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20, "swap": 64 << 20}});
@@ -380,7 +434,14 @@ fn an_oom_killed_container_leaves_the_pod_running() {
     let mut ids = Vec::new();
     for bundle in [&calm, &hungry] {
         let id = env.new_id();
-        let o = env.moat(&["create", "--sandbox", &sb_id, "--bundle", bundle.dir.to_str().unwrap(), &id]);
+        let o = env.moat(&[
+            "create",
+            "--sandbox",
+            &sb_id,
+            "--bundle",
+            bundle.dir.to_str().unwrap(),
+            &id,
+        ]);
         assert!(o.success(), "create --sandbox: {}", o.describe());
         let o = env.moat(&["start", &id]);
         assert!(o.success(), "start: {}", o.describe());
@@ -400,14 +461,19 @@ fn an_oom_killed_container_leaves_the_pod_running() {
                 _ => None,
             }
         });
-    assert!(wait_status(&env, &ids[1], "stopped"), "the hungry container did not stop");
+    assert!(
+        wait_status(&env, &ids[1], "stopped"),
+        "the hungry container did not stop"
+    );
     // It was the host's OOM killer, in the container's own cgroup.
     let kills = memcg
         .as_ref()
         .and_then(|f| fs::read_to_string(f).ok())
         .unwrap_or_default();
     assert!(
-        kills.lines().any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0")),
+        kills
+            .lines()
+            .any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n.trim() != "0")),
         "no OOM kill in the container's cgroup ({memcg:?}): {kills:?}"
     );
     assert_eq!(status(&env, &ids[0]).as_deref(), Some("running"));

@@ -102,7 +102,11 @@ fn non_root_init_has_no_capabilities() {
 fn absent_capabilities_are_none() {
     require_root!();
     let outs = run_all("caps-absent", None, false, 0);
-    assert!(outs[0].1.contains("CapEff:\t0000000000000000"), "{}", outs[0].1);
+    assert!(
+        outs[0].1.contains("CapEff:\t0000000000000000"),
+        "{}",
+        outs[0].1
+    );
     assert!(outs[0].1.contains("chown: refused"), "{}", outs[0].1);
     assert_same_outputs(&outs);
 }
@@ -118,8 +122,16 @@ fn ambient_capabilities_reach_a_non_root_init() {
         "ambient": ["CAP_CHOWN"]
     });
     let outs = run_all("caps-ambient", Some(caps), true, 1000);
-    assert!(outs[0].1.contains("CapAmb:\t0000000000000001"), "{}", outs[0].1);
-    assert!(outs[0].1.contains("CapEff:\t0000000000000001"), "{}", outs[0].1);
+    assert!(
+        outs[0].1.contains("CapAmb:\t0000000000000001"),
+        "{}",
+        outs[0].1
+    );
+    assert!(
+        outs[0].1.contains("CapEff:\t0000000000000001"),
+        "{}",
+        outs[0].1
+    );
     assert!(outs[0].1.contains("chown: ok"), "{}", outs[0].1);
     assert_same_outputs(&outs);
 }

@@ -25,7 +25,11 @@ fn home_comes_from_etc_passwd_like_runc() {
         ("home-root", 0, vec!["PATH=/bin:/usr/bin"]),
         ("home-user", 1234, vec!["PATH=/bin:/usr/bin"]),
         ("home-unknown", 4321, vec!["PATH=/bin:/usr/bin"]),
-        ("home-given", 1234, vec!["PATH=/bin:/usr/bin", "HOME=/given"]),
+        (
+            "home-given",
+            1234,
+            vec!["PATH=/bin:/usr/bin", "HOME=/given"],
+        ),
     ] {
         let outs = outputs_under_each(tag, &["/bin/sh", "-c", "echo \"HOME=$HOME\""], |c, b| {
             with_user(c, b, uid, &env)
@@ -52,7 +56,15 @@ fn exec_gets_home_too() {
     let id = started_bundle(&env, &b);
     let o = env.moat(&["exec", &id, "/bin/sh", "-c", "echo $HOME"]);
     assert!(o.success() && o.stdout == "/root\n", "{}", o.describe());
-    let o = env.moat(&["exec", "--env", "HOME=/e", &id, "/bin/sh", "-c", "echo $HOME"]);
+    let o = env.moat(&[
+        "exec",
+        "--env",
+        "HOME=/e",
+        &id,
+        "/bin/sh",
+        "-c",
+        "echo $HOME",
+    ]);
     assert!(o.success() && o.stdout == "/e\n", "{}", o.describe());
     let o = env.moat(&["delete", "--force", &id]);
     assert!(o.success(), "{}", o.describe());
@@ -65,18 +77,33 @@ fn oversized_hostname_and_arguments_fail_like_runc() {
     require_root!();
     let huge = "x".repeat(200 * 1024);
     let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 3] = [
-        ("long-hostname", Box::new(|c| c["hostname"] = json!("h".repeat(65)))),
-        ("long-arg", Box::new(move |c| {
-            c["process"]["args"] = json!(["/bin/sh", "-c", "echo ran", huge.clone()])
-        })),
-        ("big-env", Box::new(|c| {
-            let env: Vec<String> = (0..40).map(|i| format!("V{i}={}", "y".repeat(100 * 1024))).collect();
-            c["process"]["env"] = json!(env);
-        })),
+        (
+            "long-hostname",
+            Box::new(|c| c["hostname"] = json!("h".repeat(65))),
+        ),
+        (
+            "long-arg",
+            Box::new(move |c| {
+                c["process"]["args"] = json!(["/bin/sh", "-c", "echo ran", huge.clone()])
+            }),
+        ),
+        (
+            "big-env",
+            Box::new(|c| {
+                let env: Vec<String> = (0..40)
+                    .map(|i| format!("V{i}={}", "y".repeat(100 * 1024)))
+                    .collect();
+                c["process"]["env"] = json!(env);
+            }),
+        ),
     ];
     for (tag, edit) in cases {
         let outs = outputs_under_each(tag, &["/bin/sh", "-c", "echo ran"], |c, _| edit(c));
-        assert!(!outs[0].1.starts_with("exit 0"), "{tag}: moat ran it: {}", outs[0].1);
+        assert!(
+            !outs[0].1.starts_with("exit 0"),
+            "{tag}: moat ran it: {}",
+            outs[0].1
+        );
         assert_same_outputs(&outs);
     }
     // At the limit itself, both run it.
@@ -109,7 +136,8 @@ fn empty_or_absent_hostname_is_the_hosts() {
 #[test]
 fn linux_sysctl_like_runc() {
     require_root!();
-    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/msgmax; \
+    let script =
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/kernel/msgmax; \
                   echo 0 > /proc/sys/net/ipv4/ip_forward; cat /proc/sys/net/ipv4/ip_forward";
     let outs = outputs_under_each("sysctl", &["/bin/sh", "-c", script], |c, _| {
         c["linux"]["sysctl"] = json!({
@@ -126,7 +154,10 @@ fn linux_sysctl_like_runc() {
     });
     assert_eq!(outs[0].1, "exit 0\n1\n123456\n4096\n1\n");
     assert_same_outputs(&outs);
-    for (tag, key) in [("sysctl-vm", "vm.swappiness"), ("sysctl-host-name", "kernel.hostname")] {
+    for (tag, key) in [
+        ("sysctl-vm", "vm.swappiness"),
+        ("sysctl-host-name", "kernel.hostname"),
+    ] {
         let outs = outputs_under_each(tag, &["true"], |c, _| {
             c["hostname"] = json!("h");
             c["linux"]["sysctl"] = json!({key: "1"});
@@ -157,11 +188,24 @@ fn masked_and_readonly_paths_like_runc() {
     "#;
     let outs = outputs_under_each("masked", &["/bin/sh", "-c", script], |c, _| {
         c["linux"]["maskedPaths"] = json!([
-            "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-            "/proc/scsi"]);
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/sys/firmware",
+            "/proc/scsi"
+        ]);
         c["linux"]["readonlyPaths"] = json!([
-            "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]);
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger"
+        ]);
     });
     assert!(outs[0].1.contains("Read-only file system"), "{}", outs[0].1);
     assert_same_outputs(&outs);
@@ -175,7 +219,8 @@ fn masked_and_readonly_paths_like_runc() {
 fn mountinfo_lists_the_spec_mounts_like_runc() {
     require_root!();
     // mountpoint, per-mount options, type, source
-    let script = "tail -n +2 /proc/self/mountinfo | while read id parent dev root mp opts rest; do \
+    let script =
+        "tail -n +2 /proc/self/mountinfo | while read id parent dev root mp opts rest; do \
                   set -- $rest; while [ \"$1\" != - ]; do shift; done; \
                   echo \"$mp $opts $2 $3\"; done; stat -L -c '%F %t:%T %a' /dev/ptmx";
     let outs = outputs_under_each("mountinfo", &["/bin/sh", "-c", script], |c, _| {
@@ -194,11 +239,17 @@ fn mountinfo_lists_the_spec_mounts_like_runc() {
         ]);
     });
     assert!(
-        outs[0].1.contains("/dev/pts rw,nosuid,noexec,relatime devpts devpts\n"),
+        outs[0]
+            .1
+            .contains("/dev/pts rw,nosuid,noexec,relatime devpts devpts\n"),
         "{}",
         outs[0].1
     );
-    assert!(outs[0].1.contains("character special file 5:2 666"), "{}", outs[0].1);
+    assert!(
+        outs[0].1.contains("character special file 5:2 666"),
+        "{}",
+        outs[0].1
+    );
     assert_same_outputs(&outs);
 }
 
@@ -217,7 +268,13 @@ fn linux_devices_are_made_like_runc() {
             { "path": "/dev/sub/test3", "type": "p", "major": 0, "minor": 0, "fileMode": 420 }
         ]);
     });
-    assert!(outs[0].1.contains("/dev/test2 block special file 8:29a 600 7:8"), "{}", outs[0].1);
+    assert!(
+        outs[0]
+            .1
+            .contains("/dev/test2 block special file 8:29a 600 7:8"),
+        "{}",
+        outs[0].1
+    );
     assert_same_outputs(&outs);
 }
 
@@ -235,8 +292,61 @@ fn init_killed_by_an_unhandled_fault_like_runc() {
             assert!(!o.timed_out, "{name} {mode}: {}", o.describe());
             outs.push((name, format!("exit {}\n{}", o.code, o.stdout)));
         }
-        let want = if mode == "handle" { "exit 3\n" } else { "exit 139\n" };
+        let want = if mode == "handle" {
+            "exit 3\n"
+        } else {
+            "exit 139\n"
+        };
         assert!(outs[0].1.starts_with(want), "{mode}: {}", outs[0].1);
         assert_same_outputs(&outs);
     }
+}
+
+/// A container's init is not killed by signals it has no handler for that come from inside
+/// its pid namespace (SIGKILL, SIGSTOP, SIGTERM by kill, tgkill, rt_sigqueueinfo or its
+/// process group), as under runc; a handled signal still arrives. trinity's children kill
+/// their init this way when the sandbox lets them.
+#[test]
+fn init_survives_signals_from_its_namespace_like_runc() {
+    require_root!();
+    let mut outs = Vec::new();
+    for (name, env) in runtimes("init-unkillable") {
+        let b = env.bundle("b", &["/opt/moat-tests/sig_init_unkillable"]);
+        let (_, o) = env.run_bundle(&b);
+        assert!(!o.timed_out, "{name}: {}", o.describe());
+        outs.push((name, format!("exit {}\n{}", o.code, o.stdout)));
+    }
+    assert!(
+        outs[0].1.contains("SIGUSR1 handled 1\ndone: ok"),
+        "{}",
+        outs[0].1
+    );
+    assert_same_outputs(&outs);
+}
+
+/// Sparse files cost the pages written, not their length: fs_sparse_file truncates files on
+/// the rootfs and on /dev/shm to 3 GiB, writes a few pages, punches holes and reads them back
+/// inside a 256 MiB memory limit, as under runc (a sentry that kept files as flat buffers
+/// was OOM-killed here, and by trinity's ftruncate calls).
+#[test]
+fn sparse_files_fit_a_small_memory_limit_like_runc() {
+    require_root!();
+    let outs = outputs_under_each("sparse", &["/fs_sparse_file"], |c, b| {
+        let prog = moat_tests::rootfs_dir().join("opt/moat-tests/fs_sparse_file");
+        std::fs::copy(prog, b.rootfs().join("fs_sparse_file")).unwrap();
+        c["root"]["readonly"] = json!(false);
+        if let Some(mounts) = c["mounts"].as_array_mut() {
+            mounts.push(
+                json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                                "options": ["nosuid", "noexec", "nodev", "mode=1777"] }),
+            );
+        }
+        c["linux"]["resources"] = json!({ "memory": { "limit": 256u64 << 20 } });
+    });
+    assert!(
+        outs[0].1.starts_with("exit 0\n") && outs[0].1.contains("done: ok"),
+        "{}",
+        outs[0].1
+    );
+    assert_same_outputs(&outs);
 }

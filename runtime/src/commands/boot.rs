@@ -217,7 +217,12 @@ fn prepare(ctx: &Ctx, args: &BootArgs, preserved: &[RawFd]) -> Result<(Sentry, P
     make_mounts_private()?;
     // As runc does for the container's init: here the sentry, inherited by every stub it
     // forks, so the host's OOM killer weighs the whole sandbox as the spec asks.
-    if let Some(adj) = bundle.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+    if let Some(adj) = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.oom_score_adj())
+    {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| Error::io(format!("set oom_score_adj {adj}"), e))?;
     }
@@ -709,9 +714,7 @@ impl ControlServer {
             // The sentry runs (exec'd processes): it acts for the held init itself.
             Request::Kill {
                 signal: sig, all, ..
-            } if created && self.serving => {
-                result(self.handle.kill(sig, all))
-            }
+            } if created && self.serving => result(self.handle.kill(sig, all)),
             Request::Kill { signal: sig, .. } if created => {
                 // The init has not run: it reacts as with default dispositions.
                 if signal::default_action(sig) == DefaultAction::Terminate {
@@ -859,9 +862,7 @@ impl ControlServer {
                     )))),
                 }
             }
-            Request::Start {
-                container: Some(c),
-            } => one(self.handle.start_in(Some(c))),
+            Request::Start { container: Some(c) } => one(self.handle.start_in(Some(c))),
             Request::Kill {
                 container: Some(c),
                 signal: sig,
@@ -872,15 +873,13 @@ impl ControlServer {
                 }
                 one(self.handle.kill_in(Some(c), sig, all))
             }
-            Request::Ps {
-                container: Some(c),
-            } => Some(Some(match self.handle.ps_in(Some(c)) {
+            Request::Ps { container: Some(c) } => Some(Some(match self.handle.ps_in(Some(c)) {
                 Ok(list) => ps_response(list, |_| false),
                 Err(e) => Response::error(e.to_string()),
             })),
-            Request::Stats {
-                container: Some(c),
-            } => Some(Some(stats_response(self.handle.stats_in(Some(c))))),
+            Request::Stats { container: Some(c) } => {
+                Some(Some(stats_response(self.handle.stats_in(Some(c)))))
+            }
             Request::Exec {
                 container: Some(c),
                 process,
@@ -984,7 +983,10 @@ impl ControlServer {
 
 /// The answer to `ps`; `held` says which entry is an init still waiting for start (it
 /// sleeps, it does not run).
-fn ps_response(list: Vec<sentry::ProcessInfo>, held: impl Fn(&sentry::ProcessInfo) -> bool) -> Response {
+fn ps_response(
+    list: Vec<sentry::ProcessInfo>,
+    held: impl Fn(&sentry::ProcessInfo) -> bool,
+) -> Response {
     Response {
         ok: true,
         processes: Some(

@@ -228,7 +228,12 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
         for kind in [hooks::Kind::Prestart, hooks::Kind::CreateRuntime] {
             hooks::run(&bundle.spec, kind, &st)?;
         }
-        hooks::run_in(&bundle.spec, hooks::Kind::CreateContainer, &st, sandbox.state.pid)?;
+        hooks::run_in(
+            &bundle.spec,
+            hooks::Kind::CreateContainer,
+            &st,
+            sandbox.state.pid,
+        )?;
         container.state.status = Status::Created;
         container.save()?;
         if let Some(p) = &pid_file {

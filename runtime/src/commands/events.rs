@@ -79,7 +79,13 @@ pub fn stats_event(c: &Container) -> String {
     } else {
         cgroups::stats(&c.state.cgroup)
     };
-    if let Ok(r) = control::call(&c.control_socket(), &Request::Stats { container: c.member() }, STATS_TIMEOUT) {
+    if let Ok(r) = control::call(
+        &c.control_socket(),
+        &Request::Stats {
+            container: c.member(),
+        },
+        STATS_TIMEOUT,
+    ) {
         if let Some(s) = r.stats {
             if c.state.cgroup.is_empty() {
                 data["pids"]["current"] = json!(s.processes);

@@ -347,9 +347,19 @@ pub fn spawn_holder(stream: UnixStream) -> Result<i32> {
     // stream's fd is left out.
     unsafe {
         if keep > 3 {
-            libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, keep - 1, 0 as libc::c_uint);
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                keep - 1,
+                0 as libc::c_uint,
+            );
         }
-        libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0 as libc::c_uint);
+        libc::syscall(
+            libc::SYS_close_range,
+            keep + 1,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        );
     }
     // SAFETY: setsid/open/dup2 on our own process; the path is a static C string.
     unsafe {

@@ -55,9 +55,11 @@ fn print(args: &ListArgs, found: &[(Container, String)]) -> Result<()> {
         // runc's columns; a SANDBOX column (the pod sandbox of each app container) only when
         // some container runs in another's sandbox, so plain use prints exactly runc's table.
         let pods = found.iter().any(|(c, _)| c.state.sandbox.is_some());
-        let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER", "SANDBOX"]
-            .map(String::from)
-            .to_vec()];
+        let mut rows = vec![[
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER", "SANDBOX",
+        ]
+        .map(String::from)
+        .to_vec()];
         for (c, owner) in found {
             rows.push(vec![
                 c.state.id.clone(),
@@ -113,7 +115,9 @@ mod tests {
     #[test]
     fn table_like_runc() {
         let rows = [
-            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec(),
+            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                .map(String::from)
+                .to_vec(),
             [
                 "t1",
                 "3951",

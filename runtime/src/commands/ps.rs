@@ -26,7 +26,13 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
     let c = Container::load(&ctx.root, &args.id)?;
     let procs = match c.status() {
         Status::Stopped | Status::Creating => Vec::new(),
-        _ => match control::call(&c.control_socket(), &Request::Ps { container: c.member() }, CONTROL_TIMEOUT) {
+        _ => match control::call(
+            &c.control_socket(),
+            &Request::Ps {
+                container: c.member(),
+            },
+            CONTROL_TIMEOUT,
+        ) {
             Ok(r) => r.processes.unwrap_or_default(),
             // It stopped meanwhile.
             Err(_) if !c.sandbox_alive() => Vec::new(),

@@ -53,7 +53,13 @@ pub fn start_locked(c: &mut Container) -> Result<()> {
             return Err(e);
         }
     }
-    if let Err(e) = control::call(&c.control_socket(), &Request::Start { container: c.member() }, CONTROL_TIMEOUT) {
+    if let Err(e) = control::call(
+        &c.control_socket(),
+        &Request::Start {
+            container: c.member(),
+        },
+        CONTROL_TIMEOUT,
+    ) {
         if !c.sandbox_alive() {
             return Err(Error::State(
                 "cannot start a container that has stopped".into(),

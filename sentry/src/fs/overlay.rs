@@ -246,7 +246,9 @@ fn host_backed(dir: &Inode, child: &Inode) -> bool {
         return false; // something mounted here
     }
     match &child.kind {
-        InodeKind::File(f) => matches!(&*f.borrow(), FileData::Host(_)) || child.mirror.borrow().is_some(),
+        InodeKind::File(f) => {
+            matches!(&*f.borrow(), FileData::Host(_)) || child.mirror.borrow().is_some()
+        }
         InodeKind::Dir(cd) => {
             let cd = cd.borrow();
             cd.lower.is_some() || cd.host.is_some()
@@ -515,6 +517,10 @@ pub fn copy_up(inode: &Inode) -> Result<(), Errno> {
     if !matches!(&*f.borrow(), FileData::Host(_)) || inode.writethrough.get() {
         return Ok(());
     }
+    if inode.meta.borrow().size > MEM_FILE_MAX {
+        // A large lower file goes straight into the (sparse) memory file.
+        return make_paged(inode).map(|_| ());
+    }
     let size = inode.meta.borrow().size as usize;
     let mut data = vec![0u8; size];
     let mut off = 0;
@@ -537,11 +543,12 @@ pub fn write_file(inode: &Inode, off: u64, data: &[u8]) -> Result<usize, Errno> 
     let InodeKind::File(f) = &inode.kind else {
         return Err(Errno::EINVAL);
     };
-    let mut f = f.borrow_mut();
     let end = off.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
     if end > (1 << 34) {
         return Err(Errno::EFBIG);
     }
+    page_if_large(inode, end)?;
+    let mut f = f.borrow_mut();
     if let FileData::Host(link) = &*f {
         // Write-through file: straight to the host file.
         let fd = host_rw_fd(inode, link)?;
@@ -613,6 +620,7 @@ pub fn truncate(inode: &Inode, len: u64) -> Result<(), Errno> {
     let InodeKind::File(f) = &inode.kind else {
         return Err(Errno::EINVAL);
     };
+    page_if_large(inode, len)?;
     crate::fs::quota::shrink_to(inode.dev, &inode.quota_pages, len);
     match &mut *f.borrow_mut() {
         FileData::Mem(v) => v.resize(len as usize, 0),
@@ -645,6 +653,69 @@ pub fn truncate(inode: &Inode, len: u64) -> Result<(), Errno> {
     let now = Time::now();
     m.mtime = now;
     m.ctime = now;
+    Ok(())
+}
+
+/// Largest file kept as a plain buffer in sentry memory. A file that grows past it moves into
+/// the sandbox memory file, which is sparse: a truncate or a write far past the end then
+/// costs only the pages written, as on tmpfs, instead of a zero-filled buffer of the whole
+/// length (a workload's ftruncate to gigabytes would otherwise grow the sentry by as much).
+const MEM_FILE_MAX: u64 = 1 << 20;
+
+/// Moves an in-memory file that is to reach `end` bytes into the memory file when that is
+/// past MEM_FILE_MAX. Files in sentry memory can then be at most one window large (EFBIG).
+fn page_if_large(inode: &Inode, end: u64) -> Result<(), Errno> {
+    let InodeKind::File(f) = &inode.kind else {
+        return Ok(());
+    };
+    if end <= MEM_FILE_MAX || !matches!(&*f.borrow(), FileData::Mem(_)) {
+        return Ok(());
+    }
+    if end > crate::mm::memfile::WINDOW {
+        return Err(Errno::EFBIG);
+    }
+    make_paged(inode).map(|_| ())
+}
+
+/// Zeroes bytes `from..to` of a file's data (fallocate's PUNCH_HOLE and ZERO_RANGE) without
+/// growing it; pages of a paged file are freed, not written.
+pub fn zero_range(inode: &Inode, from: u64, to: u64) -> Result<(), Errno> {
+    copy_up(inode)?;
+    let InodeKind::File(f) = &inode.kind else {
+        return Err(Errno::EINVAL);
+    };
+    let size = inode.size();
+    let to = to.min(size);
+    if from >= to {
+        return Ok(());
+    }
+    let host = match &mut *f.borrow_mut() {
+        FileData::Mem(v) => {
+            v[from as usize..to as usize].fill(0);
+            None
+        }
+        FileData::Paged(w) => {
+            w.zero_range(from, to)?;
+            inode.mirror.borrow().clone()
+        }
+        // copy_up left it on the host: a write-through file.
+        FileData::Host(link) => Some(link.clone()),
+    };
+    if let Some(link) = host {
+        let fd = host_rw_fd(inode, &link)?;
+        // SAFETY: fallocate on a host fd we own.
+        let r = unsafe {
+            libc::fallocate(
+                fd,
+                libc::FALLOC_FL_ZERO_RANGE | libc::FALLOC_FL_KEEP_SIZE,
+                from as i64,
+                (to - from) as i64,
+            )
+        };
+        if r != 0 {
+            return Err(Errno::last());
+        }
+    }
     Ok(())
 }
 

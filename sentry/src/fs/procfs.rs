@@ -275,7 +275,9 @@ pub fn lookup(
 /// the spec masks one, it shows masked, as under runc: /dev/null, or an empty read-only
 /// directory for the ones that are directories on Linux.
 fn masked_absent(k: &Kernel, ctx: &PathCtx, dir: &Rc<Inode>, name: &[u8]) -> Option<Rc<Inode>> {
-    const LINUX_DIRS: &[&str] = &["acpi", "asound", "scsi", "bus", "fs", "irq", "driver", "tty"];
+    const LINUX_DIRS: &[&str] = &[
+        "acpi", "asound", "scsi", "bus", "fs", "irq", "driver", "tty",
+    ];
     let (masked, _) = k.proc_policies.get(&k.container_of(ctx.pid))?;
     let rel = match &dir.kind {
         InodeKind::Proc(ProcNode::Root) => "",
@@ -283,7 +285,11 @@ fn masked_absent(k: &Kernel, ctx: &PathCtx, dir: &Rc<Inode>, name: &[u8]) -> Opt
         _ => return None,
     };
     let name = std::str::from_utf8(name).ok()?;
-    let path = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+    let path = if rel.is_empty() {
+        name.to_string()
+    } else {
+        format!("{rel}/{name}")
+    };
     // Only what the host's procfs has (runc masks what exists and skips the rest).
     if !masked.contains(&path) || !host_proc_has(path.split('/').next().unwrap_or("")) {
         return None;

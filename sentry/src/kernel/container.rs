@@ -136,8 +136,7 @@ impl Kernel {
         if let Some(node) = self.shared_dirs.get(&key).and_then(Weak::upgrade) {
             return Ok(node);
         }
-        let node =
-            crate::fs::overlay::new_root(source, readonly, true, crate::boot::next_dev())?;
+        let node = crate::fs::overlay::new_root(source, readonly, true, crate::boot::next_dev())?;
         self.shared_dirs.insert(key, Rc::downgrade(&node));
         Ok(node)
     }

@@ -1,7 +1,7 @@
 //! Serving the runtime's requests (see `crate::control`) inside the event loop.
 
-use super::signal::{SigInfo, SI_USER};
 use super::container::{Container, ContainerId, SANDBOX_CONTAINER};
+use super::signal::{SigInfo, SI_USER};
 use super::{Kernel, RunState};
 use crate::control::{ContainerSpec, ExecSpec, ProcessInfo, Request, Stats};
 use crate::errno::Errno;
@@ -49,9 +49,10 @@ impl Kernel {
                         None => Err("the init is not held".to_string()),
                     },
                     Ok(Some(cid)) => {
-                        let init = self.containers.get_mut(&cid).and_then(|c| {
-                            std::mem::take(&mut c.held).then_some(c.init)
-                        });
+                        let init = self
+                            .containers
+                            .get_mut(&cid)
+                            .and_then(|c| std::mem::take(&mut c.held).then_some(c.init));
                         match init {
                             Some(init) => {
                                 self.resume(init);
@@ -294,13 +295,8 @@ impl Kernel {
                 (root, rlimits, umask)
             }
         };
-        let pid = self.spawn_process(
-            spec,
-            cid.unwrap_or(SANDBOX_CONTAINER),
-            root,
-            rlimits,
-            umask,
-        )?;
+        let pid =
+            self.spawn_process(spec, cid.unwrap_or(SANDBOX_CONTAINER), root, rlimits, umask)?;
         self.resume(pid);
         Ok(pid)
     }

@@ -59,7 +59,13 @@ pub struct Kernel {
     /// Bind-mounted host directories by (st_dev, st_ino, read-only): one tree each.
     pub shared_dirs: HashMap<(u64, u64, bool), std::rc::Weak<crate::vfs::Inode>>,
     /// Mounted directories by inode number: (root of the tree, parent there).
-    pub mount_parents: HashMap<u64, Vec<(std::rc::Weak<crate::vfs::Inode>, std::rc::Weak<crate::vfs::Inode>)>>,
+    pub mount_parents: HashMap<
+        u64,
+        Vec<(
+            std::rc::Weak<crate::vfs::Inode>,
+            std::rc::Weak<crate::vfs::Inode>,
+        )>,
+    >,
     /// /proc/sys files the spec's `linux.sysctl` set or the workload wrote: path below /proc
     /// ("sys/net/ipv4/ip_forward") -> contents (fs/procfs.rs).
     pub sysctl: HashMap<&'static str, String>,
@@ -246,7 +252,6 @@ impl Kernel {
         };
         self.control = Some(q);
     }
-
 
     pub fn mem_of(&self, tid: Tid) -> Result<Mem, Errno> {
         let t = self.tasks.get(&tid).ok_or(Errno::ESRCH)?;

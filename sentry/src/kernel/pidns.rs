@@ -89,7 +89,11 @@ impl Kernel {
                 self.next_pid_in.entry(ns).or_insert(1)
             };
             let local = *next;
-            *next = if local as u32 >= LOCAL_MASK { 2 } else { local + 1 };
+            *next = if local as u32 >= LOCAL_MASK {
+                2
+            } else {
+                local + 1
+            };
             let id = internal(ns, local);
             if !self.procs.contains_key(&id) && !self.tasks.contains_key(&id) {
                 return Ok(id);

@@ -416,7 +416,8 @@ impl Kernel {
                 SIG_IGN => continue,
                 // A pid namespace's init is immune to default actions.
                 SIG_DFL
-                    if super::pidns::is_ns_init(pid) && !self.init_fault_killable.contains(&pid) =>
+                    if super::pidns::is_ns_init(pid)
+                        && !self.init_fault_killable.contains(&pid) =>
                 {
                     continue
                 }

@@ -106,6 +106,35 @@ impl Window {
         Ok(done)
     }
 
+    /// Zeroes bytes `from..to` of the window: partial pages are written, whole pages freed.
+    pub fn zero_range(&self, from: u64, to: u64) -> Result<(), Errno> {
+        let fd = raw_fd().ok_or(Errno::EIO)?;
+        let to = to.min(WINDOW);
+        if from >= to {
+            return Ok(());
+        }
+        let (first, last) = (from.div_ceil(4096) * 4096, to / 4096 * 4096);
+        if first >= last {
+            self.write(from, &vec![0u8; (to - from) as usize])?;
+            return Ok(());
+        }
+        self.write(from, &vec![0u8; (first - from) as usize])?;
+        self.write(last, &vec![0u8; (to - last) as usize])?;
+        // SAFETY: punching a hole in our own memfd, inside this window.
+        let r = unsafe {
+            libc::fallocate(
+                fd,
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                (self.off + first) as i64,
+                (last - first) as i64,
+            )
+        };
+        if r != 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
+    }
+
     /// Zeroes (and frees) the pages from `from` to the end of the window.
     pub fn clear_from(&self, from: u64) {
         let Some(fd) = raw_fd() else { return };

@@ -132,8 +132,15 @@ impl Mem {
                 break;
             }
             // One string longer than Linux's MAX_ARG_STRLEN is E2BIG too.
-            let s = self.read_cstr(p, crate::loader::MAX_ARG_STRLEN - 1)
-                .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+            let s = self
+                .read_cstr(p, crate::loader::MAX_ARG_STRLEN - 1)
+                .map_err(|e| {
+                    if e == Errno::ENAMETOOLONG {
+                        Errno::E2BIG
+                    } else {
+                        e
+                    }
+                })?;
             total += s.len() + 1 + 8;
             if total > max_total {
                 return Err(Errno::E2BIG);

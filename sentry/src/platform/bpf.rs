@@ -261,7 +261,9 @@ mod tests {
         p.push(Insn::Load(OFF_NR));
         assert_eq!(p.assemble().err(), Some(BpfError::NoReturn));
         let mut p = Program::new();
-        p.push(Insn::Label("a")).push(Insn::Label("a")).push(Insn::Ret(0));
+        p.push(Insn::Label("a"))
+            .push(Insn::Label("a"))
+            .push(Insn::Ret(0));
         assert_eq!(p.assemble().err(), Some(BpfError::DuplicateLabel("a")));
     }
 

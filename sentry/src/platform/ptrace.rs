@@ -188,12 +188,14 @@ fn stub_filter() -> Vec<libc::sock_filter> {
     // The program is fixed: a failure here is a bug in it, caught by the tests below.
     stub_filter_program(stub_syscall_addr())
         .assemble()
-        .unwrap_or_else(|_| vec![libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_KILL_PROCESS,
-        }])
+        .unwrap_or_else(|_| {
+            vec![libc::sock_filter {
+                code: (libc::BPF_RET | libc::BPF_K) as u16,
+                jt: 0,
+                jf: 0,
+                k: libc::SECCOMP_RET_KILL_PROCESS,
+            }]
+        })
 }
 
 /// One traced stub thread. Threads of one workload process share their stub process.
@@ -666,7 +668,9 @@ mod tests {
     const IP: u64 = 0x7f12_3456_7000;
 
     fn call(nr: i64, ip: u64) -> u32 {
-        let f = stub_filter_program(IP).assemble().expect("the stub filter assembles");
+        let f = stub_filter_program(IP)
+            .assemble()
+            .expect("the stub filter assembles");
         run(
             &f,
             &SeccompData {
@@ -686,11 +690,26 @@ mod tests {
         }
         // A host-only syscall from the stub's instruction, or an allowed one from anywhere
         // else (the heap, the other half of the address), kills the stub.
-        for nr in [libc::SYS_socket, libc::SYS_ptrace, libc::SYS_kill, libc::SYS_execve] {
-            assert_eq!(call(nr, from_stub), libc::SECCOMP_RET_KILL_PROCESS, "nr {nr}");
+        for nr in [
+            libc::SYS_socket,
+            libc::SYS_ptrace,
+            libc::SYS_kill,
+            libc::SYS_execve,
+        ] {
+            assert_eq!(
+                call(nr, from_stub),
+                libc::SECCOMP_RET_KILL_PROCESS,
+                "nr {nr}"
+            );
         }
-        assert_eq!(call(libc::SYS_mmap, 0x5555_0000_1000), libc::SECCOMP_RET_KILL_PROCESS);
-        assert_eq!(call(libc::SYS_mmap, from_stub ^ (1 << 40)), libc::SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(
+            call(libc::SYS_mmap, 0x5555_0000_1000),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        assert_eq!(
+            call(libc::SYS_mmap, from_stub ^ (1 << 40)),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
         // Another architecture's numbering (int 0x80, i386) kills too.
         let f = stub_filter_program(IP).assemble().unwrap();
         let i386 = SeccompData {
@@ -716,7 +735,9 @@ mod tests {
         for nr in STUB_SYSCALLS {
             let name = crate::syscalls::names::NAMES[nr as usize];
             assert!(
-                section.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').any(|w| w == name),
+                section
+                    .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .any(|w| w == name),
                 "docs/security.md's stub filter section does not list {name}"
             );
         }

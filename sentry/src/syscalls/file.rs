@@ -1208,13 +1208,12 @@ pub fn sys_fallocate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             } else {
                 end
             };
-            let mut pos = off as u64;
-            let zeros = vec![0u8; 65536];
-            while pos < zero_end {
-                let n = ((zero_end - pos) as usize).min(zeros.len());
-                overlay::write_file(&inode, pos, &zeros[..n])?;
-                pos += n as u64;
+            // ZERO_RANGE without KEEP_SIZE grows the file first; then the range is zeroed
+            // without writing pages that were never there.
+            if zero_end > size {
+                overlay::truncate(&inode, zero_end)?;
             }
+            overlay::zero_range(&inode, off as u64, zero_end)?;
         }
         _ => return Err(Errno::EOPNOTSUPP.into()),
     }

@@ -533,7 +533,8 @@ fn access_impl(
     if !may_access(&inode.meta.borrow(), &ctx.creds, mode as u32) {
         return Err(Errno::EACCES.into());
     }
-    if mode & 2 != 0 && matches!(&inode.kind, InodeKind::Proc(p) if procfs::sysctl_read_only(k, p)) {
+    if mode & 2 != 0 && matches!(&inode.kind, InodeKind::Proc(p) if procfs::sysctl_read_only(k, p))
+    {
         return Err(Errno::EACCES.into());
     }
     Ok(0)
@@ -635,7 +636,11 @@ fn unlink_impl(k: &mut Kernel, tid: Tid, dirfd: i32, path_addr: u64, flags: u64)
         if !vd.borrow().entries.is_empty() {
             return Err(Errno::ENOTEMPTY.into());
         }
-        if Rc::ptr_eq(&victim, &ctx.root) || k.mounts_of(ctx.pid).iter().any(|m| m.target == victim.path()) {
+        if Rc::ptr_eq(&victim, &ctx.root)
+            || k.mounts_of(ctx.pid)
+                .iter()
+                .any(|m| m.target == victim.path())
+        {
             return Err(Errno::EBUSY.into());
         }
     } else if victim.is_dir() {

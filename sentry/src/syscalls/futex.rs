@@ -219,10 +219,7 @@ pub fn sys_futex(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             }
             if cur & FUTEX_TID_MASK == 0 {
                 // A dead owner's mark stays for the new owner to see (robust PI mutexes).
-                mem.write_u32(
-                    uaddr,
-                    me | (cur & (FUTEX_WAITERS | FUTEX_OWNER_DIED)),
-                )?;
+                mem.write_u32(uaddr, me | (cur & (FUTEX_WAITERS | FUTEX_OWNER_DIED)))?;
                 return Ok(0);
             }
             if cur & FUTEX_TID_MASK == me {

@@ -3,8 +3,8 @@
 
 use super::{SysErr, SysResult};
 use crate::errno::Errno;
-use crate::kernel::pidns::vpid;
 use crate::kernel::ipc::{IpcPerm, IpcWait, MsgQueue, SemSet, Shm, SEMVMX, SHM_DEST};
+use crate::kernel::pidns::vpid;
 use crate::kernel::{Blocked, Kernel, RunState, Tid};
 use crate::loader::{overlaps_stub, stub_munmap, stub_syscall};
 use crate::mm::memfile::{self, Window};

@@ -298,7 +298,11 @@ fn ioprio_targets(k: &Kernel, tid: Tid, which: u64, who: u64) -> Result<Vec<Tid>
             .filter(|t| k.tasks.contains_key(t))
             .collect(),
         2 => {
-            let pgid = if who == 0 { me.pgid } else { k.id_in_ns(tid, who) };
+            let pgid = if who == 0 {
+                me.pgid
+            } else {
+                k.id_in_ns(tid, who)
+            };
             k.tasks
                 .values()
                 .filter(|t| k.procs.get(&t.tgid).is_some_and(|p| p.pgid == pgid))

@@ -3,8 +3,8 @@
 use super::{block, path_ctx, read_path, SysErr, SysResult};
 use crate::errno::Errno;
 use crate::kernel::cputime::CpuTimes;
-use crate::kernel::signal::{SigAction, SIGCHLD};
 use crate::kernel::pidns::{self, vpid};
+use crate::kernel::signal::{SigAction, SIGCHLD};
 use crate::kernel::{Kernel, Pid, Process, RunState, Task, Tid, WaitStatus};
 use crate::loader;
 use crate::vfs::Creds;
@@ -782,7 +782,8 @@ pub fn sys_setpgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         pid
     } else {
         // A group number that cannot exist in our namespace is a group of nobody (EPERM).
-        k.pid_arg(tid, a[1] as i32 as i64).map_err(|_| Errno::EPERM)?
+        k.pid_arg(tid, a[1] as i32 as i64)
+            .map_err(|_| Errno::EPERM)?
     };
     let my_sid = k.proc_of(tid).sid;
     let Some(target) = k.procs.get(&pid) else {

@@ -122,6 +122,23 @@ fn may_signal(k: &Kernel, tid: Tid, target: Pid) -> bool {
         || me.uid == t.creds.suid
 }
 
+/// Does process `target` drop signal `sig` sent from inside the sandbox because it is its
+/// pid namespace's init (Linux's SIGNAL_UNKILLABLE)? An init only gets the signals it has a
+/// handler for, or that it blocks (for sigwaitinfo or a signalfd); SIGKILL and SIGSTOP
+/// from its own namespace never reach it. Every sender in the sandbox is in the target's
+/// namespace or cannot name it, so the ancestor-namespace exception never applies here.
+fn init_discards(k: &Kernel, target: Pid, sig: i32) -> bool {
+    if sig == 0 || !crate::kernel::pidns::is_ns_init(target) {
+        return false;
+    }
+    if sig != SIGKILL && sig != SIGSTOP && k.blocked_in_process(target, sig) {
+        return false;
+    }
+    k.procs
+        .get(&target)
+        .is_some_and(|p| p.sigactions.borrow()[sig as usize].handler <= 1)
+}
+
 fn kill_one(k: &mut Kernel, tid: Tid, target: Pid, sig: i32) -> Result<(), Errno> {
     // A zombie still has its pid until it is reaped: signalling it succeeds and does nothing.
     if !k.procs.contains_key(&target) {
@@ -130,14 +147,8 @@ fn kill_one(k: &mut Kernel, tid: Tid, target: Pid, sig: i32) -> Result<(), Errno
     if !may_signal(k, tid, target) {
         return Err(Errno::EPERM);
     }
-    // A namespace's init only gets signals it has a handler for (from inside its
-    // namespace), or that it blocks (for sigwaitinfo or a signalfd).
-    if crate::kernel::pidns::is_ns_init(target) && sig != 0 && !k.blocked_in_process(target, sig)
-    {
-        let act = k.procs[&target].sigactions.borrow()[sig as usize];
-        if act.handler <= 1 {
-            return Ok(());
-        }
+    if init_discards(k, target, sig) {
+        return Ok(());
     }
     let me = k.task(tid).tgid;
     let uid = k.proc_of(tid).creds.uid;
@@ -222,7 +233,7 @@ fn tkill_impl(k: &mut Kernel, tid: Tid, tgid: Option<Pid>, target: Tid, sig: i32
     if !may_signal(k, tid, tp) {
         return Err(Errno::EPERM.into());
     }
-    if sig == 0 {
+    if sig == 0 || init_discards(k, tp, sig) {
         return Ok(0);
     }
     let me = k.task(tid).tgid;
@@ -306,6 +317,9 @@ fn queue_siginfo(k: &mut Kernel, tid: Tid, pid: Pid, info: SigInfo) -> Result<()
     if info.signo == 0 {
         return Ok(());
     }
+    if init_discards(k, pid, info.signo) {
+        return Ok(());
+    }
     if info.signo >= 32 && k.sigqueue_full(pid) {
         return Err(Errno::EAGAIN.into());
     }
@@ -328,7 +342,7 @@ pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult
     if !may_signal(k, tid, tgid) {
         return Err(Errno::EPERM.into());
     }
-    if sig == 0 {
+    if sig == 0 || init_discards(k, tgid, sig) {
         return Ok(0);
     }
     if sig >= 32 && k.sigqueue_full(tgid) {

@@ -119,7 +119,11 @@ impl Creds {
             permitted &= old.cap_permitted;
         }
         self.cap_permitted = permitted;
-        self.cap_effective = if self.euid == 0 { permitted } else { self.cap_ambient & permitted };
+        self.cap_effective = if self.euid == 0 {
+            permitted
+        } else {
+            self.cap_ambient & permitted
+        };
         self.suid = self.euid;
         self.fsuid = self.euid;
         self.sgid = self.egid;
@@ -199,7 +203,10 @@ mod exec_creds_tests {
         c.cap_inheritable = 0b11;
         c.cap_ambient = 0b10;
         c.after_exec(0o755, 0, 0, false);
-        assert_eq!((c.cap_permitted, c.cap_effective, c.cap_ambient), (0b10, 0b10, 0b10));
+        assert_eq!(
+            (c.cap_permitted, c.cap_effective, c.cap_ambient),
+            (0b10, 0b10, 0b10)
+        );
     }
 
     #[test]

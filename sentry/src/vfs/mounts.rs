@@ -25,12 +25,49 @@ pub struct MountEntry {
 
 /// Mount options that are flags of the mount or of the mount call, not file system data.
 const FLAG_OPTIONS: &[&str] = &[
-    "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
-    "dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime",
-    "relatime", "norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime",
-    "silent", "loud", "bind", "rbind", "private", "rprivate", "shared", "rshared", "slave",
-    "rslave", "unbindable", "runbindable", "symfollow", "nosymfollow", "tmpcopyup", "idmap",
-    "ridmap", "defaults", "newinstance",
+    "ro",
+    "rw",
+    "suid",
+    "nosuid",
+    "dev",
+    "nodev",
+    "exec",
+    "noexec",
+    "sync",
+    "async",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "atime",
+    "noatime",
+    "diratime",
+    "nodiratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "lazytime",
+    "nolazytime",
+    "silent",
+    "loud",
+    "bind",
+    "rbind",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "symfollow",
+    "nosymfollow",
+    "tmpcopyup",
+    "idmap",
+    "ridmap",
+    "defaults",
+    "newinstance",
 ];
 
 impl MountEntry {
@@ -62,10 +99,12 @@ impl MountEntry {
             }
         }
         // Linux's default access-time policy is relatime.
-        let atime = options
-            .iter()
-            .rev()
-            .find(|o| matches!(o.as_str(), "noatime" | "strictatime" | "relatime" | "norelatime"));
+        let atime = options.iter().rev().find(|o| {
+            matches!(
+                o.as_str(),
+                "noatime" | "strictatime" | "relatime" | "norelatime"
+            )
+        });
         match atime.map(String::as_str) {
             Some("noatime") => mount_opts.push_str(",noatime"),
             Some("strictatime") | Some("norelatime") => {}
@@ -85,8 +124,16 @@ impl MountEntry {
         MountEntry {
             target: target.to_vec(),
             fstype: fstype.to_string(),
-            source: if source.is_empty() { "none".into() } else { source.to_string() },
-            root: if root.is_empty() { "/".into() } else { root.to_string() },
+            source: if source.is_empty() {
+                "none".into()
+            } else {
+                source.to_string()
+            },
+            root: if root.is_empty() {
+                "/".into()
+            } else {
+                root.to_string()
+            },
             mount_opts,
             super_opts,
             dev,
@@ -142,8 +189,7 @@ pub fn ids(table: &[MountEntry], index: usize) -> (u32, u32) {
         .rev()
         .find(|&j| {
             let p = &table[j].target;
-            p.as_slice() == b"/"
-                || (target.starts_with(p) && target.get(p.len()) == Some(&b'/'))
+            p.as_slice() == b"/" || (target.starts_with(p) && target.get(p.len()) == Some(&b'/'))
         })
         .unwrap_or(0);
     (id, FIRST + parent as u32)
@@ -196,7 +242,10 @@ mod tests {
         );
         let mut s = String::new();
         e.mountinfo_line(101, 100, &mut s);
-        assert_eq!(s, "101 100 0:48 / /dev rw,nosuid - tmpfs tmpfs rw,mode=755,size=65536k\n");
+        assert_eq!(
+            s,
+            "101 100 0:48 / /dev rw,nosuid - tmpfs tmpfs rw,mode=755,size=65536k\n"
+        );
         let mut m = String::new();
         e.mounts_line(&mut m);
         assert_eq!(m, "tmpfs /dev tmpfs rw,nosuid,mode=755,size=65536k 0 0\n");
@@ -209,7 +258,14 @@ mod tests {
             "devpts",
             "devpts",
             "/",
-            &opts(&["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+            &opts(&[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ]),
             false,
             1,
         );
@@ -219,7 +275,15 @@ mod tests {
 
     #[test]
     fn read_only_and_last_of_a_pair_wins() {
-        let e = MountEntry::new(b"/x", "tmpfs", "", "", &opts(&["nodev", "dev", "noatime"]), true, 2);
+        let e = MountEntry::new(
+            b"/x",
+            "tmpfs",
+            "",
+            "",
+            &opts(&["nodev", "dev", "noatime"]),
+            true,
+            2,
+        );
         assert_eq!(e.mount_opts, "ro,noatime");
         assert_eq!(e.source, "none");
     }

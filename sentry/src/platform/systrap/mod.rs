@@ -38,9 +38,7 @@ pub const STUB_SYSCALLS: [i64; 13] = [
 pub enum SystrapError {
     #[error("the stub code region {0:#x}..{1:#x} crosses a 4 GiB boundary")]
     RegionSplit(u64, u64),
-    #[error(
-        "the host kernel lacks {0}, which --platform=systrap needs; use --platform=ptrace"
-    )]
+    #[error("the host kernel lacks {0}, which --platform=systrap needs; use --platform=ptrace")]
     Missing(&'static str),
     #[error(transparent)]
     Bpf(#[from] bpf::BpfError),
@@ -105,7 +103,9 @@ pub fn probe() -> Result<(), SystrapError> {
     // SAFETY: getauxval has no preconditions.
     let hwcap2 = unsafe { libc::getauxval(libc::AT_HWCAP2) };
     if hwcap2 & HWCAP2_FSGSBASE == 0 {
-        return Err(SystrapError::Missing("FSGSBASE (x86-64 fs/gs base instructions)"));
+        return Err(SystrapError::Missing(
+            "FSGSBASE (x86-64 fs/gs base instructions)",
+        ));
     }
     Ok(())
 }
@@ -134,9 +134,24 @@ mod tests {
     #[test]
     fn workload_syscalls_trap_wherever_they_are() {
         // heap, stack, a JIT page, the vDSO, just below and at the end of the region
-        for ip in [0x5555_5555_9000, 0x7ffd_0000_1000, 0x7f00_0000_0000, START - 2, END] {
-            for nr in [libc::SYS_getpid, libc::SYS_socket, libc::SYS_mmap, libc::SYS_ptrace] {
-                assert_eq!(action(nr, ip, ARCH_X86_64), libc::SECCOMP_RET_TRAP, "{nr} at {ip:#x}");
+        for ip in [
+            0x5555_5555_9000,
+            0x7ffd_0000_1000,
+            0x7f00_0000_0000,
+            START - 2,
+            END,
+        ] {
+            for nr in [
+                libc::SYS_getpid,
+                libc::SYS_socket,
+                libc::SYS_mmap,
+                libc::SYS_ptrace,
+            ] {
+                assert_eq!(
+                    action(nr, ip, ARCH_X86_64),
+                    libc::SECCOMP_RET_TRAP,
+                    "{nr} at {ip:#x}"
+                );
             }
         }
         // Same low half, other 4 GiB window: still outside.
@@ -149,19 +164,34 @@ mod tests {
     #[test]
     fn the_region_runs_only_the_stubs_own_calls() {
         for nr in STUB_SYSCALLS {
-            assert_eq!(action(nr, START + 0x10, ARCH_X86_64), libc::SECCOMP_RET_ALLOW);
+            assert_eq!(
+                action(nr, START + 0x10, ARCH_X86_64),
+                libc::SECCOMP_RET_ALLOW
+            );
             assert_eq!(action(nr, END - 1, ARCH_X86_64), libc::SECCOMP_RET_ALLOW);
         }
         // A jump to the region's syscall instruction with a host-only number.
-        for nr in [libc::SYS_socket, libc::SYS_ptrace, libc::SYS_kill, libc::SYS_execve, libc::SYS_openat] {
-            assert_eq!(action(nr, START + 0x10, ARCH_X86_64), libc::SECCOMP_RET_KILL_PROCESS);
+        for nr in [
+            libc::SYS_socket,
+            libc::SYS_ptrace,
+            libc::SYS_kill,
+            libc::SYS_execve,
+            libc::SYS_openat,
+        ] {
+            assert_eq!(
+                action(nr, START + 0x10, ARCH_X86_64),
+                libc::SECCOMP_RET_KILL_PROCESS
+            );
         }
         // x32 numbering of an allowed call, and i386.
         assert_eq!(
             action(libc::SYS_mmap | 0x4000_0000, START + 0x10, ARCH_X86_64),
             libc::SECCOMP_RET_KILL_PROCESS
         );
-        assert_eq!(action(libc::SYS_mmap, START + 0x10, 0x4000_0003), libc::SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(
+            action(libc::SYS_mmap, START + 0x10, 0x4000_0003),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
     }
 
     #[test]
@@ -169,8 +199,16 @@ mod tests {
         assert!(stub_filter_program(0x1_ffff_f000, 0x2_0000_1000).is_err());
         assert!(stub_filter_program(0x2000, 0x1000).is_err());
         // Ending exactly at a window's end is fine.
-        let p = stub_filter_program(0x1_ffff_e000, 0x2_0000_0000).unwrap().assemble().unwrap();
-        let d = |ip| SeccompData { nr: libc::SYS_futex as i32, arch: ARCH_X86_64, instruction_pointer: ip, args: [0; 6] };
+        let p = stub_filter_program(0x1_ffff_e000, 0x2_0000_0000)
+            .unwrap()
+            .assemble()
+            .unwrap();
+        let d = |ip| SeccompData {
+            nr: libc::SYS_futex as i32,
+            arch: ARCH_X86_64,
+            instruction_pointer: ip,
+            args: [0; 6],
+        };
         assert_eq!(run(&p, &d(0x1_ffff_e010)), libc::SECCOMP_RET_ALLOW);
         assert_eq!(run(&p, &d(0x1_ffff_ffff)), libc::SECCOMP_RET_ALLOW);
         assert_eq!(run(&p, &d(0x2_0000_0010)), libc::SECCOMP_RET_TRAP);
@@ -190,7 +228,9 @@ mod tests {
         for nr in STUB_SYSCALLS {
             let name = crate::syscalls::names::NAMES[nr as usize];
             assert!(
-                section.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').any(|w| w == name),
+                section
+                    .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .any(|w| w == name),
                 "docs/security.md's systrap stub filter section does not list {name}"
             );
         }

@@ -301,10 +301,17 @@ mod tests {
         let mut status = 0;
         // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert!(finished, "the stub did not finish (status {status:#x}, served {served})");
+        assert!(
+            finished,
+            "the stub did not finish (status {status:#x}, served {served})"
+        );
         assert_eq!(served, CALLS);
         // SAFETY: the child wrote it before its last call.
-        assert_eq!(unsafe { tally.read_volatile() }, CALLS, "getpid did not return 1 every time");
+        assert_eq!(
+            unsafe { tally.read_volatile() },
+            CALLS,
+            "getpid did not return 1 every time"
+        );
         // SAFETY: unmapping our own mapping.
         unsafe { libc::munmap(raw, 2 * SIGNAL_STACK_SIZE) };
     }
