@@ -94,7 +94,7 @@ bench: deps build rootfs
 # Longer fuzzing than `make test`: trinity (Debian's kernel syscall fuzzer) for
 # TRINITY_CALLS calls inside the sandbox as an unprivileged user with a 2 GiB memory limit,
 # and moat's own syscall fuzzer (tests/tests/fuzz.rs).
-TRINITY_CALLS ?= 50000
+TRINITY_CALLS ?= 1000000
 fuzz: deps build rootfs
 	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) MOAT_TRINITY_CALLS=$(TRINITY_CALLS) \
 	    $(CARGO) test --release -p moat-tests --test trinity --test fuzz -- --nocapture

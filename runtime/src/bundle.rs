@@ -491,11 +491,13 @@ impl Bundle {
             let got = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), NS_GET_NSTYPE) };
             match got {
                 t if t == want => {}
-                _ => return Err(Error::Config(format!(
+                _ => {
+                    return Err(Error::Config(format!(
                     "join {} namespace {}: not a namespace of that type (setns: invalid argument)",
                     ns.typ(),
                     path.display()
-                ))),
+                )))
+                }
             }
         }
         Ok(())

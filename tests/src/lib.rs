@@ -14,6 +14,7 @@
 
 pub mod containerd;
 pub mod corpus;
+pub mod host_state;
 
 use serde_json::{json, Value};
 use std::ffi::CString;

@@ -4,22 +4,28 @@
 //! calls keep the run repeatable; `make fuzz` runs it for longer.
 //!
 //! Asserted: trinity starts, makes every call it was asked for and exits 0; the sandbox
-//! stays within its memory limit; nothing of the container is left on the host.
+//! stays within its memory limit; the host is unchanged (the bundle's rootfs, hostname,
+//! network links, mount table, wall clock) and nothing of the container is left on it
+//! (processes, state, cgroup, mounts).
 //!
 //! trinity's socket file descriptors stay off (`--disable-fds=sockets`): Debian's trinity
 //! 2023.01 reads past its protocol table while it builds its socket cache and dies of
 //! SIGSEGV natively too, in most runs on this host.
 
-use moat_tests::{processes_matching, require_root, run_with_timeout, TestEnv};
+use moat_tests::host_state::{cgroup_dirs, snapshot, snapshot_diff, HostState};
+use moat_tests::{
+    mounts_under, processes_matching, require_root, run_with_timeout, wait_until, TestEnv,
+};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
 
 const TRINITY: &str = "/usr/bin/trinity";
 
-/// Calls to make: MOAT_TRINITY_CALLS, 2000 by default (a few seconds here).
+/// Calls to make: MOAT_TRINITY_CALLS, 20000 by default (80 to 160 s here; runc takes 20 s).
+/// The run may take 300 s plus 25 ms a call.
 fn calls() -> String {
-    std::env::var("MOAT_TRINITY_CALLS").unwrap_or_else(|_| "2000".into())
+    std::env::var("MOAT_TRINITY_CALLS").unwrap_or_else(|_| "20000".into())
 }
 
 #[test]
@@ -52,6 +58,8 @@ fn trinity_fuzzes_inside_the_sandbox() {
     config["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
     config["process"]["cwd"] = json!("/tmp");
     config["linux"]["resources"] = json!({ "memory": { "limit": 2u64 << 30 } });
+    let cgroup = format!("moat-trinity-{}", std::process::id());
+    config["linux"]["cgroupsPath"] = json!(format!("/{cgroup}"));
     bundle.write_config(&config);
     std::fs::set_permissions(
         bundle.rootfs().join("tmp"),
@@ -59,6 +67,9 @@ fn trinity_fuzzes_inside_the_sandbox() {
     )
     .unwrap();
 
+    let limit: u64 = calls.parse().unwrap_or(0);
+    let rootfs_before = snapshot(&bundle.rootfs());
+    let host = HostState::capture();
     let id = env.new_id();
     let mut cmd = env.moat_cmd(&[
         "run".as_ref(),
@@ -67,14 +78,13 @@ fn trinity_fuzzes_inside_the_sandbox() {
         id.as_ref(),
     ]);
     cmd.current_dir("/");
-    let out = run_with_timeout(cmd, Duration::from_secs(300));
+    let out = run_with_timeout(cmd, Duration::from_secs(300 + limit / 40));
     // "[main] Ran N syscalls. Successes: ..." (N may pass the limit by a call per child)
     let ran: Option<u64> = out.stdout.lines().find_map(|l| {
         let rest = l.split("Ran ").nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
     });
     let tail: Vec<&str> = out.stdout.lines().rev().take(25).collect();
-    let limit: u64 = calls.parse().unwrap_or(0);
     assert!(
         !out.timed_out && out.code == 0 && ran.is_some_and(|n| n >= limit),
         "trinity did not finish its {calls} calls (ran {ran:?}; exit {}, timed out {}; 137 \
@@ -87,7 +97,32 @@ fn trinity_fuzzes_inside_the_sandbox() {
     eprintln!("trinity ran {} syscalls", ran.unwrap_or(0));
     let needle = bundle.dir.to_string_lossy().into_owned();
     assert!(
-        processes_matching(&needle).is_empty(),
-        "processes of the container are left on the host"
+        wait_until(Duration::from_secs(5), || processes_matching(&needle)
+            .is_empty()
+            && processes_matching(&id).is_empty()),
+        "processes of the container are left on the host: {:?}",
+        processes_matching(&needle)
     );
+    let state = env.moat(&["state", &id]);
+    assert!(
+        !state.success(),
+        "state of a finished run still answers: {}",
+        state.describe()
+    );
+    assert!(
+        mounts_under(&bundle.dir).is_empty(),
+        "mounts left below the bundle"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || cgroup_dirs(&cgroup).is_empty()),
+        "the container's cgroup is left: {:?}",
+        cgroup_dirs(&cgroup)
+    );
+    let rootfs_after = snapshot(&bundle.rootfs());
+    assert!(
+        rootfs_before == rootfs_after,
+        "the bundle's rootfs changed:\n{}",
+        snapshot_diff(&rootfs_before, &rootfs_after)
+    );
+    host.assert_unchanged();
 }
