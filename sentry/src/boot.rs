@@ -644,6 +644,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     creds.sgid = spec.gid;
     creds.fsgid = spec.gid;
     creds.groups = spec.additional_gids.clone();
+    creds.groups.sort_unstable(); // the kernel sorts them at setgroups, as for runc
     if spec.uid != 0 {
         creds.cap_effective = 0;
         creds.cap_permitted = 0;

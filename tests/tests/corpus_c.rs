@@ -69,6 +69,7 @@ corpus! {
     // ---- time
     time_sleep => c("time_sleep"),
     time_alarm => c("time_alarm"),
+    time_adjtimex => c("time_adjtimex"),
     // ---- files
     fs_at => c("fs_at"),
     fs_io => c("fs_io"),
@@ -80,6 +81,7 @@ corpus! {
     fs_fifo => c("fs_fifo"),
     fs_copyup => c("fs_copyup"),
     fs_sparse_file => c("fs_sparse_file"),
+    fs_chown_rules => c("fs_chown_rules"),
     fd_ops => c("fd_ops"),
     // ---- waiting for events
     poll_select => c("poll_select"),
@@ -89,6 +91,7 @@ corpus! {
     sock_options => c("sock_options"),
     sock_msg => c("sock_msg"),
     sock_inet6 => c("sock_inet6"),
+    sock_errors => c("sock_errors"),
     // ---- /proc and /sys
     procfs_self => c("procfs_self"),
     procfs_system => c("procfs_system"),
@@ -100,8 +103,11 @@ corpus! {
     // ---- identity
     id_creds => c("id_creds"),
     id_user => c("id_user").user(1000, 1000),
+    id_capabilities => c("id_capabilities"),
+    id_setuid_rules => c("id_setuid_rules"),
     misc_uname_sysinfo => c("misc_uname_sysinfo"),
     misc_syscalls => c("misc_syscalls"),
+    misc_arch_prctl => c("misc_arch_prctl"),
     // ---- earlier programs, run the same way
     file_locks => c("file_locks"),
     ipc_sysv_basic => c("ipc_sysv_basic"),

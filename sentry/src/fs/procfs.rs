@@ -72,6 +72,7 @@ const STATIC_FILES: &[&str] = &[
     "sys/kernel/version",
     "sys/kernel/pid_max",
     "sys/kernel/ngroups_max",
+    "sys/kernel/tainted",
     "sys/kernel/cap_last_cap",
     "sys/kernel/overflowuid",
     "sys/kernel/overflowgid",
@@ -950,6 +951,8 @@ pub fn content(k: &Kernel, ctx: &PathCtx, p: &ProcNode) -> Result<Vec<u8>, Errno
                 "sys/kernel/version" => s.push_str("#1 SMP moat\n"),
                 "sys/kernel/pid_max" => s.push_str("4194304\n"),
                 "sys/kernel/ngroups_max" => s.push_str("65536\n"),
+                // The sandbox's kernel: no proprietary module, no oops, nothing forced.
+                "sys/kernel/tainted" => s.push_str("0\n"),
                 "sys/kernel/cap_last_cap" => s.push_str("40\n"),
                 "sys/kernel/overflowuid" | "sys/kernel/overflowgid" => s.push_str("65534\n"),
                 "sys/kernel/threads-max" => s.push_str("32768\n"),

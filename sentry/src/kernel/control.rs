@@ -422,6 +422,7 @@ impl Kernel {
         creds.sgid = spec.gid;
         creds.fsgid = spec.gid;
         creds.groups = spec.additional_gids.clone();
+        creds.groups.sort_unstable(); // the kernel sorts them at setgroups, as for runc
         if spec.uid != 0 {
             creds.cap_effective = 0;
             creds.cap_permitted = 0;

@@ -195,9 +195,39 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
     let r =
         crate::fs::procfs::write_hook(k, tid, &f, buf).unwrap_or_else(|| file_write(&f, buf, off));
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
+    if n > 0 {
+        remove_privs_on_write(k, tid, &f);
+    }
     crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
     Ok(n as i64)
+}
+
+/// A write by a process without CAP_FSETID takes the set-user-ID bit off a regular file,
+/// and set-group-ID when the file is group-executable (Linux's file_remove_privs), so that
+/// whoever could write to a set-ID program cannot make it run their code with its owner's
+/// privileges.
+fn remove_privs_on_write(k: &Kernel, tid: Tid, f: &OpenFile) {
+    const CAP_FSETID: u32 = 4;
+    let Some(inode) = f.inode.as_ref() else {
+        return;
+    };
+    let mode = inode.mode();
+    if mode & libc::S_IFMT != libc::S_IFREG {
+        return;
+    }
+    let mut kill = mode & libc::S_ISUID;
+    if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+        kill |= libc::S_ISGID;
+    }
+    if kill == 0 || k.proc_of(tid).creds.has_cap(CAP_FSETID) {
+        return;
+    }
+    let perm = mode & 0o7777 & !kill;
+    if crate::fs::hostops::chmod(inode, perm).is_ok() {
+        let mut m = inode.meta.borrow_mut();
+        m.mode = (m.mode & libc::S_IFMT) | perm;
+    }
 }
 
 pub fn sys_read(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
@@ -305,6 +335,9 @@ fn do_writev(
         crate::fs::procfs::write_hook(k, tid, &f, &buf).unwrap_or_else(|| file_write(&f, &buf, off))
     };
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
+    if n > 0 {
+        remove_privs_on_write(k, tid, &f);
+    }
     crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
     Ok(n as i64)

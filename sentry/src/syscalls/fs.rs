@@ -232,7 +232,8 @@ pub fn do_open(
             return Err(Errno::ENOTDIR.into());
         }
         check_dir_write(&dir, &ctx)?;
-        let inode = overlay::new_mem_file(dir.dev, mode & !umask, ctx.creds.fsuid, ctx.creds.fsgid);
+        let (gid, perm) = new_owner(&dir, &ctx.creds, libc::S_IFREG | (mode & !umask & 0o7777));
+        let inode = overlay::new_mem_file(dir.dev, perm & 0o7777, ctx.creds.fsuid, gid);
         inode.meta.borrow_mut().nlink = 0;
         inode.linkable.set(flags & libc::O_EXCL as u32 == 0);
         let f = OpenFile::new(
@@ -299,16 +300,11 @@ pub fn do_open(
             }
             None => {
                 check_dir_write(&dir, &ctx)?;
-                let inode = overlay::new_mem_file(
-                    dir.dev,
-                    mode & !umask & 0o7777,
-                    ctx.creds.fsuid,
-                    ctx.creds.fsgid,
-                );
-                let perm = mode & !umask & 0o7777;
-                if let Some(link) =
-                    hostops::create_file(&dir, &name, perm, ctx.creds.fsuid, ctx.creds.fsgid)?
-                {
+                let (gid, perm) =
+                    new_owner(&dir, &ctx.creds, libc::S_IFREG | (mode & !umask & 0o7777));
+                let perm = perm & 0o7777;
+                let inode = overlay::new_mem_file(dir.dev, perm, ctx.creds.fsuid, gid);
+                if let Some(link) = hostops::create_file(&dir, &name, perm, ctx.creds.fsuid, gid)? {
                     if let InodeKind::File(fd) = &inode.kind {
                         *fd.borrow_mut() = FileData::Host(link);
                     }
@@ -569,12 +565,8 @@ fn mkdir_impl(k: &mut Kernel, tid: Tid, dirfd: i32, path_addr: u64, mode: u32) -
     }
     check_dir_write(&dir, &ctx)?;
     let umask = k.proc_of(tid).umask;
-    let mut gid = ctx.creds.fsgid;
-    let mut mode = mode & !umask & 0o7777;
-    if dir.mode() & libc::S_ISGID != 0 {
-        gid = dir.meta.borrow().gid;
-        mode |= libc::S_ISGID;
-    }
+    let (gid, mode) = new_owner(&dir, &ctx.creds, libc::S_IFDIR | (mode & !umask & 0o7777));
+    let mode = mode & 0o7777;
     let child = Inode::new_dir(dir.dev, mode, ctx.creds.fsuid, gid);
     child.readonly.set(dir.readonly.get());
     if let Some(link) = hostops::mkdir(&dir, &name, mode, ctx.creds.fsuid, gid)? {
@@ -878,8 +870,9 @@ fn symlink_impl(k: &mut Kernel, tid: Tid, target_addr: u64, ndfd: i32, npath: u6
         return Err(Errno::EEXIST.into());
     }
     check_dir_write(&dir, &ctx)?;
-    let l = overlay::new_symlink(dir.dev, &target, ctx.creds.fsuid, ctx.creds.fsgid);
-    if let Some(link) = hostops::symlink(&dir, &name, &target, ctx.creds.fsuid, ctx.creds.fsgid)? {
+    let (gid, _) = new_owner(&dir, &ctx.creds, libc::S_IFLNK | 0o777);
+    let l = overlay::new_symlink(dir.dev, &target, ctx.creds.fsuid, gid);
+    if let Some(link) = hostops::symlink(&dir, &name, &target, ctx.creds.fsuid, gid)? {
         if let InodeKind::Symlink(s) = &l.kind {
             *s.borrow_mut() = SymlinkData::Host(link);
         }
@@ -997,8 +990,13 @@ fn chown_inode(ctx: &PathCtx, inode: &Inode, uid: u32, gid: u32) -> SysResult {
     if gid != u32::MAX {
         m.gid = gid;
     }
+    // Linux drops set-user-ID from anything but a directory, and set-group-ID only with
+    // group-execute (without it the bit marks mandatory locking, not a privilege).
     if m.file_type() != libc::S_IFDIR {
-        m.mode &= !(libc::S_ISUID | libc::S_ISGID);
+        m.mode &= !libc::S_ISUID;
+        if m.mode & libc::S_IXGRP != 0 {
+            m.mode &= !libc::S_ISGID;
+        }
     }
     m.ctime = Time::now();
     drop(m);
@@ -1306,7 +1304,8 @@ fn mknod_impl(
         }
         _ => return Err(Errno::EPERM.into()),
     };
-    let mut meta = Meta::new(fmt | perm, ctx.creds.fsuid, ctx.creds.fsgid);
+    let (gid, mode) = new_owner(&dir, &ctx.creds, fmt | perm);
+    let mut meta = Meta::new(mode, ctx.creds.fsuid, gid);
     meta.rdev = dev;
     let inode = Inode::new(dir.dev, meta, kind);
     if fmt == libc::S_IFIFO {
@@ -1400,4 +1399,26 @@ pub fn sys_chroot(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     k.proc_of_mut(tid).root = inode;
     Ok(0)
+}
+
+/// The group and mode a new inode in `dir` gets (Linux's inode_init_owner): the creator's
+/// fsgid, or the directory's group when the directory is set-group-ID; there a new directory
+/// inherits the bit, and a new group-executable file keeps S_ISGID only if its creator is in
+/// that group or holds CAP_FSETID.
+pub fn new_owner(dir: &Inode, creds: &crate::vfs::Creds, mode: u32) -> (u32, u32) {
+    const CAP_FSETID: u32 = 4;
+    if dir.mode() & libc::S_ISGID == 0 {
+        return (creds.fsgid, mode);
+    }
+    let gid = dir.meta.borrow().gid;
+    let mut mode = mode;
+    if mode & libc::S_IFMT == libc::S_IFDIR {
+        mode |= libc::S_ISGID;
+    } else if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP
+        && !creds.in_group(gid)
+        && !creds.has_cap(CAP_FSETID)
+    {
+        mode &= !libc::S_ISGID;
+    }
+    (gid, mode)
 }

@@ -38,8 +38,14 @@ fn cmsg_align(n: usize) -> usize {
     (n + 7) & !7
 }
 
+/// The open file behind a socket call's fd. An O_PATH descriptor is no file to these calls:
+/// EBADF, as Linux's sockfd_lookup gives, before any ENOTSOCK.
 fn get_file(k: &Kernel, tid: Tid, fd: u64) -> Result<Rc<OpenFile>, Errno> {
-    k.proc_of(tid).fds.borrow().get(fd as i32)
+    let f = k.proc_of(tid).fds.borrow().get(fd as i32)?;
+    if f.flags.get() & libc::O_PATH as u32 != 0 {
+        return Err(Errno::EBADF);
+    }
+    Ok(f)
 }
 
 /// SCM_CREDENTIALS as the kernel stamps them: the caller's pid and *real* ids.

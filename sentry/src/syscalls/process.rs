@@ -7,7 +7,7 @@ use crate::kernel::pidns::{self, vpid};
 use crate::kernel::signal::{SigAction, SIGCHLD};
 use crate::kernel::{Kernel, Pid, Process, RunState, Task, Tid, WaitStatus};
 use crate::loader;
-use crate::vfs::Creds;
+use crate::vfs::{Creds, ALL_CAPS};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -864,6 +864,8 @@ pub fn sys_arch_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     const ARCH_SET_FS: u64 = 0x1002;
     const ARCH_GET_FS: u64 = 0x1003;
     const ARCH_GET_GS: u64 = 0x1004;
+    const ARCH_GET_CPUID: u64 = 0x1011;
+    const ARCH_SET_CPUID: u64 = 0x1012;
     match a[0] {
         ARCH_SET_FS => {
             if a[1] >= crate::platform::ptrace::TASK_SIZE {
@@ -889,6 +891,10 @@ pub fn sys_arch_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
             k.mem_of(tid)?.write_u64(a[1], v)?;
             Ok(0)
         }
+        // CPUID is never made to fault in the sandbox: GET says enabled; SET answers as a
+        // host without CPUID faulting does (ENODEV), whichever mode is asked for.
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(Errno::ENODEV.into()),
         _ => Err(Errno::EINVAL.into()),
     }
 }
@@ -1183,9 +1189,14 @@ pub fn sys_getresgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 fn fix_caps(old: &Creds, new: &mut Creds, keep: bool) {
     let was_root = old.uid == 0 || old.euid == 0 || old.suid == 0;
     let now_root = new.uid == 0 || new.euid == 0 || new.suid == 0;
-    if was_root && !now_root && !keep {
-        new.cap_permitted = 0;
-        new.cap_effective = 0;
+    if was_root && !now_root {
+        if !keep {
+            new.cap_permitted = 0;
+            new.cap_effective = 0;
+        }
+        // Linux clears ambient here even with keepcaps: pre-ambient programs expect a
+        // setuid to non-root followed by execve to drop every capability.
+        new.cap_ambient = 0;
     }
     if old.euid == 0 && new.euid != 0 {
         new.cap_effective = 0;
@@ -1232,8 +1243,46 @@ pub fn sys_setuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         Err(Errno::EPERM.into())
     }
 }
+/// setreuid(2) and setregid(2) as Linux: without the capability the real id may become the
+/// old real or effective one and the effective id any of the three; the saved id follows the
+/// new effective id when the real id is set or the effective id leaves the old real one.
+/// Returns (real, effective, saved) to apply, or EPERM.
+fn setre_ids(
+    old: (u32, u32, u32),
+    r: u32,
+    e: u32,
+    privileged: bool,
+) -> Result<(u32, u32, u32), Errno> {
+    let (ouid, oeuid, osuid) = old;
+    let (mut nr, mut ne, mut ns) = old;
+    if r != u32::MAX {
+        if !privileged && r != ouid && r != oeuid {
+            return Err(Errno::EPERM);
+        }
+        nr = r;
+    }
+    if e != u32::MAX {
+        if !privileged && e != ouid && e != oeuid && e != osuid {
+            return Err(Errno::EPERM);
+        }
+        ne = e;
+    }
+    if r != u32::MAX || (e != u32::MAX && e != ouid) {
+        ns = ne;
+    }
+    Ok((nr, ne, ns))
+}
+
 pub fn sys_setreuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    setresuid_impl(k, tid, a[0] as u32, a[1] as u32, u32::MAX, true)
+    let c = &k.proc_of(tid).creds;
+    let privileged = c.has_cap(crate::vfs::CAP_SETUID);
+    let (r, e, s) = setre_ids(
+        (c.uid, c.euid, c.suid),
+        a[0] as u32,
+        a[1] as u32,
+        privileged,
+    )?;
+    setresuid_impl(k, tid, r, e, s, true)
 }
 pub fn sys_setresuid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     setresuid_impl(k, tid, a[0] as u32, a[1] as u32, a[2] as u32, true)
@@ -1272,7 +1321,15 @@ pub fn sys_setgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
 }
 pub fn sys_setregid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    setresgid_impl(k, tid, a[0] as u32, a[1] as u32, u32::MAX)
+    let c = &k.proc_of(tid).creds;
+    let privileged = c.has_cap(crate::vfs::CAP_SETGID);
+    let (r, e, s) = setre_ids(
+        (c.gid, c.egid, c.sgid),
+        a[0] as u32,
+        a[1] as u32,
+        privileged,
+    )?;
+    setresgid_impl(k, tid, r, e, s)
 }
 pub fn sys_setresgid(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     setresgid_impl(k, tid, a[0] as u32, a[1] as u32, a[2] as u32)
@@ -1344,34 +1401,58 @@ pub fn sys_setgroups(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if !k.proc_of(tid).creds.has_cap(crate::vfs::CAP_SETGID) {
         return Err(Errno::EPERM.into());
     }
-    let n = a[0] as usize;
+    // An int: a negative size is a huge unsigned one (EINVAL).
+    let n = a[0] as u32 as usize;
     if n > 65536 {
         return Err(Errno::EINVAL.into());
     }
     let b = k.mem_of(tid)?.read_vec(a[1], n * 4)?;
-    let groups = b
+    let mut groups: Vec<u32> = b
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
+    // Linux keeps the list sorted (groups_sort), so getgroups returns it in order.
+    groups.sort_unstable();
     k.proc_of_mut(tid).creds.groups = groups;
     Ok(0)
 }
 
+/// capget/capset header versions: v1 carries one 32-bit set of each kind, v2 and v3 two.
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// The number of 32-bit data structs a header version carries, None for an unknown version.
+fn cap_words(version: u32) -> Option<usize> {
+    match version {
+        CAP_V1 => Some(1),
+        CAP_V2 | CAP_V3 => Some(2),
+        _ => None,
+    }
+}
+
+/// capget(2). An unknown version is answered with the preferred one written into the header:
+/// EINVAL, or success when `data` is NULL (how libcap probes). Then the pid (negative: EINVAL;
+/// 0 or its own: the caller; another: that process, ESRCH if none).
 pub fn sys_capget(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let mem = k.mem_of(tid)?;
     let version = mem.read_u32(a[0])?;
-    if version != 0x20080522 && version != 0x20071026 {
-        mem.write_u32(a[0], 0x20080522)?;
-        if a[1] == 0 {
-            return Ok(0);
-        }
-        return Err(Errno::EINVAL.into());
-    }
+    let Some(words) = cap_words(version) else {
+        mem.write_u32(a[0], CAP_V3)?;
+        return if a[1] == 0 {
+            Ok(0)
+        } else {
+            Err(Errno::EINVAL.into())
+        };
+    };
     if a[1] == 0 {
         return Ok(0);
     }
     let pid = mem.read_u32(a[0] + 4)? as i32;
-    let c = if pid == 0 {
+    if pid < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let c = if pid == 0 || pid == vpid(k.task(tid).tgid) {
         k.proc_of(tid).creds.clone()
     } else {
         let pid = k.pid_arg(tid, pid as i64)?;
@@ -1385,35 +1466,46 @@ pub fn sys_capget(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         b[i * 4..i * 4 + 4].copy_from_slice(&(*v as u32).to_le_bytes());
         b[12 + i * 4..12 + i * 4 + 4].copy_from_slice(&((*v >> 32) as u32).to_le_bytes());
     }
-    mem.write(a[1], &b)?;
+    mem.write(a[1], &b[..12 * words])?;
     Ok(0)
 }
 
+/// capset(2), for the caller only (another pid: EPERM). A v1 header sets the low 32
+/// capabilities and clears the rest; bits past the last capability are ignored. As Linux's
+/// cap_capset: the new inheritable set stays within the old inheritable plus permitted
+/// (unless CAP_SETPCAP) and within the old inheritable plus bounding, permitted only
+/// shrinks, effective stays within the new permitted; ambient loses what leaves permitted
+/// or inheritable.
 pub fn sys_capset(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    const CAP_SETPCAP: u32 = 8;
     let mem = k.mem_of(tid)?;
     let version = mem.read_u32(a[0])?;
-    if version != 0x20080522 && version != 0x20071026 {
+    let Some(words) = cap_words(version) else {
+        mem.write_u32(a[0], CAP_V3)?;
         return Err(Errno::EINVAL.into());
-    }
+    };
     let pid = mem.read_u32(a[0] + 4)? as Pid;
     if pid != 0 && pid != vpid(k.task(tid).tgid) {
         return Err(Errno::EPERM.into());
     }
-    let b = mem.read_vec(a[1], 24)?;
+    let mut b = [0u8; 24];
+    b[..12 * words].copy_from_slice(&mem.read_vec(a[1], 12 * words)?);
     let rd = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as u64;
-    let eff = rd(0) | (rd(12) << 32);
-    let prm = rd(4) | (rd(16) << 32);
-    let inh = rd(8) | (rd(20) << 32);
+    let eff = (rd(0) | (rd(12) << 32)) & ALL_CAPS;
+    let prm = (rd(4) | (rd(16) << 32)) & ALL_CAPS;
+    let inh = (rd(8) | (rd(20) << 32)) & ALL_CAPS;
     let c = &mut k.proc_of_mut(tid).creds;
-    if prm & !c.cap_permitted != 0 || eff & !prm != 0 {
+    if !c.has_cap(CAP_SETPCAP) && inh & !(c.cap_inheritable | c.cap_permitted) != 0 {
         return Err(Errno::EPERM.into());
     }
-    if inh & !(c.cap_inheritable | c.cap_permitted) != 0 && !c.has_cap(8) {
+    if inh & !(c.cap_inheritable | c.cap_bounding) != 0 {
+        return Err(Errno::EPERM.into());
+    }
+    if prm & !c.cap_permitted != 0 || eff & !prm != 0 {
         return Err(Errno::EPERM.into());
     }
     c.cap_effective = eff;
     c.cap_permitted = prm;
-    // Dropping a capability from permitted or inheritable drops it from ambient (Linux).
     c.cap_ambient &= prm & inh;
     c.cap_inheritable = inh;
     Ok(0)

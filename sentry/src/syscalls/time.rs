@@ -500,3 +500,62 @@ pub fn sys_timer_delete(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     }
     Ok(0)
 }
+
+/// adjtimex(2) for the sandbox's CLOCK_REALTIME, which is the host's and which the sandbox
+/// may never steer: a read (modes 0, or ADJ_OFFSET_SS_READ) fills `struct timex` with the
+/// state of a clock that no NTP daemon disciplines, as a fresh Linux reports it, and returns
+/// TIME_ERROR; any change is EPERM (the CAP_SYS_TIME a container may hold is not the host's).
+pub fn sys_adjtimex(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    adjtime_realtime(k, tid, a[0])
+}
+
+/// clock_adjtime(2): CLOCK_REALTIME as adjtimex; other clocks cannot be adjusted
+/// (EOPNOTSUPP), unknown ones are EINVAL.
+pub fn sys_clock_adjtime(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    let clock = a[0] as i32;
+    if clock == libc::CLOCK_REALTIME {
+        return adjtime_realtime(k, tid, a[1]);
+    }
+    if cpu_clock(k, tid, clock)?.is_some() {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    clock_now(clock)?;
+    Err(Errno::EOPNOTSUPP.into())
+}
+
+fn adjtime_realtime(k: &mut Kernel, tid: Tid, buf: u64) -> SysResult {
+    const ADJ_OFFSET_SINGLESHOT: u32 = 0x0001;
+    const ADJ_OFFSET_READONLY: u32 = 0x2000;
+    const ADJ_ADJTIME: u32 = 0x8000;
+    const STA_UNSYNC: i32 = 0x0040;
+    const TIME_ERROR: i64 = 5;
+    let mem = k.mem_of(tid)?;
+    let modes = mem.read_u32(buf)?;
+    if modes & ADJ_ADJTIME != 0 {
+        if modes & ADJ_OFFSET_SINGLESHOT == 0 {
+            return Err(Errno::EINVAL.into());
+        }
+        if modes & ADJ_OFFSET_READONLY == 0 {
+            return Err(Errno::EPERM.into());
+        }
+    } else if modes != 0 {
+        return Err(Errno::EPERM.into());
+    }
+    // struct timex (208 bytes on x86-64): modes stays, the rest is the clock's state.
+    let mut t = [0u8; 208];
+    t[0..4].copy_from_slice(&modes.to_le_bytes());
+    let put =
+        |t: &mut [u8; 208], off: usize, v: i64| t[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(&mut t, 24, 16_000_000); // maxerror, us
+    put(&mut t, 32, 16_000_000); // esterror, us
+    t[40..44].copy_from_slice(&STA_UNSYNC.to_le_bytes());
+    put(&mut t, 48, 2); // constant
+    put(&mut t, 56, 1); // precision, us
+    put(&mut t, 64, 32_768_000); // tolerance, ppm << 16
+    let now = clock_now(libc::CLOCK_REALTIME)?;
+    put(&mut t, 72, now.tv_sec);
+    put(&mut t, 80, now.tv_nsec / 1000); // microseconds: STA_NANO is not set
+    put(&mut t, 88, 1_000_000 / 100); // tick, us per USER_HZ tick
+    mem.write(buf, &t)?;
+    Ok(TIME_ERROR)
+}
