@@ -119,7 +119,14 @@ int main(void) {
     rep_err("tkill of a missing tid", syscall(SYS_tkill, 999999, SIGUSR1));
     stop = 1;
     pthread_join(th, NULL);
-    rep_err("tgkill of an exited thread", syscall(SYS_tgkill, getpid(), target_tid, 0));
+    // pthread_join returns when the thread's tid word is cleared, which Linux does before
+    // the thread is gone; its tid then stops naming anything (ESRCH) soon after.
+    long gone = 0;
+    for (int i = 0; i < 1000 && !gone; i++) {
+        gone = syscall(SYS_tgkill, getpid(), target_tid, 0) < 0 && errno == ESRCH;
+        if (!gone) usleep(1000);
+    }
+    check("tgkill of an exited thread: ESRCH once it is gone", gone);
 
     rep("sched_yield", sched_yield());
     cpu_set_t set;

@@ -108,6 +108,7 @@ corpus! {
     misc_uname_sysinfo => c("misc_uname_sysinfo"),
     misc_syscalls => c("misc_syscalls"),
     misc_arch_prctl => c("misc_arch_prctl"),
+    misc_errnos => c("misc_errnos"),
     // ---- earlier programs, run the same way
     file_locks => c("file_locks"),
     ipc_sysv_basic => c("ipc_sysv_basic"),

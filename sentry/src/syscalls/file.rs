@@ -1253,8 +1253,21 @@ pub fn sys_fallocate(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// fadvise64(fd, offset, len, advice): the advice is only checked (pipes and FIFOs ESPIPE, a
+/// negative length or an unknown advice EINVAL), as for a file without page cache to tune.
 pub fn sys_fadvise(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    get_file(k, tid, a[0])?;
+    const POSIX_FADV_NOREUSE: u64 = 5;
+    let f = get_file(k, tid, a[0])?;
+    let fifo = f.ops.as_any().is::<crate::fs::pipe::PipeEnd>()
+        || f.inode
+            .as_ref()
+            .is_some_and(|i| i.mode() & libc::S_IFMT == libc::S_IFIFO);
+    if fifo {
+        return Err(Errno::ESPIPE.into());
+    }
+    if (a[2] as i64) < 0 || a[3] as u32 as u64 > POSIX_FADV_NOREUSE {
+        return Err(Errno::EINVAL.into());
+    }
     Ok(0)
 }
 

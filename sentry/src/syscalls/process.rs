@@ -300,11 +300,22 @@ pub fn sys_clone3(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     if k.task(tid).vfork_wait.is_some() {
         return do_clone(k, tid, 0, 0, 0, 0, 0);
     }
-    if a[1] < 64 {
+    // struct clone_args: 64 bytes in its first version, 88 now. A larger struct from a newer
+    // libc is fine if what we do not know is zero (E2BIG otherwise, and past a page).
+    const CLONE_ARGS_MIN: u64 = 64;
+    const CLONE_ARGS_KNOWN: usize = 88;
+    let size = a[1];
+    if size < CLONE_ARGS_MIN {
         return Err(Errno::EINVAL.into());
     }
+    if size > 4096 {
+        return Err(Errno::E2BIG.into());
+    }
     let mem = k.mem_of(tid)?;
-    let b = mem.read_vec(a[0], 88.min(a[1] as usize))?;
+    let b = mem.read_vec(a[0], size as usize)?;
+    if b.len() > CLONE_ARGS_KNOWN && b[CLONE_ARGS_KNOWN..].iter().any(|&x| x != 0) {
+        return Err(Errno::E2BIG.into());
+    }
     let f = |i: usize| {
         u64::from_le_bytes(
             b.get(i * 8..i * 8 + 8)
@@ -315,6 +326,10 @@ pub fn sys_clone3(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let (flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
         (f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7));
     if exit_signal > 64 || flags & 0xff != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    // A stack is an address and a size, both or neither.
+    if (stack == 0) != (stack_size == 0) {
         return Err(Errno::EINVAL.into());
     }
     let sp = if stack != 0 { stack + stack_size } else { 0 };
@@ -491,11 +506,20 @@ pub fn sys_execve(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     exec_impl(k, tid, None, path, a[1], a[2])
 }
 
+/// execveat(2): `flags` may hold AT_EMPTY_PATH (run the file `dirfd` names) and
+/// AT_SYMLINK_NOFOLLOW (a symbolic link as the last component is ELOOP); anything else is
+/// EINVAL before the path is looked at.
 pub fn sys_execveat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
+    const AT_EMPTY_PATH: u64 = 0x1000;
+    const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+    let flags = a[4] as u32 as u64;
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
     let path = read_path(k, tid, a[1])?;
     let dirfd = a[0] as i32;
     if path.is_empty() {
-        if a[4] & 0x1000 == 0 {
+        if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT.into());
         }
         let f = super::file::get_file(k, tid, dirfd as u64)?;
@@ -503,6 +527,12 @@ pub fn sys_execveat(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         return exec_impl(k, tid, None, p, a[2], a[3]);
     }
     let start = super::dirfd_start(k, tid, dirfd, &path)?;
+    if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        let ctx = path_ctx(k, tid);
+        if crate::vfs::resolve(k, &ctx, start.clone(), &path, false)?.is_symlink() {
+            return Err(Errno::ELOOP.into());
+        }
+    }
     exec_impl(k, tid, start, path, a[2], a[3])
 }
 
