@@ -348,15 +348,7 @@ pub fn compare(p: &Program) -> Option<Compared> {
     std::fs::create_dir_all(&dir).unwrap();
     let bundle = crate::Bundle { dir };
     bundle.write_config(&corpus_config(&sh.bundle_rootfs, p, &moat_binds));
-    let id = env.new_id();
-    let mut cmd = env.moat_cmd(&[
-        "run".as_ref(),
-        "--bundle".as_ref(),
-        bundle.dir.as_os_str(),
-        id.as_ref(),
-    ]);
-    cmd.current_dir("/");
-    let moat = run_with_timeout(cmd, p.timeout);
+    let (_, moat) = env.run_bundle_from_root(&bundle, p.timeout);
     assert!(
         !moat.timed_out && moat.stdout == native.stdout && moat.code == native.code,
         "{}: moat differs from native\n{}--- moat: {}",

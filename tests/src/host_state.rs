@@ -1,10 +1,11 @@
 //! What a test checks the sandbox left alone on the host: a directory tree's contents, the
 //! hostname, network links, mount table and wall clock, and cgroup directories.
 
-use crate::mountinfo;
+use crate::{mountinfo, mounts_under, processes_matching, wait_until, Bundle, TestEnv};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// (type, mode, uid, gid, size, mtime, content) of every entry below `root`, by relative path.
@@ -156,4 +157,52 @@ impl HostState {
             "the host's wall clock moved by {drift} ms relative to monotonic"
         );
     }
+}
+
+/// Panics unless the tree below `root` is as `before` ([`snapshot`]) recorded it; `what`
+/// names it in the message.
+pub fn assert_tree_unchanged(before: &BTreeMap<PathBuf, String>, root: &Path, what: &str) {
+    let after = snapshot(root);
+    assert!(
+        *before == after,
+        "{what} changed:\n{}",
+        snapshot_diff(before, &after)
+    );
+}
+
+/// Panics unless the finished `moat run` of container `id` from `bundle` left nothing on
+/// the host: no process naming the bundle or the id, no listing, no state, no mount below
+/// the bundle, no cgroup directory `cgroup`.
+pub fn assert_torn_down(env: &TestEnv, bundle: &Bundle, id: &str, cgroup: &str) {
+    let needle = bundle.dir.to_string_lossy().into_owned();
+    assert!(
+        wait_until(Duration::from_secs(5), || processes_matching(&needle)
+            .is_empty()
+            && processes_matching(id).is_empty()),
+        "processes of the container outlived it: {:?} {:?}",
+        processes_matching(&needle),
+        processes_matching(id)
+    );
+    let list = env.moat(&["list", "--quiet"]);
+    assert!(list.success(), "moat list failed: {}", list.describe());
+    assert!(
+        !list.stdout.lines().any(|l| l == id),
+        "{id} is still listed after run returned: {}",
+        list.stdout
+    );
+    let state = env.moat(&["state", id]);
+    assert!(
+        !state.success(),
+        "state of a finished run still answers: {}",
+        state.describe()
+    );
+    assert!(
+        mounts_under(&bundle.dir).is_empty(),
+        "mounts left below the bundle"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || cgroup_dirs(cgroup).is_empty()),
+        "the container's cgroup is left: {:?}",
+        cgroup_dirs(cgroup)
+    );
 }

@@ -615,6 +615,20 @@ impl TestEnv {
         (id, o)
     }
 
+    /// [`TestEnv::run_bundle`] from `/` with its own deadline, for runs longer than the
+    /// default one (fuzzers, the corpus).
+    pub fn run_bundle_from_root(&self, bundle: &Bundle, timeout: Duration) -> (String, Output) {
+        let id = self.new_id();
+        let mut cmd = self.moat_cmd(&[
+            "run".as_ref(),
+            "--bundle".as_ref(),
+            bundle.dir.as_os_str(),
+            id.as_ref(),
+        ]);
+        cmd.current_dir("/");
+        (id, run_with_timeout(cmd, timeout))
+    }
+
     /// Runs `/bin/sh -c SCRIPT` under moat in a new bundle; returns the output and the bundle.
     pub fn run_script(&self, name: &str, script: &str) -> (Output, Bundle) {
         let b = self.bundle(name, &["/bin/sh", "-c", script]);

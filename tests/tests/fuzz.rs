@@ -14,10 +14,8 @@
 //!
 //! The fuzzer is never run natively: it calls everything as root.
 
-use moat_tests::host_state::{cgroup_dirs, snapshot, snapshot_diff, HostState};
-use moat_tests::{
-    mounts_under, processes_matching, require_root, run_with_timeout, wait_until, TestEnv,
-};
+use moat_tests::host_state::{assert_torn_down, assert_tree_unchanged, snapshot, HostState};
+use moat_tests::{require_root, TestEnv};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
@@ -49,15 +47,7 @@ fn fuzz(seed: &str) {
     let host = HostState::capture();
     let host_tmp_fuzz = Path::new("/tmp/fuzz").exists();
 
-    let id = env.new_id();
-    let mut cmd = env.moat_cmd(&[
-        "run".as_ref(),
-        "--bundle".as_ref(),
-        bundle.dir.as_os_str(),
-        id.as_ref(),
-    ]);
-    cmd.current_dir("/");
-    let out = run_with_timeout(cmd, Duration::from_secs(240));
+    let (id, out) = env.run_bundle_from_root(&bundle, Duration::from_secs(240));
 
     // 1. the sentry survived every call
     assert!(
@@ -74,50 +64,14 @@ fn fuzz(seed: &str) {
     );
 
     // 3. clean teardown (checked before anything else can race with a straggler)
-    let needle = bundle.dir.to_string_lossy().into_owned();
-    assert!(
-        wait_until(Duration::from_secs(5), || processes_matching(&needle)
-            .is_empty()
-            && processes_matching(&id).is_empty()),
-        "processes of the container outlived it: {:?} {:?}",
-        processes_matching(&needle),
-        processes_matching(&id)
-    );
-    let list = env.moat(&["list", "--quiet"]);
-    assert!(list.success(), "moat list failed: {}", list.describe());
-    assert!(
-        !list.stdout.lines().any(|l| l == id),
-        "{id} is still listed after run returned: {}",
-        list.stdout
-    );
-    let state = env.moat(&["state", &id]);
-    assert!(
-        !state.success(),
-        "state of a finished run still answers: {}",
-        state.describe()
-    );
-    assert!(
-        mounts_under(&bundle.dir).is_empty(),
-        "mounts left below the bundle"
-    );
-    assert!(
-        wait_until(Duration::from_secs(5), || cgroup_dirs(&cgroup).is_empty()),
-        "the container's cgroup is left: {:?}",
-        cgroup_dirs(&cgroup)
-    );
+    assert_torn_down(&env, &bundle, &id, &cgroup);
 
     // 2. nothing outside the sandbox changed
-    let rootfs_after = snapshot(&bundle.rootfs());
-    assert!(
-        rootfs_before == rootfs_after,
-        "the bundle's rootfs changed:\n{}",
-        snapshot_diff(&rootfs_before, &rootfs_after)
-    );
-    let canary_after = snapshot(&canary);
-    assert!(
-        canary_before == canary_after,
-        "the read-only bind-mounted host directory changed:\n{}",
-        snapshot_diff(&canary_before, &canary_after)
+    assert_tree_unchanged(&rootfs_before, &bundle.rootfs(), "the bundle's rootfs");
+    assert_tree_unchanged(
+        &canary_before,
+        &canary,
+        "the read-only bind-mounted host directory",
     );
     host.assert_unchanged();
     assert_eq!(

@@ -12,10 +12,8 @@
 //! 2023.01 reads past its protocol table while it builds its socket cache and dies of
 //! SIGSEGV natively too, in most runs on this host.
 
-use moat_tests::host_state::{cgroup_dirs, snapshot, snapshot_diff, HostState};
-use moat_tests::{
-    mounts_under, processes_matching, require_root, run_with_timeout, wait_until, TestEnv,
-};
+use moat_tests::host_state::{assert_torn_down, assert_tree_unchanged, snapshot, HostState};
+use moat_tests::{require_root, TestEnv};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
@@ -70,15 +68,7 @@ fn trinity_fuzzes_inside_the_sandbox() {
     let limit: u64 = calls.parse().unwrap_or(0);
     let rootfs_before = snapshot(&bundle.rootfs());
     let host = HostState::capture();
-    let id = env.new_id();
-    let mut cmd = env.moat_cmd(&[
-        "run".as_ref(),
-        "--bundle".as_ref(),
-        bundle.dir.as_os_str(),
-        id.as_ref(),
-    ]);
-    cmd.current_dir("/");
-    let out = run_with_timeout(cmd, Duration::from_secs(300 + limit / 40));
+    let (id, out) = env.run_bundle_from_root(&bundle, Duration::from_secs(300 + limit / 40));
     // "[main] Ran N syscalls. Successes: ..." (N may pass the limit by a call per child)
     let ran: Option<u64> = out.stdout.lines().find_map(|l| {
         let rest = l.split("Ran ").nth(1)?;
@@ -95,34 +85,7 @@ fn trinity_fuzzes_inside_the_sandbox() {
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     );
     eprintln!("trinity ran {} syscalls", ran.unwrap_or(0));
-    let needle = bundle.dir.to_string_lossy().into_owned();
-    assert!(
-        wait_until(Duration::from_secs(5), || processes_matching(&needle)
-            .is_empty()
-            && processes_matching(&id).is_empty()),
-        "processes of the container are left on the host: {:?}",
-        processes_matching(&needle)
-    );
-    let state = env.moat(&["state", &id]);
-    assert!(
-        !state.success(),
-        "state of a finished run still answers: {}",
-        state.describe()
-    );
-    assert!(
-        mounts_under(&bundle.dir).is_empty(),
-        "mounts left below the bundle"
-    );
-    assert!(
-        wait_until(Duration::from_secs(5), || cgroup_dirs(&cgroup).is_empty()),
-        "the container's cgroup is left: {:?}",
-        cgroup_dirs(&cgroup)
-    );
-    let rootfs_after = snapshot(&bundle.rootfs());
-    assert!(
-        rootfs_before == rootfs_after,
-        "the bundle's rootfs changed:\n{}",
-        snapshot_diff(&rootfs_before, &rootfs_after)
-    );
+    assert_torn_down(&env, &bundle, &id, &cgroup);
+    assert_tree_unchanged(&rootfs_before, &bundle.rootfs(), "the bundle's rootfs");
     host.assert_unchanged();
 }

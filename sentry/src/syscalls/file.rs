@@ -208,7 +208,6 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
 /// whoever could write to a set-ID program cannot make it run their code with its owner's
 /// privileges.
 fn remove_privs_on_write(k: &Kernel, tid: Tid, f: &OpenFile) {
-    const CAP_FSETID: u32 = 4;
     let Some(inode) = f.inode.as_ref() else {
         return;
     };
@@ -216,11 +215,8 @@ fn remove_privs_on_write(k: &Kernel, tid: Tid, f: &OpenFile) {
     if mode & libc::S_IFMT != libc::S_IFREG {
         return;
     }
-    let mut kill = mode & libc::S_ISUID;
-    if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
-        kill |= libc::S_ISGID;
-    }
-    if kill == 0 || k.proc_of(tid).creds.has_cap(CAP_FSETID) {
+    let kill = crate::vfs::setid_bits_to_drop(mode);
+    if kill == 0 || k.proc_of(tid).creds.has_cap(crate::vfs::CAP_FSETID) {
         return;
     }
     let perm = mode & 0o7777 & !kill;

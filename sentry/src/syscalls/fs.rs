@@ -990,13 +990,8 @@ fn chown_inode(ctx: &PathCtx, inode: &Inode, uid: u32, gid: u32) -> SysResult {
     if gid != u32::MAX {
         m.gid = gid;
     }
-    // Linux drops set-user-ID from anything but a directory, and set-group-ID only with
-    // group-execute (without it the bit marks mandatory locking, not a privilege).
     if m.file_type() != libc::S_IFDIR {
-        m.mode &= !libc::S_ISUID;
-        if m.mode & libc::S_IXGRP != 0 {
-            m.mode &= !libc::S_ISGID;
-        }
+        m.mode &= !vfs::setid_bits_to_drop(m.mode);
     }
     m.ctime = Time::now();
     drop(m);
@@ -1406,7 +1401,6 @@ pub fn sys_chroot(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 /// inherits the bit, and a new group-executable file keeps S_ISGID only if its creator is in
 /// that group or holds CAP_FSETID.
 pub fn new_owner(dir: &Inode, creds: &crate::vfs::Creds, mode: u32) -> (u32, u32) {
-    const CAP_FSETID: u32 = 4;
     if dir.mode() & libc::S_ISGID == 0 {
         return (creds.fsgid, mode);
     }
@@ -1416,7 +1410,7 @@ pub fn new_owner(dir: &Inode, creds: &crate::vfs::Creds, mode: u32) -> (u32, u32
         mode |= libc::S_ISGID;
     } else if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP
         && !creds.in_group(gid)
-        && !creds.has_cap(CAP_FSETID)
+        && !creds.has_cap(vfs::CAP_FSETID)
     {
         mode &= !libc::S_ISGID;
     }

@@ -1005,7 +1005,7 @@ pub fn sys_prctl(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
                 return Err(Errno::EINVAL.into());
             }
             let c = &mut k.proc_of_mut(tid).creds;
-            if !c.has_cap(8) {
+            if !c.has_cap(crate::vfs::CAP_SETPCAP) {
                 return Err(Errno::EPERM.into());
             }
             c.cap_bounding &= !(1 << a[1]);
@@ -1507,7 +1507,6 @@ pub fn sys_capget(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
 /// shrinks, effective stays within the new permitted; ambient loses what leaves permitted
 /// or inheritable.
 pub fn sys_capset(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
-    const CAP_SETPCAP: u32 = 8;
     let mem = k.mem_of(tid)?;
     let version = mem.read_u32(a[0])?;
     let Some(words) = cap_words(version) else {
@@ -1525,7 +1524,7 @@ pub fn sys_capset(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
     let prm = (rd(4) | (rd(16) << 32)) & ALL_CAPS;
     let inh = (rd(8) | (rd(20) << 32)) & ALL_CAPS;
     let c = &mut k.proc_of_mut(tid).creds;
-    if !c.has_cap(CAP_SETPCAP) && inh & !(c.cap_inheritable | c.cap_permitted) != 0 {
+    if !c.has_cap(crate::vfs::CAP_SETPCAP) && inh & !(c.cap_inheritable | c.cap_permitted) != 0 {
         return Err(Errno::EPERM.into());
     }
     if inh & !(c.cap_inheritable | c.cap_bounding) != 0 {

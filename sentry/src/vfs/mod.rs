@@ -61,9 +61,11 @@ pub const CAP_CHOWN: u32 = 0;
 pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_FOWNER: u32 = 3;
+pub const CAP_FSETID: u32 = 4;
 pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
+pub const CAP_SETPCAP: u32 = 8;
 
 impl Creds {
     pub fn root() -> Creds {
@@ -166,6 +168,17 @@ pub fn may_access(meta: &Meta, creds: &Creds, mask: u32) -> bool {
         mode & 7
     };
     bits & mask == mask
+}
+
+/// The set-ID bits Linux takes off a file whose owner changes, or that someone without
+/// CAP_FSETID writes to: set-user-ID, and set-group-ID only with group-execute (without it
+/// the bit marks mandatory locking, not a privilege).
+pub fn setid_bits_to_drop(mode: u32) -> u32 {
+    let mut bits = mode & libc::S_ISUID;
+    if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+        bits |= libc::S_ISGID;
+    }
+    bits
 }
 
 #[cfg(test)]
