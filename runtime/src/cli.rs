@@ -63,6 +63,16 @@ pub struct GlobalOpts {
     /// Keep the sentry and the workload on one CPU (true|false)
     #[arg(long = "pin-cpu", global = true, value_name = "BOOL")]
     pub pin_cpu: Option<bool>,
+    /// How the sandbox intercepts syscalls: "systrap" (seccomp traps served through shared
+    /// memory) or "ptrace" (PTRACE_SYSEMU), as runsc spells it
+    #[arg(long, global = true, value_enum, value_name = "PLATFORM")]
+    pub platform: Option<PlatformKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlatformKind {
+    Ptrace,
+    Systrap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,7 @@
 use crate::errno::Errno;
 use crate::fs::{devfs, hostfd::HostFile, overlay, procfs};
 use crate::kernel::{Kernel, Process, RunState, Task, Uts};
-use crate::platform::ptrace::Stub;
+use crate::platform::Stub;
 use crate::spec::{MountKind, SandboxSpec};
 use crate::vfs::file::{FdTable, OpenFile};
 use crate::vfs::inode::{FileData, Inode, InodeKind, Meta};
@@ -586,6 +586,7 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
         return Err(setup("process.args must not be empty"));
     }
     procfs::note_host_proc();
+    crate::platform::select(spec.options.platform).map_err(|e| setup(e.to_string()))?;
     if spec.options.pin_cpu {
         // Keep the sentry and every stub (they inherit affinity) on the CPU we boot on:
         // ptrace hand-offs between CPUs are expensive on small VMs.

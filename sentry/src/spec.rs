@@ -115,6 +115,8 @@ pub struct SentryOptions {
     pub overlay: bool,
     /// Keep the sentry and its stubs on one CPU (cheaper hand-offs on small VMs).
     pub pin_cpu: bool,
+    /// How workload syscalls reach the sentry.
+    pub platform: crate::platform::Kind,
 }
 
 impl Default for SentryOptions {
@@ -123,6 +125,7 @@ impl Default for SentryOptions {
             uname_release: "6.1.0-moat".into(),
             overlay: true,
             pin_cpu: true,
+            platform: crate::platform::Kind::Ptrace,
         }
     }
 }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use sentry::SentryOptions;
 
-use crate::cli::{Command, GlobalOpts, OverlayMode, SyscallsFormat};
+use crate::cli::{Command, GlobalOpts, OverlayMode, PlatformKind, SyscallsFormat};
 use crate::error::{Error, Result};
 
 /// What every command needs from the global flags.
@@ -49,6 +49,12 @@ impl Ctx {
         }
         if let Some(p) = self.global.pin_cpu {
             o.pin_cpu = p;
+        }
+        if let Some(p) = self.global.platform {
+            o.platform = match p {
+                PlatformKind::Ptrace => sentry::platform::Kind::Ptrace,
+                PlatformKind::Systrap => sentry::platform::Kind::Systrap,
+            };
         }
         o
     }
@@ -90,6 +96,15 @@ impl Ctx {
         if let Some(p) = g.pin_cpu {
             v.push("--pin-cpu".into());
             v.push(p.to_string());
+        }
+        if let Some(p) = g.platform {
+            v.push(format!(
+                "--platform={}",
+                match p {
+                    PlatformKind::Ptrace => "ptrace",
+                    PlatformKind::Systrap => "systrap",
+                }
+            ));
         }
         v
     }

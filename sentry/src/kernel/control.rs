@@ -456,14 +456,12 @@ impl Kernel {
                 .filter(|c| c.is_dir())
                 .unwrap_or_else(|| root.clone())
         };
-        let stub_handle = crate::platform::ptrace::Stub {
-            tid: stub.tid,
-            pid: stub.pid,
-        };
+        let stub_pid = stub.pid;
         if let Err(e) =
             crate::boot::create_process(self, stub, pid, 0, creds, fds, cwd, root, umask, rlimits)
         {
-            stub_handle.kill();
+            // SAFETY: kill(2) of the stub process the sentry just forked for this process.
+            unsafe { libc::kill(stub_pid, libc::SIGKILL) };
             return Err(host("create process", e));
         }
         if let Some(p) = self.procs.get_mut(&pid) {

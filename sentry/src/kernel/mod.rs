@@ -85,7 +85,7 @@ pub struct Kernel {
     /// Requests from the runtime (kill, ps, exec, pause, ...).
     pub(crate) control: Option<crate::control::ControlQueue>,
     /// A clean stub that new processes for `exec` are forked from.
-    pub zygote: Option<crate::platform::ptrace::Stub>,
+    pub zygote: Option<crate::platform::Stub>,
     pub root: Option<Rc<crate::vfs::Inode>>,
     /// `pause`: threads that would run are parked here until `resume`.
     pub paused: bool,
@@ -108,6 +108,8 @@ pub struct Kernel {
     watched: HashMap<i32, u32>,
     /// `host_fd_closes()` when `watched` was last known to be accurate.
     watched_gen: u64,
+    /// systrap: a stub process may have died (SIGCHLD seen): reap before waiting.
+    reap_pending: bool,
 }
 
 thread_local! {
@@ -139,6 +141,10 @@ const TICK_SIGNAL: i32 = libc::SIGALRM;
 
 /// epoll tag of the control queue's eventfd.
 const CONTROL_TAG: u64 = u64::MAX - 1;
+/// epoll tag of the systrap doorbell eventfd.
+const DOORBELL_TAG: u64 = u64::MAX - 2;
+/// How long (in polls) the systrap event loop spins on the doorbell before it sleeps.
+const DOORBELL_SPINS: u32 = 20_000;
 
 /// Host signals the sentry turns into workload signals for init.
 const FORWARDED: [i32; 8] = [
@@ -232,6 +238,7 @@ impl Kernel {
             sigfd,
             watched: HashMap::new(),
             watched_gen: 0,
+            reap_pending: false,
         })
     }
 
@@ -299,6 +306,9 @@ impl Kernel {
         if self.held_init.is_none() {
             self.resume(init);
         }
+        if crate::platform::kind() == crate::platform::Kind::Systrap {
+            return self.run_systrap();
+        }
         loop {
             if let Some(st) = self.init_exit {
                 return st;
@@ -339,6 +349,116 @@ impl Kernel {
         }
     }
 
+    /// The event loop under systrap: stubs post requests into their contexts; the loop takes
+    /// them, reaps stub processes that died, runs timers and blocked syscalls, and when there
+    /// is nothing to do spins on the doorbell for a while before it sleeps in epoll (the
+    /// doorbell eventfd, host signals, control requests, host fds of blocked syscalls).
+    fn run_systrap(&mut self) -> WaitStatus {
+        use crate::platform::systrap::contexts;
+        use std::sync::atomic::Ordering;
+        let bell = contexts::doorbell();
+        if let Some(fd) = contexts::doorbell_fd() {
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: DOORBELL_TAG,
+            };
+            // SAFETY: adding the sentry's own eventfd to its own epoll set.
+            unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        }
+        let mut rounds: u32 = 0;
+        loop {
+            if let Some(st) = self.init_exit {
+                return st;
+            }
+            let seen = bell.count.load(Ordering::SeqCst);
+            let mut progressed = self.serve_posted();
+            rounds = rounds.wrapping_add(1);
+            if rounds % 64 == 0 {
+                self.poll_events_now();
+            }
+            if self.reap_pending {
+                self.reap_pending = false;
+                progressed |= self.reap_stubs();
+            }
+            if self.init_exit.is_some() {
+                continue;
+            }
+            self.fire_timers();
+            if self.dirty || self.any_deadline_passed() {
+                self.dirty = false;
+                self.retry_blocked();
+                progressed = true;
+            }
+            if progressed {
+                continue;
+            }
+            if self.tasks.values().any(|t| t.state == RunState::InApp) {
+                let mut rang = false;
+                for _ in 0..DOORBELL_SPINS {
+                    if bell.count.load(Ordering::Acquire) != seen {
+                        rang = true;
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
+                if rang {
+                    continue;
+                }
+            }
+            bell.sleeping.swap(1, Ordering::SeqCst);
+            if bell.count.load(Ordering::SeqCst) == seen {
+                self.wait_events();
+            }
+            bell.sleeping.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// systrap: takes every posted request and handles it.
+    fn serve_posted(&mut self) -> bool {
+        let posted: Vec<(Tid, i32, Exit)> = self
+            .tasks
+            .values()
+            .filter(|t| t.state != RunState::Dead)
+            .filter_map(|t| t.stub.take_posted().map(|e| (t.tid, t.stub.tid, e)))
+            .collect();
+        let any = !posted.is_empty();
+        for (tid, host, exit) in posted {
+            if self.init_exit.is_some() {
+                break;
+            }
+            if self
+                .tasks
+                .get(&tid)
+                .is_some_and(|t| t.state != RunState::Dead && t.stub.tid == host)
+            {
+                self.handle_exit(tid, host, exit);
+            }
+        }
+        any
+    }
+
+    /// systrap: collects stub processes that died; their tasks are gone.
+    fn reap_stubs(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(Some((pid, status))) = ptrace::waitpid(-1, libc::WNOHANG) {
+            if !(libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+                continue;
+            }
+            any = true;
+            crate::platform::systrap::contexts::process_gone(pid);
+            let tid = self.by_host.get(&pid).copied().or_else(|| {
+                self.tasks
+                    .values()
+                    .find(|t| t.stub.pid == pid && t.state != RunState::Dead)
+                    .map(|t| t.tid)
+            });
+            if let Some(tid) = tid {
+                self.handle_exit(tid, pid, Exit::Gone { status });
+            }
+        }
+        any
+    }
+
     /// True when some thread runs application code and nothing else can wake us: no
     /// deadlines, no host fds to watch.
     fn only_stubs_to_wait_for(&self) -> bool {
@@ -373,6 +493,8 @@ impl Kernel {
                 self.read_host_signals();
             } else if ev.u64 == CONTROL_TAG {
                 self.handle_control();
+            } else if ev.u64 == DOORBELL_TAG {
+                drain_doorbell();
             } else {
                 self.dirty = true;
             }
@@ -524,6 +646,8 @@ impl Kernel {
                     self.read_host_signals();
                 } else if ev.u64 == CONTROL_TAG {
                     self.handle_control();
+                } else if ev.u64 == DOORBELL_TAG {
+                    drain_doorbell();
                 } else {
                     self.dirty = true;
                 }
@@ -535,6 +659,7 @@ impl Kernel {
     }
 
     fn read_host_signals(&mut self) {
+        // (SIGCHLD only marks that a stub may have died; the loop reaps.)
         loop {
             // SAFETY: signalfd_siginfo is POD.
             let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
@@ -545,7 +670,9 @@ impl Kernel {
                 break;
             }
             let sig = si.ssi_signo as i32;
-            if sig != SIGCHLD {
+            if sig == SIGCHLD {
+                self.reap_pending = true;
+            } else {
                 tracing::debug!(signal = sig, "forwarding host signal to init");
                 self.send_to_process(
                     1,
@@ -576,6 +703,11 @@ impl Kernel {
             }
             return;
         };
+        self.handle_exit(tid, host, exit);
+    }
+
+    /// Acts on why a stub thread stopped running application code (either platform).
+    fn handle_exit(&mut self, tid: Tid, host: i32, exit: Exit) {
         match exit {
             Exit::Gone { status } => {
                 self.by_host.remove(&host);
@@ -1493,5 +1625,14 @@ impl Kernel {
 
     pub fn now_deadline(timeout: Duration) -> Instant {
         Instant::now() + timeout
+    }
+}
+
+/// Empties the systrap doorbell eventfd (it only says "look at the contexts").
+fn drain_doorbell() {
+    if let Some(fd) = crate::platform::systrap::contexts::doorbell_fd() {
+        let mut v = 0u64;
+        // SAFETY: an 8-byte read from our own non-blocking eventfd into a local.
+        unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
     }
 }

@@ -4,7 +4,7 @@ use super::cputime::CpuTimes;
 use super::signal::{SigAction, SigQueue, SigSet};
 use crate::arch::Regs;
 use crate::mm::MmState;
-use crate::platform::ptrace::Stub;
+use crate::platform::Stub;
 use crate::vfs::{Creds, FdTable, Inode};
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -257,8 +257,7 @@ fn prot_of(flags: u32) -> u32 {
 
 /// True if [start, end) overlaps the stub page.
 pub fn overlaps_stub(start: u64, end: u64) -> bool {
-    let (s, e) = ptrace::stub_region();
-    start < e && end > s
+    crate::platform::overlaps_stub(start, end)
 }
 
 struct Loaded {
@@ -498,7 +497,7 @@ pub fn load(k: &mut Kernel, tid: Tid, img: &Image, envp: &[Vec<u8>]) -> Result<(
         }
     }
     // Empty the address space except the stub page and the vDSO.
-    for (start, len) in ptrace::gaps(&ptrace::kept_regions(vdso.is_some())) {
+    for (start, len) in ptrace::gaps(&crate::platform::kept_regions(vdso.is_some())) {
         stub_munmap(k, tid, start, len)?;
     }
     let mut mm = MmState::default();

@@ -76,6 +76,28 @@ pub fn gaps(kept: &[(u64, u64)]) -> Vec<(u64, u64)> {
     out
 }
 
+/// glibc registered an rseq area in the thread's TLS; once a stub unmaps it the kernel would
+/// raise SIGSEGV on every return to user mode. Unregisters it (in a freshly forked stub).
+///
+/// # Safety
+/// Only in a stub child before it empties its address space.
+pub unsafe fn unregister_rseq() {
+    // SAFETY: reads glibc's rseq offset/size and our own TLS pointer; rseq(2) with the
+    // unregister flag on the area glibc registered.
+    unsafe {
+        if __rseq_size > 0 {
+            let tp: usize;
+            std::arch::asm!("mov {}, fs:0", out(reg) tp);
+            let area = (tp as isize + __rseq_offset) as usize;
+            for len in [32u32, __rseq_size] {
+                if libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0 {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 fn stub_syscall_addr() -> u64 {
     moat_stub_syscall as *const () as usize as u64
 }
@@ -244,18 +266,7 @@ impl Stub {
                         libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
                     }
                 }
-                // glibc registered an rseq area in our TLS; once the stub unmaps it the kernel
-                // would raise SIGSEGV on every return to user mode. Unregister it first.
-                if __rseq_size > 0 {
-                    let tp: usize;
-                    std::arch::asm!("mov {}, fs:0", out(reg) tp);
-                    let area = (tp as isize + __rseq_offset) as usize;
-                    for len in [32u32, __rseq_size] {
-                        if libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0 {
-                            break;
-                        }
-                    }
-                }
+                unregister_rseq();
                 // A stub needs no privilege at all. (It must also hold no capability the sealed
                 // sentry lacks, or the sentry could no longer read its memory.)
                 let hdr: [u32; 2] = [0x2008_0522, 0];

@@ -1,26 +1,29 @@
-//! The systrap platform (being built; the ptrace platform is the one in use).
+//! The systrap platform (`--platform=systrap`).
 //!
 //! Under systrap a workload thread's syscalls are caught by the stub's own seccomp filter
 //! (`SECCOMP_RET_TRAP`: SIGSYS in the thread) instead of by a tracer: the SIGSYS handler lives
 //! in the stub's code region, saves the thread's state into a context shared with the sentry,
 //! wakes the sentry and waits for its answer. No ptrace stop, no tracer round trip.
 //!
-//! What exists so far: the stub's filter ([`stub_filter_program`]), the check of what the host
-//! kernel must offer ([`probe`]), and the stub's code region with its SIGSYS handler and the
-//! context it shares with the sentry ([`stub`]), proven by a round trip in its tests. Not
-//! yet: the kernel driving stubs through them.
+//! - [`stub`]: the code region (the handler) and the [`stub::Context`] layout;
+//! - [`contexts`]: the context file of per-thread blocks and the doorbell;
+//! - [`thread`]: the sentry's handle on one stub thread ([`thread::Thread`]);
+//! - [`stub_filter_program`] and [`probe`] here.
 
+pub mod contexts;
 pub mod stub;
+pub mod thread;
 
 use crate::platform::bpf;
 
 /// The host syscalls a systrap stub may make, each only from its code region: the signal
 /// handler's way back (`rt_sigreturn`) and its wait for the sentry (`futex`), and what the
 /// sentry asks the stub to run for it (memory mappings, new threads and processes, exit, and
-/// the thread's own CPU clock).
-pub const STUB_SYSCALLS: [i64; 13] = [
+/// the thread's own CPU clock), and the doorbell write that wakes a sleeping sentry.
+pub const STUB_SYSCALLS: [i64; 14] = [
     libc::SYS_rt_sigreturn,
     libc::SYS_futex,
+    libc::SYS_write,
     libc::SYS_mmap,
     libc::SYS_munmap,
     libc::SYS_mprotect,
@@ -69,8 +72,35 @@ pub fn stub_filter_program(start: u64, end: u64) -> Result<bpf::Program, Systrap
     }
     p.push(Load(bpf::OFF_NR));
     for nr in STUB_SYSCALLS {
-        p.push(JumpEq(nr as u32, Some("allow"), None));
+        let to = match nr {
+            libc::SYS_write => "write",
+            libc::SYS_clone => "clone",
+            _ => "allow",
+        };
+        p.push(JumpEq(nr as u32, Some(to), None));
     }
+    p.push(Goto("kill"));
+    // write: only to the doorbell eventfd.
+    p.push(Label("write"))
+        .push(Load(bpf::off_arg_hi(0)))
+        .push(JumpEq(0, None, Some("kill")))
+        .push(Load(bpf::off_arg_lo(0)))
+        .push(JumpEq(
+            stub::DOORBELL_FD as u32,
+            Some("allow"),
+            Some("kill"),
+        ));
+    // clone: only the two flag sets the sentry injects (no namespaces, no vfork).
+    p.push(Label("clone"))
+        .push(Load(bpf::off_arg_hi(0)))
+        .push(JumpEq(0, None, Some("kill")))
+        .push(Load(bpf::off_arg_lo(0)))
+        .push(JumpEq(thread::FORK_FLAGS as u32, Some("allow"), None))
+        .push(JumpEq(
+            thread::THREAD_FLAGS as u32,
+            Some("allow"),
+            Some("kill"),
+        ));
     p.push(Label("kill"))
         .push(Ret(libc::SECCOMP_RET_KILL_PROCESS))
         .push(Label("trap"))
@@ -78,6 +108,20 @@ pub fn stub_filter_program(start: u64, end: u64) -> Result<bpf::Program, Systrap
         .push(Label("allow"))
         .push(Ret(libc::SECCOMP_RET_ALLOW));
     Ok(p)
+}
+
+/// What an emptied systrap stub keeps, sorted: the code region, the context range and, with
+/// `vdso`, the host's vDSO block.
+pub fn kept_regions(vdso: bool) -> Vec<(u64, u64)> {
+    let mut v = vec![
+        stub::region(),
+        (contexts::BASE, contexts::BASE + contexts::SIZE),
+    ];
+    if let Some(h) = crate::mm::vdso::host().filter(|_| vdso) {
+        v.push((h.start(), h.end()));
+    }
+    v.sort_unstable();
+    v
 }
 
 /// AT_HWCAP2's FSGSBASE bit: user space may read and write fs/gs base directly.
@@ -119,6 +163,10 @@ mod tests {
     const END: u64 = START + 0x2000;
 
     fn action(nr: i64, ip: u64, arch: u32) -> u32 {
+        action_with(nr, ip, arch, [0; 6])
+    }
+
+    fn action_with(nr: i64, ip: u64, arch: u32, args: [u64; 6]) -> u32 {
         let f = stub_filter_program(START, END).unwrap().assemble().unwrap();
         run(
             &f,
@@ -126,9 +174,18 @@ mod tests {
                 nr: nr as i32,
                 arch,
                 instruction_pointer: ip,
-                args: [0; 6],
+                args,
             },
         )
+    }
+
+    /// Arguments the sentry really passes for the calls whose arguments the filter checks.
+    fn good_args(nr: i64) -> [u64; 6] {
+        match nr {
+            libc::SYS_write => [stub::DOORBELL_FD as u64, 0, 8, 0, 0, 0],
+            libc::SYS_clone => [thread::FORK_FLAGS, 0, 0, 0, 0, 0],
+            _ => [0; 6],
+        }
     }
 
     #[test]
@@ -164,11 +221,42 @@ mod tests {
     #[test]
     fn the_region_runs_only_the_stubs_own_calls() {
         for nr in STUB_SYSCALLS {
+            let a = good_args(nr);
             assert_eq!(
-                action(nr, START + 0x10, ARCH_X86_64),
+                action_with(nr, START + 0x10, ARCH_X86_64, a),
                 libc::SECCOMP_RET_ALLOW
             );
-            assert_eq!(action(nr, END - 1, ARCH_X86_64), libc::SECCOMP_RET_ALLOW);
+            assert_eq!(
+                action_with(nr, END - 1, ARCH_X86_64, a),
+                libc::SECCOMP_RET_ALLOW
+            );
+        }
+        let t = [thread::THREAD_FLAGS, 0, 0, 0, 0, 0];
+        assert_eq!(
+            action_with(libc::SYS_clone, START, ARCH_X86_64, t),
+            libc::SECCOMP_RET_ALLOW
+        );
+        // write to any other fd (the memory file!), clone with other flags (namespaces,
+        // vfork), or the right low half with a high half set: killed.
+        for (nr, a0) in [
+            (libc::SYS_write, crate::mm::memfile::STUB_FD as u64),
+            (libc::SYS_write, 1),
+            (libc::SYS_write, (1 << 32) | stub::DOORBELL_FD as u64),
+            (
+                libc::SYS_clone,
+                thread::FORK_FLAGS | libc::CLONE_NEWUSER as u64,
+            ),
+            (
+                libc::SYS_clone,
+                (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64,
+            ),
+            (libc::SYS_clone, thread::FORK_FLAGS | (1 << 32)),
+        ] {
+            assert_eq!(
+                action_with(nr, START + 0x10, ARCH_X86_64, [a0, 0, 0, 0, 0, 0]),
+                libc::SECCOMP_RET_KILL_PROCESS,
+                "{nr} {a0:#x}"
+            );
         }
         // A jump to the region's syscall instruction with a host-only number.
         for nr in [

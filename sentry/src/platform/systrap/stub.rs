@@ -1,51 +1,122 @@
-//! The systrap stub's code region and its shared context.
+//! The systrap stub's code region and the context it shares with the sentry.
 //!
-//! A stub thread runs with a 64 KiB signal stack whose first bytes are its [`Context`], shared
-//! with the sentry. When the stub's filter traps a workload syscall, the kernel delivers SIGSYS
-//! on that stack, into [`handler_addr`] (in the code region, so the handler's own futex calls
-//! and its `rt_sigreturn` pass the filter). The handler finds the context by rounding its
-//! stack pointer down to the stack's 64 KiB alignment, copies the thread's registers (and the
-//! syscall number) there, marks the context `REQUEST`, wakes the sentry with a futex, and
-//! waits until the sentry marks it `REPLY`. It then copies the registers back into the signal
-//! frame and returns through [`restorer_addr`] (`rt_sigreturn`), so the thread continues with
-//! whatever registers the sentry left: a syscall's result in rax, or a signal frame the sentry
-//! built.
+//! Every stub thread owns one 64 KiB *block* of the context file (see [`super::contexts`]),
+//! mapped at the same address in the sentry and in the stub. The block's first bytes are the
+//! thread's [`Context`]; the rest is the thread's signal stack. When the thread traps (SIGSYS
+//! from the stub filter, a fault, or the sentry's interrupt signal) the kernel delivers the
+//! signal on that stack into [`handler_addr`], which lives in the code region (so its own
+//! syscalls pass the filter). The handler finds its context by rounding its stack pointer
+//! down to the block, saves the thread's registers and fs/gs base there, posts `REQUEST`
+//! (waking the sentry through the doorbell eventfd only when the sentry sleeps), then waits:
+//! - `INJECT`: it runs the host syscall the sentry wrote into the context (mmap, clone, ...),
+//!   stores the result, posts `INJECT_DONE` and waits again. The child of an injected clone
+//!   starts on a copy of the block that the sentry prepared and moves to it;
+//! - `REPLY`: it copies the (possibly changed) registers back into the signal frame and
+//!   returns through [`restorer_addr`] (`rt_sigreturn`), so the thread goes on with whatever
+//!   the sentry left: a syscall's result in rax, or a signal frame the sentry built.
+//!
+//! Waiting spins briefly on the state word before sleeping on its futex; the sentry wakes the
+//! futex only when the stub says it sleeps.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
-/// Size and alignment of a stub thread's signal stack; its [`Context`] is at the bottom.
-pub const SIGNAL_STACK_SIZE: usize = 0x1_0000;
+/// Size and alignment of a block: the context, then the signal stack.
+pub const BLOCK_SIZE: usize = 0x1_0000;
 
-/// Context states.
-pub const IDLE: u32 = 0;
+/// Context states. The stub writes `REQUEST`, `INJECT_DONE` and `RUNNING`; the sentry
+/// `HELD` (it took the request), `REPLY` and `INJECT`.
+pub const RUNNING: u32 = 0;
 pub const REQUEST: u32 = 1;
-pub const REPLY: u32 = 2;
+pub const HELD: u32 = 2;
+pub const REPLY: u32 = 3;
+pub const INJECT: u32 = 4;
+pub const INJECT_DONE: u32 = 5;
+
+/// How often the stub polls its state before it sleeps on the futex.
+pub const STUB_SPINS: u32 = 2000;
 
 /// Indexes into [`Context::gregs`] (the order of the kernel's `mcontext_t` gregs).
-pub const REG_RDI: usize = 8;
-pub const REG_RSI: usize = 9;
-pub const REG_RDX: usize = 12;
-pub const REG_RAX: usize = 13;
-pub const REG_RIP: usize = 16;
-pub const REG_R10: usize = 2;
-pub const REG_R8: usize = 0;
-pub const REG_R9: usize = 1;
-
-/// The start of a stub thread's signal stack, as the handler and the sentry share it.
-#[repr(C)]
-pub struct Context {
-    /// [`IDLE`], [`REQUEST`] (the stub waits for the sentry) or [`REPLY`]: a futex word.
-    pub state: AtomicU32,
-    /// The trapped syscall's number (SIGSYS's `si_syscall`), written by the stub.
-    pub nr: AtomicU32,
-    /// The thread's general registers in `mcontext_t` order: the stub's while it runs, the
-    /// sentry's while the state is [`REQUEST`].
-    gregs: std::cell::UnsafeCell<[u64; 23]>,
+pub mod greg {
+    pub const R8: usize = 0;
+    pub const R9: usize = 1;
+    pub const R10: usize = 2;
+    pub const R11: usize = 3;
+    pub const R12: usize = 4;
+    pub const R13: usize = 5;
+    pub const R14: usize = 6;
+    pub const R15: usize = 7;
+    pub const RDI: usize = 8;
+    pub const RSI: usize = 9;
+    pub const RBP: usize = 10;
+    pub const RBX: usize = 11;
+    pub const RDX: usize = 12;
+    pub const RAX: usize = 13;
+    pub const RCX: usize = 14;
+    pub const RSP: usize = 15;
+    pub const RIP: usize = 16;
+    pub const EFL: usize = 17;
+    pub const CSGSFS: usize = 18;
+    pub const COUNT: usize = 23;
 }
 
-// The code region: page-aligned, so that a stub can keep exactly these pages. Offsets used
-// below: ucontext_t.uc_mcontext.gregs is at 40, siginfo_t's si_syscall at 24; the context's
-// nr at 4 and gregs at 8 ([`Context`]).
+/// Offsets inside a `ucontext_t` the sentry edits in a copied block.
+pub const UC_STACK_SP: usize = 16;
+pub const UC_GREGS: usize = 40;
+pub const UC_FPREGS_PTR: usize = 40 + 8 * greg::COUNT;
+
+/// The start of a block, as the handler (offsets in the assembly below) and the sentry share
+/// it. Everything in it is also writable by the workload thread's own process, so the sentry
+/// treats it as untrusted input.
+#[repr(C)]
+pub struct Context {
+    /// The futex word: one of the states above.
+    pub state: AtomicU32, // 0
+    /// The trapped syscall's number (SIGSYS's `si_syscall`).
+    pub nr: AtomicU32, // 4
+    /// The signal that brought the thread into the handler, its `si_code` and `si_addr`.
+    pub signo: AtomicU32, // 8
+    pub code: AtomicU32, // 12
+    pub addr: AtomicU64, // 16
+    /// The signal frame's `ucontext_t` (inside this block).
+    pub uctx: AtomicU64, // 24
+    /// The handler's stack pointer (the frame's return address is there).
+    pub handler_rsp: AtomicU64, // 32
+    pub fs_base: AtomicU64, // 40
+    pub gs_base: AtomicU64, // 48
+    /// An injected syscall: number, arguments, result.
+    pub inj_nr: AtomicU64, // 56
+    pub inj_args: [AtomicU64; 6], // 64
+    pub inj_res: AtomicU64, // 112
+    /// Address of the sandbox's [`Doorbell`].
+    pub doorbell: AtomicU64, // 120
+    /// The eventfd counter value the stub writes (always 1).
+    pub one: AtomicU64, // 128
+    /// The thread's host tid (CLONE_CHILD_SETTID), cleared by the kernel when it exits.
+    pub tid_word: AtomicU32, // 136
+    /// Non-zero while the stub sleeps on `state`.
+    pub stub_sleeping: AtomicU32, // 140
+    /// The thread's general registers in `mcontext_t` order.
+    pub gregs: [AtomicU64; greg::COUNT], // 144
+}
+
+/// The first block of the context file: how stubs wake a sleeping sentry.
+#[repr(C)]
+pub struct Doorbell {
+    /// Bumped by every post.
+    pub count: AtomicU64,
+    /// Non-zero while the sentry sleeps: a posting stub then writes the doorbell eventfd.
+    pub sleeping: AtomicU32,
+}
+
+/// The fd number of the doorbell eventfd in every stub.
+pub const DOORBELL_FD: i32 = 101;
+/// The fd number of the context file in every stub (injected mmaps of new blocks use it).
+pub const CONTEXT_FD: i32 = 102;
+
+// The code region: page-aligned, so that a stub keeps exactly these pages. The offsets are
+// those of `Context` (checked by a test); siginfo_t's si_code is at 8, si_addr at 16 and
+// si_syscall at 24; the ucontext's gregs at 40. r12 holds the context, r13 the ucontext, r14
+// the number of an injected syscall (syscall preserves all three).
 std::arch::global_asm!(
     ".pushsection .text.moat_systrap, \"ax\"",
     ".balign 4096",
@@ -53,42 +124,112 @@ std::arch::global_asm!(
     "moat_systrap_start:",
     ".globl moat_systrap_handler",
     "moat_systrap_handler:",
-    // rsi: siginfo_t*, rdx: ucontext_t*; every register is ours (the frame holds the thread's)
-    "mov r8, rsp",
-    "and r8, -65536",
+    "mov r12, rsp",
+    "and r12, -65536",
+    "mov r13, rdx",
+    "mov dword ptr [r12 + 8], edi",
+    "mov eax, dword ptr [rsi + 8]",
+    "mov dword ptr [r12 + 12], eax",
+    "mov rax, qword ptr [rsi + 16]",
+    "mov qword ptr [r12 + 16], rax",
     "mov eax, dword ptr [rsi + 24]",
-    "mov dword ptr [r8 + 4], eax",
-    "mov r9, rdx",
+    "mov dword ptr [r12 + 4], eax",
+    "mov qword ptr [r12 + 24], rdx",
+    "mov qword ptr [r12 + 32], rsp",
     "lea rsi, [rdx + 40]",
-    "lea rdi, [r8 + 8]",
+    "lea rdi, [r12 + 144]",
     "mov ecx, 23",
     "cld",
     "rep movsq",
-    "mov dword ptr [r8], 1",
-    // futex(&ctx.state, FUTEX_WAKE, 1)
-    "mov rdi, r8",
+    "rdfsbase rax",
+    "mov qword ptr [r12 + 40], rax",
+    "rdgsbase rax",
+    "mov qword ptr [r12 + 48], rax",
+    // Post, then ring the doorbell if the sentry sleeps (xchg and lock inc order the loads).
+    "mov eax, 1",
+    "xchg dword ptr [r12], eax",
+    "mov rax, qword ptr [r12 + 120]",
+    "lock inc qword ptr [rax]",
+    "mov ecx, dword ptr [rax + 8]",
+    "test ecx, ecx",
+    "jz 2f",
+    "mov edi, 101",
+    "lea rsi, [r12 + 128]",
+    "mov edx, 8",
+    "mov eax, 1",
+    "syscall",
+    // Wait for REPLY or INJECT.
+    "2:",
+    "mov ecx, {spins}",
+    "3:",
+    "mov eax, dword ptr [r12]",
+    "cmp eax, 3",
+    "je 5f",
+    "cmp eax, 4",
+    "je 4f",
+    "pause",
+    "dec ecx",
+    "jnz 3b",
+    "mov edx, 1",
+    "xchg dword ptr [r12 + 140], edx",
+    "mov edx, dword ptr [r12]",
+    "cmp edx, 3",
+    "je 7f",
+    "cmp edx, 4",
+    "je 7f",
+    // futex(&state, FUTEX_WAIT, seen, NULL)
+    "lea rdi, [r12]",
+    "xor esi, esi",
+    "xor r10d, r10d",
+    "mov eax, 202",
+    "syscall",
+    "7:",
+    "mov dword ptr [r12 + 140], 0",
+    "jmp 2b",
+    // INJECT: run the requested syscall.
+    "4:",
+    "mov r14, qword ptr [r12 + 56]",
+    "mov rax, r14",
+    "mov rdi, qword ptr [r12 + 64]",
+    "mov rsi, qword ptr [r12 + 72]",
+    "mov rdx, qword ptr [r12 + 80]",
+    "mov r10, qword ptr [r12 + 88]",
+    "mov r8, qword ptr [r12 + 96]",
+    "mov r9, qword ptr [r12 + 104]",
+    "syscall",
+    "test rax, rax",
+    "jnz 6f",
+    "cmp r14, 56",
+    "jne 6f",
+    // The child of an injected clone runs on the new block's stack: move to that block.
+    "mov rcx, rsp",
+    "and rcx, -65536",
+    "sub r13, r12",
+    "add r13, rcx",
+    "mov r12, rcx",
+    "6:",
+    "mov qword ptr [r12 + 112], rax",
+    "mov eax, 5",
+    "xchg dword ptr [r12], eax",
+    // futex(&state, FUTEX_WAKE, 1): the sentry may sleep on it.
+    "lea rdi, [r12]",
     "mov esi, 1",
     "mov edx, 1",
     "mov eax, 202",
     "syscall",
-    "2:",
-    "mov eax, dword ptr [r8]",
-    "cmp eax, 2",
-    "je 3f",
-    // futex(&ctx.state, FUTEX_WAIT, REQUEST, NULL)
-    "mov rdi, r8",
-    "xor esi, esi",
-    "mov edx, 1",
-    "xor r10d, r10d",
-    "mov eax, 202",
-    "syscall",
     "jmp 2b",
-    "3:",
-    "mov dword ptr [r8], 0",
-    "lea rsi, [r8 + 8]",
-    "lea rdi, [r9 + 40]",
+    // REPLY: registers back into the frame, then return into rt_sigreturn.
+    "5:",
+    "lea rsi, [r12 + 144]",
+    "lea rdi, [r13 + 40]",
     "mov ecx, 23",
+    "cld",
     "rep movsq",
+    "mov rax, qword ptr [r12 + 40]",
+    "wrfsbase rax",
+    "mov rax, qword ptr [r12 + 48]",
+    "wrgsbase rax",
+    "mov dword ptr [r12], 0",
     "ret",
     ".globl moat_systrap_restorer",
     "moat_systrap_restorer:",
@@ -99,6 +240,7 @@ std::arch::global_asm!(
     ".globl moat_systrap_end",
     "moat_systrap_end:",
     ".popsection",
+    spins = const STUB_SPINS,
 );
 
 extern "C" {
@@ -116,7 +258,7 @@ pub fn region() -> (u64, u64) {
     )
 }
 
-/// The SIGSYS handler (SA_SIGINFO | SA_ONSTACK).
+/// The handler of every signal a stub catches (SA_SIGINFO | SA_ONSTACK).
 pub fn handler_addr() -> u64 {
     moat_systrap_handler as *const () as usize as u64
 }
@@ -126,193 +268,33 @@ pub fn restorer_addr() -> u64 {
     moat_systrap_restorer as *const () as usize as u64
 }
 
-impl Context {
-    /// The registers, for the sentry while the state is [`REQUEST`].
-    ///
-    /// # Safety
-    /// Only while the stub waits (state [`REQUEST`]) and by one sentry thread at a time.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn regs(&self) -> &mut [u64; 23] {
-        // SAFETY: the caller holds the context (see above); the stub does not touch it.
-        unsafe { &mut *self.gregs.get() }
-    }
-
-    /// The sentry's side: waits (up to `timeout`) for the stub to post a request, spinning
-    /// `spins` times on the state word before sleeping on the futex. Returns false on timeout.
-    pub fn wait_request(&self, spins: u32, timeout: std::time::Duration) -> bool {
-        for _ in 0..spins {
-            if self.state.load(Ordering::Acquire) == REQUEST {
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let cur = self.state.load(Ordering::Acquire);
-            if cur == REQUEST {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            let ts = libc::timespec {
-                tv_sec: left.as_secs() as libc::time_t,
-                tv_nsec: left.subsec_nanos() as libc::c_long,
-            };
-            // SAFETY: a FUTEX_WAIT on our own live atomic, with a valid timeout.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    self.state.as_ptr(),
-                    libc::FUTEX_WAIT,
-                    cur,
-                    &ts as *const libc::timespec,
-                )
-            };
-        }
-    }
-
-    /// The sentry's side: hands the (possibly changed) registers back and wakes the stub.
-    pub fn reply(&self) {
-        self.state.store(REPLY, Ordering::Release);
-        // SAFETY: a FUTEX_WAKE on our own live atomic.
-        unsafe { libc::syscall(libc::SYS_futex, self.state.as_ptr(), libc::FUTEX_WAKE, 1) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::systrap::stub_filter_program;
-    use std::time::Duration;
+    use std::mem::offset_of;
 
-    /// A raw `syscall` outside the stub region (the filter traps it).
-    #[inline(never)]
-    fn raw_syscall0(nr: i64) -> i64 {
-        let r: i64;
-        // SAFETY: a bare syscall instruction; under the test's filter it never reaches the
-        // host kernel, and registers it clobbers are declared.
-        unsafe {
-            std::arch::asm!("syscall", inlateout("rax") nr => r, out("rcx") _, out("r11") _,
-                options(nostack));
-        }
-        r
-    }
-
-    /// A child process becomes a systrap stub (signal stack with the context, SIGSYS handler,
-    /// filter), then calls getpid 1000 times with raw syscalls; the test serves each from the
-    /// shared context with the answer 1, as the sentry would. The child records what it got;
-    /// its last call (number 999999) tells the test it is done.
+    /// The assembly hard-codes these offsets.
     #[test]
-    fn sigsys_round_trip_through_the_shared_context() {
-        const CALLS: u64 = 1000;
-        const DONE: i64 = 999_999;
-        // Shared between the test and the child: a 64 KiB-aligned signal stack block.
-        // SAFETY: a fresh anonymous shared mapping; checked below.
-        let raw = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                2 * SIGNAL_STACK_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(raw, libc::MAP_FAILED);
-        let block = (raw as usize + SIGNAL_STACK_SIZE - 1) & !(SIGNAL_STACK_SIZE - 1);
-        // SAFETY: block is inside the mapping, aligned, zeroed, and outlives every use.
-        let ctx: &Context = unsafe { &*(block as *const Context) };
-        // The child's tally, past the context.
-        let tally = (block + 1024) as *mut u64;
-        let (start, end) = region();
-        let filter = stub_filter_program(start, end)
-            .expect("region")
-            .assemble()
-            .expect("filter");
-        // SAFETY: fork in a test process; the child only makes raw syscalls and never returns.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
-            // SAFETY: the child sets up its own signal stack, handler and filter with raw
-            // calls on valid structures, then only runs trapped syscalls.
-            unsafe {
-                let ss = libc::stack_t {
-                    ss_sp: block as *mut libc::c_void,
-                    ss_flags: 0,
-                    ss_size: SIGNAL_STACK_SIZE,
-                };
-                if libc::sigaltstack(&ss, std::ptr::null_mut()) != 0 {
-                    libc::_exit(10);
-                }
-                // struct kernel_sigaction: handler, flags, restorer, mask
-                let act: [u64; 4] = [
-                    handler_addr(),
-                    (libc::SA_SIGINFO | libc::SA_ONSTACK | 0x0400_0000) as u64, // SA_RESTORER
-                    restorer_addr(),
-                    0,
-                ];
-                if libc::syscall(libc::SYS_rt_sigaction, libc::SIGSYS, act.as_ptr(), 0, 8) != 0 {
-                    libc::_exit(11);
-                }
-                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                    libc::_exit(12);
-                }
-                let prog = libc::sock_fprog {
-                    len: filter.len() as u16,
-                    filter: filter.as_ptr() as *mut libc::sock_filter,
-                };
-                if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog) != 0 {
-                    libc::_exit(13);
-                }
-                let mut ok = 0u64;
-                for _ in 0..CALLS {
-                    if raw_syscall0(libc::SYS_getpid) == 1 {
-                        ok += 1;
-                    }
-                }
-                tally.write_volatile(ok);
-                raw_syscall0(DONE);
-                loop {
-                    raw_syscall0(DONE);
-                }
-            }
-        }
-        let mut served = 0;
-        let mut finished = false;
-        while ctx.wait_request(1000, Duration::from_secs(10)) {
-            match ctx.nr.load(std::sync::atomic::Ordering::Acquire) as i64 {
-                n if n == libc::SYS_getpid => {
-                    // SAFETY: the stub waits while the state is REQUEST: the registers are ours.
-                    unsafe { ctx.regs()[REG_RAX] = 1 };
-                    served += 1;
-                    ctx.reply();
-                }
-                DONE => {
-                    finished = true;
-                    break;
-                }
-                other => panic!("the stub trapped syscall {other}"),
-            }
-        }
-        // SAFETY: our own child.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let mut status = 0;
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert!(
-            finished,
-            "the stub did not finish (status {status:#x}, served {served})"
-        );
-        assert_eq!(served, CALLS);
-        // SAFETY: the child wrote it before its last call.
-        assert_eq!(
-            unsafe { tally.read_volatile() },
-            CALLS,
-            "getpid did not return 1 every time"
-        );
-        // SAFETY: unmapping our own mapping.
-        unsafe { libc::munmap(raw, 2 * SIGNAL_STACK_SIZE) };
+    fn context_layout_matches_the_handler() {
+        assert_eq!(offset_of!(Context, state), 0);
+        assert_eq!(offset_of!(Context, nr), 4);
+        assert_eq!(offset_of!(Context, signo), 8);
+        assert_eq!(offset_of!(Context, code), 12);
+        assert_eq!(offset_of!(Context, addr), 16);
+        assert_eq!(offset_of!(Context, uctx), 24);
+        assert_eq!(offset_of!(Context, handler_rsp), 32);
+        assert_eq!(offset_of!(Context, fs_base), 40);
+        assert_eq!(offset_of!(Context, gs_base), 48);
+        assert_eq!(offset_of!(Context, inj_nr), 56);
+        assert_eq!(offset_of!(Context, inj_args), 64);
+        assert_eq!(offset_of!(Context, inj_res), 112);
+        assert_eq!(offset_of!(Context, doorbell), 120);
+        assert_eq!(offset_of!(Context, one), 128);
+        assert_eq!(offset_of!(Context, tid_word), 136);
+        assert_eq!(offset_of!(Context, stub_sleeping), 140);
+        assert_eq!(offset_of!(Context, gregs), 144);
+        assert_eq!(offset_of!(Doorbell, sleeping), 8);
+        assert_eq!(DOORBELL_FD, 101);
+        assert_eq!(libc::SYS_clone, 56);
     }
 }
