@@ -39,6 +39,7 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("epoll_ctl", libc::SYS_epoll_ctl),
     ("ptrace", libc::SYS_ptrace),
     ("wait4", libc::SYS_wait4),
+    ("waitid", libc::SYS_waitid),
     ("process_vm_readv", libc::SYS_process_vm_readv),
     ("process_vm_writev", libc::SYS_process_vm_writev),
     ("kill", libc::SYS_kill),
