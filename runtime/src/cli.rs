@@ -65,7 +65,13 @@ pub struct GlobalOpts {
     pub pin_cpu: Option<bool>,
     /// How the sandbox intercepts syscalls: "systrap" (seccomp traps served through shared
     /// memory) or "ptrace" (PTRACE_SYSEMU), as runsc spells it
-    #[arg(long, global = true, value_enum, value_name = "PLATFORM", env = "MOAT_PLATFORM")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "PLATFORM",
+        env = "MOAT_PLATFORM"
+    )]
     pub platform: Option<PlatformKind>,
 }
 

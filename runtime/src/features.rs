@@ -131,7 +131,10 @@ pub fn document() -> Value {
         },
         "annotations": {
             "org.opencontainers.moat.version": env!("CARGO_PKG_VERSION"),
-            "org.opencontainers.moat.sandbox": "sentry (user-space kernel), ptrace platform",
+            "org.opencontainers.moat.sandbox": "sentry (user-space kernel)",
+            "org.opencontainers.moat.platforms": "systrap,ptrace",
+            "org.opencontainers.moat.platform.default":
+                sentry::SentryOptions::default().platform.name(),
             "org.opencontainers.moat.exec.pids": "virtual (the sandbox's own pid namespace)"
         }
     })

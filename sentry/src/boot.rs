@@ -587,7 +587,11 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     }
     procfs::note_host_proc();
     crate::platform::select(spec.options.platform).map_err(|e| setup(e.to_string()))?;
-    if spec.options.pin_cpu {
+    let pin = spec
+        .options
+        .pin_cpu
+        .unwrap_or(spec.options.platform == crate::platform::Kind::Ptrace);
+    if pin {
         // Keep the sentry and every stub (they inherit affinity) on the CPU we boot on:
         // ptrace hand-offs between CPUs are expensive on small VMs.
         // SAFETY: sched_getcpu has no arguments; CPU_SET on a local set.

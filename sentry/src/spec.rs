@@ -113,8 +113,9 @@ pub struct SentryOptions {
     pub uname_release: String,
     /// Writes to the rootfs land in sentry memory (true, the default) or in the bundle.
     pub overlay: bool,
-    /// Keep the sentry and its stubs on one CPU (cheaper hand-offs on small VMs).
-    pub pin_cpu: bool,
+    /// Keep the sentry and its stubs on one CPU (cheaper ptrace hand-offs on small VMs; under
+    /// systrap, whose hand-offs spin, it costs instead). None: the platform's default.
+    pub pin_cpu: Option<bool>,
     /// How workload syscalls reach the sentry.
     pub platform: crate::platform::Kind,
 }
@@ -124,7 +125,7 @@ impl Default for SentryOptions {
         SentryOptions {
             uname_release: "6.1.0-moat".into(),
             overlay: true,
-            pin_cpu: true,
+            pin_cpu: None,
             platform: crate::platform::Kind::Ptrace,
         }
     }

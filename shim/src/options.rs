@@ -78,8 +78,7 @@ pub struct ShimOptions {
     /// moat's `--pin-cpu`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_cpu: Option<bool>,
-    /// runsc's key. moat has no `--platform` flag: only `ptrace` exists, so that is the only
-    /// value accepted (stored, not passed).
+    /// moat's (and runsc's) `--platform`: `systrap` or `ptrace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
     /// runsc's key. moat has no `--network` flag: the sentry's sockets are host sockets in the
@@ -182,9 +181,10 @@ impl ShimOptions {
             }
         }
         if let Some(p) = &self.platform {
-            if p != "ptrace" {
+            if p != "ptrace" && p != "systrap" {
                 return bad(format!(
-                    "platform {p:?} is not available: moat has only the \"ptrace\" platform"
+                    "platform {p:?} is not available: moat has the \"systrap\" and \"ptrace\" \
+                     platforms"
                 ));
             }
         }
@@ -241,6 +241,9 @@ impl ShimOptions {
         if let Some(p) = self.pin_cpu {
             v.push("--pin-cpu".into());
             v.push(p.to_string());
+        }
+        if let Some(p) = &self.platform {
+            v.push(format!("--platform={p}"));
         }
         v
     }
@@ -357,7 +360,8 @@ strace = true
                 "--uname-release",
                 "6.6.0-moat",
                 "--pin-cpu",
-                "false"
+                "false",
+                "--platform=ptrace"
             ]
         );
         assert!(o.strace);
@@ -387,7 +391,7 @@ strace = true
         let e = ShimOptions::from_toml("debug = \"yes\"", "f").unwrap_err();
         assert!(e.to_string().contains("debug"), "{e}");
         for (text, needle) in [
-            ("platform = \"kvm\"", "only the \"ptrace\" platform"),
+            ("platform = \"kvm\"", "platform \"kvm\" is not available"),
             ("network = \"sandbox\"", "network \"sandbox\""),
             ("overlay = \"disk\"", "overlay must be"),
             ("root = \"relative\"", "root must be an absolute path"),

@@ -48,7 +48,7 @@ impl Ctx {
             o.overlay = m == OverlayMode::Memory;
         }
         if let Some(p) = self.global.pin_cpu {
-            o.pin_cpu = p;
+            o.pin_cpu = Some(p);
         }
         if let Some(p) = self.global.platform {
             o.platform = match p {

@@ -452,6 +452,7 @@ impl Kernel {
                     .find(|t| t.stub.pid == pid && t.state != RunState::Dead)
                     .map(|t| t.tid)
             });
+            tracing::debug!(stub = pid, status, task = ?tid, "stub process gone");
             if let Some(tid) = tid {
                 self.handle_exit(tid, pid, Exit::Gone { status });
             }

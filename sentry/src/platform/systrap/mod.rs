@@ -48,7 +48,8 @@ pub enum SystrapError {
 }
 
 /// The systrap stub's filter as data:
-/// - another architecture's syscall (i386 `int 0x80`) kills the stub;
+/// - another architecture's syscall (i386 `int 0x80`) traps wherever it is, for the sentry
+///   to refuse (the sandbox has no 32-bit syscall table; trapping never runs it);
 /// - a syscall from outside the code region `[start, end)` (the workload's own, wherever its
 ///   instruction is: heap, stack, vDSO, a JIT page) traps (SIGSYS), for the sentry to serve;
 /// - from inside the region, only [`STUB_SYSCALLS`] run; anything else (a workload that
@@ -60,7 +61,7 @@ pub fn stub_filter_program(start: u64, end: u64) -> Result<bpf::Program, Systrap
     }
     let mut p = bpf::Program::new();
     p.push(Load(bpf::OFF_ARCH))
-        .push(JumpEq(bpf::ARCH_X86_64, None, Some("kill")))
+        .push(JumpEq(bpf::ARCH_X86_64, None, Some("trap")))
         .push(Load(bpf::OFF_IP_HI))
         .push(JumpEq((start >> 32) as u32, None, Some("trap")))
         .push(Load(bpf::OFF_IP_LO))
@@ -276,9 +277,14 @@ mod tests {
             action(libc::SYS_mmap | 0x4000_0000, START + 0x10, ARCH_X86_64),
             libc::SECCOMP_RET_KILL_PROCESS
         );
+        // An i386 syscall traps, inside the region or out (trapping never runs it).
         assert_eq!(
             action(libc::SYS_mmap, START + 0x10, 0x4000_0003),
-            libc::SECCOMP_RET_KILL_PROCESS
+            libc::SECCOMP_RET_TRAP
+        );
+        assert_eq!(
+            action(libc::SYS_mmap, 0x5555_0000_0000, 0x4000_0003),
+            libc::SECCOMP_RET_TRAP
         );
     }
 

@@ -97,6 +97,8 @@ pub struct Context {
     pub stub_sleeping: AtomicU32, // 140
     /// The thread's general registers in `mcontext_t` order.
     pub gregs: [AtomicU64; greg::COUNT], // 144
+    /// SIGSYS's `si_arch`: AUDIT_ARCH_X86_64, or i386 for an `int 0x80` syscall.
+    pub arch: AtomicU32, // 328
 }
 
 /// The first block of the context file: how stubs wake a sleeping sentry.
@@ -115,7 +117,7 @@ pub const CONTEXT_FD: i32 = 102;
 
 // The code region: page-aligned, so that a stub keeps exactly these pages. The offsets are
 // those of `Context` (checked by a test); siginfo_t's si_code is at 8, si_addr at 16 and
-// si_syscall at 24; the ucontext's gregs at 40. r12 holds the context, r13 the ucontext, r14
+// si_syscall at 24, si_arch at 28; the ucontext's gregs at 40. r12 holds the context, r13 the ucontext, r14
 // the number of an injected syscall (syscall preserves all three).
 std::arch::global_asm!(
     ".pushsection .text.moat_systrap, \"ax\"",
@@ -134,6 +136,8 @@ std::arch::global_asm!(
     "mov qword ptr [r12 + 16], rax",
     "mov eax, dword ptr [rsi + 24]",
     "mov dword ptr [r12 + 4], eax",
+    "mov eax, dword ptr [rsi + 28]",
+    "mov dword ptr [r12 + 328], eax",
     "mov qword ptr [r12 + 24], rdx",
     "mov qword ptr [r12 + 32], rsp",
     "lea rsi, [rdx + 40]",
@@ -293,6 +297,7 @@ mod tests {
         assert_eq!(offset_of!(Context, tid_word), 136);
         assert_eq!(offset_of!(Context, stub_sleeping), 140);
         assert_eq!(offset_of!(Context, gregs), 144);
+        assert_eq!(offset_of!(Context, arch), 328);
         assert_eq!(offset_of!(Doorbell, sleeping), 8);
         assert_eq!(DOORBELL_FD, 101);
         assert_eq!(libc::SYS_clone, 56);

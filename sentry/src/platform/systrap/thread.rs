@@ -276,8 +276,14 @@ impl Thread {
         let signo = c.signo.load(Ordering::Relaxed) as i32;
         match signo {
             libc::SIGSYS => {
-                self.orig_rax
-                    .set(c.nr.load(Ordering::Relaxed) as i32 as i64 as u64);
+                let nr = if c.arch.load(Ordering::Relaxed) == crate::platform::bpf::ARCH_X86_64 {
+                    c.nr.load(Ordering::Relaxed) as i32 as i64 as u64
+                } else {
+                    // An i386 syscall (int 0x80): the sandbox has no 32-bit syscall table,
+                    // so it fails as an unknown number does (ENOSYS).
+                    u64::MAX
+                };
+                self.orig_rax.set(nr);
                 // As ptrace shows a syscall stop: rax holds -ENOSYS, orig_rax the number.
                 c.gregs[greg::RAX].store(-(libc::ENOSYS as i64) as u64, Ordering::Relaxed);
                 Exit::Syscall
