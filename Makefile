@@ -25,8 +25,8 @@ DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file c
 # bench: everything is overridable, e.g. `make bench REPS=5 OUT=/tmp/report.md`
 REPS      ?= 3
 OUT       ?= $(BUILD)/bench-report.md
-# moat twice: with the default CPU pinning (sentry task thread + stub on one CPU) and without.
-BENCH_RUNTIMES ?= native; runc; runsc; moat=$(MOAT); moat-nopin=$(MOAT) --pin-cpu=false
+# moat twice: the default platform (systrap) and ptrace (with its default CPU pinning).
+BENCH_RUNTIMES ?= native; runc; runsc; moat=$(MOAT); moat-ptrace=$(MOAT) --platform=ptrace
 BENCH_BUNDLE   ?= $(BUILD)/bench-bundle
 BENCH_OUTDIR   ?= $(BUILD)/bench-results/$(shell date +%Y%m%d-%H%M%S)
 WITH_PYTHON    ?= 0
@@ -81,8 +81,12 @@ demo: deps build rootfs
 	    echo "host: $(DEMO)/rootfs/moat-demo-file does not exist: the container's write never reached the bundle"; \
 	fi
 
+# Everything on the default platform (systrap), then the C corpus and the runc comparisons
+# again on ptrace, which stays supported (--platform=ptrace).
 test: deps build rootfs
 	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) $(CARGO) test --release --workspace --no-fail-fast
+	MOAT_PLATFORM=ptrace MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) \
+	    $(CARGO) test --release -p moat-tests --test corpus_c --test runc_parity
 
 bench: deps build rootfs
 	@mkdir -p $(BUILD) $(dir $(OUT))

@@ -126,7 +126,7 @@ impl Default for SentryOptions {
             uname_release: "6.1.0-moat".into(),
             overlay: true,
             pin_cpu: None,
-            platform: crate::platform::Kind::Ptrace,
+            platform: crate::platform::Kind::Systrap,
         }
     }
 }

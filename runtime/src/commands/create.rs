@@ -81,6 +81,10 @@ impl Drop for Cleanup {
 pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
     container_id::validate(&args.id)?;
     let bundle = Bundle::load(&args.bundle)?;
+    // A host that cannot run the chosen platform is told so before anything exists.
+    if ctx.sentry_options().platform == sentry::platform::Kind::Systrap {
+        sentry::platform::systrap::probe().map_err(|e| Error::Other(e.to_string()))?;
+    }
     let plan = bundle.namespaces()?;
     bundle.check_namespace_paths()?;
     for what in &plan.ignored {
