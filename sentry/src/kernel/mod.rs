@@ -392,9 +392,21 @@ impl Kernel {
             if progressed {
                 continue;
             }
-            if self.tasks.values().any(|t| t.state == RunState::InApp) {
+            // Spin long only while a CPU is left over for the sentry: with every CPU running
+            // workload threads, a long spin steals the time they need to make a request.
+            let in_app = self
+                .tasks
+                .values()
+                .filter(|t| t.state == RunState::InApp)
+                .count();
+            let spins = if in_app < self.ncpu {
+                DOORBELL_SPINS
+            } else {
+                DOORBELL_SPINS / 10
+            };
+            if in_app > 0 {
                 let mut rang = false;
-                for _ in 0..DOORBELL_SPINS {
+                for _ in 0..spins {
                     if bell.count.load(Ordering::Acquire) != seen {
                         rang = true;
                         break;
@@ -839,6 +851,7 @@ impl Kernel {
                 }
                 t.blocked = Some(b);
                 t.state = RunState::Blocked;
+                t.stub.park();
                 // A signal may already be waiting.
                 if self.has_deliverable(tid) {
                     self.dirty = true;

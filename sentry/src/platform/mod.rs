@@ -159,6 +159,13 @@ impl Stub {
         }
     }
 
+    /// The thread's syscall blocked in the sentry: systrap stubs stop spinning for the answer.
+    pub fn park(&self) {
+        if let Imp::Systrap(t) = &self.imp {
+            t.park();
+        }
+    }
+
     pub fn get_regs(&self) -> io::Result<Regs> {
         each!(self, s => s.get_regs())
     }

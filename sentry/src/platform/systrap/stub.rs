@@ -99,6 +99,9 @@ pub struct Context {
     pub gregs: [AtomicU64; greg::COUNT], // 144
     /// SIGSYS's `si_arch`: AUDIT_ARCH_X86_64, or i386 for an `int 0x80` syscall.
     pub arch: AtomicU32, // 328
+    /// Non-zero when the sentry does not expect to answer soon (the syscall blocked): the
+    /// stub stops spinning and sleeps on its futex at once.
+    pub park: AtomicU32, // 332
 }
 
 /// The first block of the context file: how stubs wake a sleeping sentry.
@@ -171,9 +174,12 @@ std::arch::global_asm!(
     "je 5f",
     "cmp eax, 4",
     "je 4f",
+    "cmp dword ptr [r12 + 332], 0",
+    "jne 8f",
     "pause",
     "dec ecx",
     "jnz 3b",
+    "8:",
     "mov edx, 1",
     "xchg dword ptr [r12 + 140], edx",
     "mov edx, dword ptr [r12]",
@@ -298,6 +304,7 @@ mod tests {
         assert_eq!(offset_of!(Context, stub_sleeping), 140);
         assert_eq!(offset_of!(Context, gregs), 144);
         assert_eq!(offset_of!(Context, arch), 328);
+        assert_eq!(offset_of!(Context, park), 332);
         assert_eq!(offset_of!(Doorbell, sleeping), 8);
         assert_eq!(DOORBELL_FD, 101);
         assert_eq!(libc::SYS_clone, 56);

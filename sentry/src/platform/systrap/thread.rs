@@ -114,6 +114,7 @@ fn init_block(i: u32) {
     c.state.store(HELD, Ordering::Relaxed);
     c.stub_sleeping.store(0, Ordering::Relaxed);
     c.tid_word.store(0, Ordering::Relaxed);
+    c.park.store(0, Ordering::Relaxed);
     c.one.store(1, Ordering::Relaxed);
     c.doorbell.store(contexts::BASE, Ordering::Release);
 }
@@ -251,6 +252,7 @@ impl Thread {
     /// Hands the context back to the stub in state `to` and wakes it if it sleeps.
     fn hand_over(&self, to: u32) {
         let c = self.ctx();
+        c.park.store(0, Ordering::Relaxed);
         c.state.swap(to, Ordering::AcqRel);
         if c.stub_sleeping.load(Ordering::Acquire) != 0 {
             futex_wake(&c.state);
@@ -441,6 +443,12 @@ impl Thread {
         img[..512].copy_from_slice(src);
         img[464..512].copy_from_slice(&keep);
         self.set_xstate(&img)
+    }
+
+    /// The thread's syscall blocked: its stub should sleep instead of spinning for the answer.
+    pub fn park(&self) {
+        let c = self.ctx();
+        c.park.store(1, Ordering::Release);
     }
 
     /// Lets the thread run application code until its next syscall, fault or interrupt.
