@@ -725,17 +725,25 @@ unsafe fn stub_child(
         }
         if let Some(at) = getcpu {
             // The host vDSO's getcpu becomes a real (trapped) syscall, answered by the
-            // sentry: patch this stub's private copy of the text.
-            let page = at & !0xfff;
-            let len = (at + 8 - page).next_multiple_of(4096) as usize;
-            let rw = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
-            if libc::mprotect(page as *mut _, len, rw) == 0 {
-                std::ptr::copy_nonoverlapping(
-                    crate::mm::vdso::GETCPU_PATCH.as_ptr(),
-                    at as *mut u8,
-                    8,
-                );
-                libc::mprotect(page as *mut _, len, libc::PROT_READ | libc::PROT_EXEC);
+            // sentry: patch this stub's private copy of the read-only text through
+            // /proc/self/mem, which writes with FOLL_FORCE as ptrace's POKEDATA does.
+            let patch = crate::mm::vdso::GETCPU_PATCH;
+            let fd = libc::open(c"/proc/self/mem".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+            let written = fd >= 0
+                && libc::pwrite(fd, patch.as_ptr() as *const libc::c_void, 8, at as i64) == 8;
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            if !written {
+                // No /proc: try making the page writable (a vDSO without VM_MAYWRITE refuses;
+                // getcpu then reports the host's CPU, a cosmetic difference).
+                let page = at & !0xfff;
+                let len = (at + 8 - page).next_multiple_of(4096) as usize;
+                let rwx = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
+                if libc::mprotect(page as *mut _, len, rwx) == 0 {
+                    std::ptr::copy_nonoverlapping(patch.as_ptr(), at as *mut u8, 8);
+                    libc::mprotect(page as *mut _, len, libc::PROT_READ | libc::PROT_EXEC);
+                }
             }
         }
         if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, prog) != 0 {
