@@ -32,7 +32,8 @@ pub struct HostVdso {
 /// `mov eax, SYS_getcpu; syscall; ret`: the host vDSO's getcpu would report the host CPU the
 /// stub runs on, but CPUs and affinity are virtual in the sandbox (sched_setaffinity is not
 /// applied to the host), so getcpu is answered by the sentry like the syscall. Written into
-/// each fresh stub's private copy of the vDSO text with PTRACE_POKEDATA.
+/// each fresh stub's private copy of the vDSO text (PTRACE_POKEDATA under ptrace, the stub's
+/// own /proc/self/mem under systrap).
 pub const GETCPU_PATCH: [u8; 8] = [0xb8, 0x35, 0x01, 0x00, 0x00, 0x0f, 0x05, 0xc3];
 
 impl HostVdso {
