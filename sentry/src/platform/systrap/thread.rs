@@ -245,7 +245,14 @@ impl Thread {
             if Instant::now() > deadline {
                 return Err(io::Error::other("the stub thread does not answer"));
             }
-            futex_wait(&c.state, cur, Duration::from_millis(10));
+            // A post (REQUEST) does not wake the state futex, only the doorbell: poll it
+            // often. INJECT_DONE does wake it.
+            let nap = if want == REQUEST {
+                Duration::from_micros(200)
+            } else {
+                Duration::from_millis(10)
+            };
+            futex_wait(&c.state, cur, nap);
         }
     }
 
