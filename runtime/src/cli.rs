@@ -81,6 +81,15 @@ pub enum PlatformKind {
     Systrap,
 }
 
+impl From<PlatformKind> for sentry::platform::Kind {
+    fn from(p: PlatformKind) -> Self {
+        match p {
+            PlatformKind::Ptrace => sentry::platform::Kind::Ptrace,
+            PlatformKind::Systrap => sentry::platform::Kind::Systrap,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OverlayMode {
     Memory,

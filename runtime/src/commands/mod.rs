@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use sentry::SentryOptions;
 
-use crate::cli::{Command, GlobalOpts, OverlayMode, PlatformKind, SyscallsFormat};
+use crate::cli::{Command, GlobalOpts, OverlayMode, SyscallsFormat};
 use crate::error::{Error, Result};
 
 /// What every command needs from the global flags.
@@ -51,10 +51,7 @@ impl Ctx {
             o.pin_cpu = Some(p);
         }
         if let Some(p) = self.global.platform {
-            o.platform = match p {
-                PlatformKind::Ptrace => sentry::platform::Kind::Ptrace,
-                PlatformKind::Systrap => sentry::platform::Kind::Systrap,
-            };
+            o.platform = p.into();
         }
         o
     }
@@ -100,10 +97,7 @@ impl Ctx {
         if let Some(p) = g.platform {
             v.push(format!(
                 "--platform={}",
-                match p {
-                    PlatformKind::Ptrace => "ptrace",
-                    PlatformKind::Systrap => "systrap",
-                }
+                sentry::platform::Kind::from(p).name()
             ));
         }
         v

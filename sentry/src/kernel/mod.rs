@@ -336,12 +336,7 @@ impl Kernel {
             if self.init_exit.is_some() {
                 continue;
             }
-            self.fire_timers();
-            if self.dirty || self.any_deadline_passed() {
-                self.dirty = false;
-                self.retry_blocked();
-                progressed = true;
-            }
+            progressed |= self.run_due_work();
             if progressed {
                 continue;
             }
@@ -383,12 +378,7 @@ impl Kernel {
             if self.init_exit.is_some() {
                 continue;
             }
-            self.fire_timers();
-            if self.dirty || self.any_deadline_passed() {
-                self.dirty = false;
-                self.retry_blocked();
-                progressed = true;
-            }
+            progressed |= self.run_due_work();
             if progressed {
                 continue;
             }
@@ -423,6 +413,18 @@ impl Kernel {
             }
             bell.sleeping.store(0, Ordering::SeqCst);
         }
+    }
+
+    /// Fires due timers and, when something changed or a deadline passed, retries the
+    /// blocked syscalls. True if it retried them.
+    fn run_due_work(&mut self) -> bool {
+        self.fire_timers();
+        if self.dirty || self.any_deadline_passed() {
+            self.dirty = false;
+            self.retry_blocked();
+            return true;
+        }
+        false
     }
 
     /// systrap: takes every posted request and handles it.
@@ -502,15 +504,18 @@ impl Kernel {
         // SAFETY: evs is a valid buffer of 8 events; zero timeout.
         let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), evs.as_mut_ptr(), 8, 0) };
         for ev in evs.iter().take(n.max(0) as usize) {
-            if ev.u64 == u64::MAX {
-                self.read_host_signals();
-            } else if ev.u64 == CONTROL_TAG {
-                self.handle_control();
-            } else if ev.u64 == DOORBELL_TAG {
-                drain_doorbell();
-            } else {
-                self.dirty = true;
-            }
+            self.on_epoll_event(ev.u64);
+        }
+    }
+
+    /// Acts on one ready entry of the sentry's epoll set, by its tag.
+    fn on_epoll_event(&mut self, tag: u64) {
+        match tag {
+            u64::MAX => self.read_host_signals(),
+            CONTROL_TAG => self.handle_control(),
+            DOORBELL_TAG => drain_doorbell(),
+            // A host fd a blocked syscall waits on.
+            _ => self.dirty = true,
         }
     }
 
@@ -653,18 +658,8 @@ impl Kernel {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 16];
         // SAFETY: evs is a valid buffer of 16 events.
         let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), evs.as_mut_ptr(), 16, timeout) };
-        if n > 0 {
-            for ev in &evs[..n as usize] {
-                if ev.u64 == u64::MAX {
-                    self.read_host_signals();
-                } else if ev.u64 == CONTROL_TAG {
-                    self.handle_control();
-                } else if ev.u64 == DOORBELL_TAG {
-                    drain_doorbell();
-                } else {
-                    self.dirty = true;
-                }
-            }
+        for ev in evs.iter().take(n.max(0) as usize) {
+            self.on_epoll_event(ev.u64);
         }
         if deadline.is_some() {
             self.dirty = true;

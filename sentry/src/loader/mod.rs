@@ -255,7 +255,7 @@ fn prot_of(flags: u32) -> u32 {
     p
 }
 
-/// True if [start, end) overlaps the stub page.
+/// True if [start, end) overlaps what every stub keeps (see platform::overlaps_stub).
 pub fn overlaps_stub(start: u64, end: u64) -> bool {
     crate::platform::overlaps_stub(start, end)
 }

@@ -44,14 +44,6 @@ impl Kind {
             Kind::Systrap => "systrap",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "ptrace" => Some(Kind::Ptrace),
-            "systrap" => Some(Kind::Systrap),
-            _ => None,
-        }
-    }
 }
 
 static KIND: AtomicU8 = AtomicU8::new(0);
@@ -145,10 +137,6 @@ impl Stub {
             Kind::Ptrace => ptrace::Stub::spawn(memfile).map(Into::into),
             Kind::Systrap => systrap::thread::Thread::spawn(memfile).map(Into::into),
         }
-    }
-
-    pub fn is_systrap(&self) -> bool {
-        matches!(self.imp, Imp::Systrap(_))
     }
 
     /// systrap: the thread's pending request, taken (ptrace reports stops through waitpid).

@@ -96,10 +96,6 @@ pub fn init() -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn ready() -> bool {
-    with(|_| ()).is_some()
-}
-
 /// The context file's and the doorbell's fds (to hand to a new stub), if initialised.
 pub fn fds() -> Option<(RawFd, RawFd)> {
     with(|c| (c.file.as_raw_fd(), c.doorbell_fd.as_raw_fd()))

@@ -442,14 +442,12 @@ impl Thread {
         Ok(f)
     }
 
+    /// Writes the legacy FXSAVE area (set_xstate keeps the rest of the frame's XSAVE image
+    /// and its software-reserved bytes).
     pub fn set_fpregs(&self, f: &FpRegs) -> io::Result<()> {
-        let mut img = self.get_xstate()?;
         // SAFETY: FpRegs is 512 bytes of plain data.
         let src = unsafe { std::slice::from_raw_parts(f as *const FpRegs as *const u8, 512) };
-        let keep: Vec<u8> = img[464..512].to_vec();
-        img[..512].copy_from_slice(src);
-        img[464..512].copy_from_slice(&keep);
-        self.set_xstate(&img)
+        self.set_xstate(src)
     }
 
     /// The thread's syscall blocked: its stub should sleep instead of spinning for the answer.
