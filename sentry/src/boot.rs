@@ -252,6 +252,7 @@ pub(crate) fn create_process(
             blocked: None,
             deadline: None,
             vfork_wait: None,
+            sent: 0,
             robust_list: (0, 0),
             futex: None,
             ioprio: 0,
@@ -694,6 +695,8 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     if memfile.is_none() {
         tracing::warn!("no memory file: file mappings will be private copies");
     }
+    // Workload memory in the memory file, unless the debugging switch asks for stub memory.
+    crate::mm::space::enable(std::env::var_os("MOAT_STUB_MEMORY").is_none());
     let stub = Stub::spawn(memfile).map_err(|e| SentryError::Host {
         op: "spawn stub",
         err: e,

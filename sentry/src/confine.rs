@@ -37,11 +37,8 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("epoll_wait", libc::SYS_epoll_wait),
     ("epoll_pwait", libc::SYS_epoll_pwait),
     ("epoll_ctl", libc::SYS_epoll_ctl),
-    ("ptrace", libc::SYS_ptrace),
     ("wait4", libc::SYS_wait4),
     ("waitid", libc::SYS_waitid),
-    ("process_vm_readv", libc::SYS_process_vm_readv),
-    ("process_vm_writev", libc::SYS_process_vm_writev),
     ("kill", libc::SYS_kill),
     ("tgkill", libc::SYS_tgkill),
     ("mmap", libc::SYS_mmap),
@@ -84,6 +81,33 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("getpeername", libc::SYS_getpeername),
 ];
 
+/// Only under `--platform=ptrace`: the sentry is its stubs' tracer.
+pub const PTRACE_PLATFORM: &[(&str, i64)] = &[("ptrace", libc::SYS_ptrace)];
+
+/// Only with workload memory in the stubs (`MOAT_STUB_MEMORY=1`, a debugging switch): the
+/// sentry copies through the stub processes instead of the memory file.
+pub const STUB_MEMORY: &[(&str, i64)] = &[
+    ("process_vm_readv", libc::SYS_process_vm_readv),
+    ("process_vm_writev", libc::SYS_process_vm_writev),
+];
+
+/// Which optional parts of the filter this sentry needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Needs {
+    pub ptrace: bool,
+    pub stub_memory: bool,
+}
+
+impl Needs {
+    /// What the running sentry uses (its platform and memory model).
+    pub fn current() -> Needs {
+        Needs {
+            ptrace: crate::platform::kind() == crate::platform::Kind::Ptrace,
+            stub_memory: !crate::mm::space::enabled(),
+        }
+    }
+}
+
 /// Syscalls allowed only when an argument equals one of a few values: (name, nr, arg index,
 /// value). The sentry creates IP sockets for the workload, never unix, netlink or packet ones.
 /// Every (arg index, value) of one entry must match.
@@ -121,10 +145,18 @@ pub const MASKED: &[(&str, i64, u8, u64)] = &[
     ),
 ];
 
-fn build() -> Result<BpfProgram, SentryError> {
+fn build(needs: Needs) -> Result<BpfProgram, SentryError> {
     let err = |e: &dyn std::fmt::Display| SentryError::Setup(format!("seccomp filter: {e}"));
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for (_, nr) in ALLOWED {
+    let optional = [
+        (needs.ptrace, PTRACE_PLATFORM),
+        (needs.stub_memory, STUB_MEMORY),
+    ];
+    let extra = optional
+        .iter()
+        .filter(|(on, _)| *on)
+        .flat_map(|(_, l)| l.iter());
+    for (_, nr) in ALLOWED.iter().chain(extra) {
         rules.insert(*nr, vec![]);
     }
     for (_, nr, arg, bit) in MASKED {
@@ -281,7 +313,7 @@ fn raise_nofile() {
 
 /// Seals the sentry: from here on it can only make the syscalls above.
 pub fn seal() -> Result<(), SentryError> {
-    let prog = build()?;
+    let prog = build(Needs::current())?;
     if std::env::var_os("MOAT_DEBUG_SECCOMP").is_some() {
         // SAFETY: installing a plain SA_SIGINFO handler for SIGSYS.
         unsafe {
@@ -310,13 +342,21 @@ pub fn seal() -> Result<(), SentryError> {
 mod tests {
     #[test]
     fn filter_builds() {
-        super::build().expect("sentry filter compiles");
+        super::build(super::Needs {
+            ptrace: true,
+            stub_memory: true,
+        })
+        .expect("sentry filter compiles");
     }
 
     /// Applies the filter in a child and checks what it lets through.
     #[test]
     fn filter_allows_fstat_and_nofollow_opens_only() {
-        let prog = super::build().expect("filter");
+        let prog = super::build(super::Needs {
+            ptrace: true,
+            stub_memory: true,
+        })
+        .expect("filter");
         // SAFETY: fork in a test; the child only makes raw syscalls and exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
@@ -357,7 +397,17 @@ mod tests {
 mod socket_tests {
     /// Runs `f` in a forked child under the sealed filter; returns the wait status.
     fn under_filter(f: fn() -> i32) -> i32 {
-        let prog = super::build().expect("filter");
+        under_filter_with(
+            super::Needs {
+                ptrace: true,
+                stub_memory: true,
+            },
+            f,
+        )
+    }
+
+    fn under_filter_with(needs: super::Needs, f: fn() -> i32) -> i32 {
+        let prog = super::build(needs).expect("filter");
         // SAFETY: fork in a test; the child only makes raw syscalls and exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
@@ -375,6 +425,49 @@ mod socket_tests {
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
         status
+    }
+
+    /// Under systrap with workload memory in the memory file, ptrace and process_vm_readv
+    /// kill the sentry.
+    #[test]
+    fn systrap_filter_has_no_ptrace_or_process_vm() {
+        let needs = super::Needs {
+            ptrace: false,
+            stub_memory: false,
+        };
+        let ok = under_filter_with(needs, || {
+            // SAFETY: a getpid(2) call.
+            unsafe { libc::getpid() };
+            0
+        });
+        assert!(
+            libc::WIFEXITED(ok) && libc::WEXITSTATUS(ok) == 0,
+            "status {ok:#x}"
+        );
+        let st = under_filter_with(needs, || {
+            // SAFETY: PTRACE_PEEKDATA of our parent fails or kills; it changes nothing.
+            unsafe { libc::ptrace(libc::PTRACE_PEEKDATA, libc::getppid(), 0, 0) };
+            0
+        });
+        assert!(libc::WIFSIGNALED(st), "ptrace allowed: status {st:#x}");
+        let st = under_filter_with(needs, || {
+            let mut b = [0u8; 8];
+            let local = libc::iovec {
+                iov_base: b.as_mut_ptr() as *mut _,
+                iov_len: 8,
+            };
+            let remote = libc::iovec {
+                iov_base: b.as_mut_ptr() as *mut _,
+                iov_len: 8,
+            };
+            // SAFETY: reads our own memory into our own buffer, if it were allowed.
+            unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+            0
+        });
+        assert!(
+            libc::WIFSIGNALED(st),
+            "process_vm_readv allowed: status {st:#x}"
+        );
     }
 
     /// The sentry may create IP sockets (workload TCP/UDP) and nothing else.
@@ -429,7 +522,11 @@ mod doc_tests {
         let doc =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md"))
                 .expect("docs/security.md");
-        for (name, _) in super::ALLOWED {
+        let all = super::ALLOWED
+            .iter()
+            .chain(super::PTRACE_PLATFORM)
+            .chain(super::STUB_MEMORY);
+        for (name, _) in all {
             assert!(
                 doc.split_whitespace().any(|w| w == *name),
                 "docs/security.md does not list {name}"

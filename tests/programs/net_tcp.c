@@ -158,6 +158,9 @@ static void test_echo(void) {
             ssize_t r = send(c, chunk, n, 0);
             if (r <= 0)
                 _exit(1);
+            /* A blocking send on a stream socket queues everything before it returns. */
+            if ((size_t)r != n)
+                _exit(2);
             sent += r;
         }
         shutdown(c, SHUT_WR);

@@ -410,6 +410,7 @@ impl Kernel {
                 op: "fork stub",
                 err: e,
             })?;
+        crate::mm::space::reset(stub.pid);
         let ns = self.containers.get(&cid).map_or(0, |c| c.pidns);
         let pid = self.alloc_pid_in(ns).map_err(|e| host("alloc pid", e))?;
         let mut creds = Creds::root();

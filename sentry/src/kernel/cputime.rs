@@ -166,6 +166,13 @@ impl Kernel {
             return;
         };
         let addr = t.regs.rsp.wrapping_sub(512) & !15;
+        let tid = t.tid;
+        if crate::mm::space::before_host_write(self, tid, addr, 144).is_err() {
+            return;
+        }
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
         let mut scratch = t.regs;
         let r = t.stub.inject(
             &mut scratch,

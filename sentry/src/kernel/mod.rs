@@ -750,6 +750,10 @@ impl Kernel {
                 }
                 tracing::debug!(task = tid, signal, code, addr, ip = t.regs.rip, "fault");
                 // File mappings past EOF are fenced with PROT_NONE (syscalls/mm.rs).
+                if signal == libc::SIGSEGV && crate::mm::space::on_fault(self, tid, addr) {
+                    self.resume(tid);
+                    return;
+                }
                 let (signal, code) = if signal == libc::SIGSEGV {
                     match syscalls::mm::file_fault(self, tid, addr) {
                         syscalls::mm::FaultKind::Retry => {
@@ -952,6 +956,12 @@ impl Kernel {
                 return;
             }
         }
+        if crate::mm::space::apply_pending(self, tid).is_err() {
+            tracing::warn!(task = tid, "could not remap copied pages");
+        }
+        let Some(t) = self.tasks.get_mut(&tid) else {
+            return;
+        };
         t.state = RunState::InApp;
         if t.stub.resume(Some(&t.regs)).is_err() {
             // The stub vanished; its exit status arrives through waitpid.
@@ -1265,6 +1275,7 @@ impl Kernel {
             self.ipc.drop_attachments(stub_pid, pid, now);
             // SAFETY: kill our own stub process.
             unsafe { libc::kill(stub_pid, libc::SIGKILL) };
+            crate::mm::space::drop_space(stub_pid);
         }
         self.exit_process(pid, status);
     }
@@ -1285,6 +1296,7 @@ impl Kernel {
         let zygote = self.zygote.as_ref().ok_or(Errno::ENOMEM)?;
         let mut scratch = zygote.get_regs().map_err(|e| Errno::from_io(&e))?;
         let fresh = zygote.fork(&mut scratch).map_err(|e| Errno::from_io(&e))?;
+        crate::mm::space::reset(fresh.pid);
         let fresh_regs = fresh.get_regs().map_err(|e| Errno::from_io(&e))?;
         let t = self.tasks.get_mut(&tid).ok_or(Errno::ESRCH)?;
         let old = std::mem::replace(&mut t.stub, fresh);
@@ -1301,6 +1313,7 @@ impl Kernel {
             self.freeze_cpu(tgid);
             let now = crate::vfs::Time::now().sec;
             self.ipc.drop_attachments(old.pid, tgid, now);
+            crate::mm::space::drop_space(old.pid);
         }
         if let Some(p) = self.procs.get_mut(&tgid) {
             p.stub_pid = new_pid;

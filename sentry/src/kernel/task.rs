@@ -57,6 +57,9 @@ pub struct Task {
     /// Deadline of the syscall currently blocked, kept across retries.
     pub deadline: Option<Instant>,
     /// vfork: the child this task waits for (until it execs or exits).
+    /// Bytes a blocking send on a TCP socket has already queued while it waits for room
+    /// for the rest (survives the re-runs; see syscalls::net::send_all).
+    pub sent: usize,
     pub vfork_wait: Option<Pid>,
     pub robust_list: (u64, u64),
     /// Set while the task sleeps in FUTEX_WAIT.

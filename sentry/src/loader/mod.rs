@@ -194,17 +194,9 @@ pub fn prepare(
     Err(Errno::ELOOP)
 }
 
+/// A memory host syscall for the task's stub (see mm::space::host_call).
 fn inject(k: &Kernel, tid: Tid, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
-    let t = k.task(tid);
-    let mut scratch = t.regs;
-    let r = t
-        .stub
-        .inject(&mut scratch, nr, args)
-        .map_err(|_| Errno::EFAULT)?;
-    if (-4095..0).contains(&r) {
-        return Err(Errno(-r as i32));
-    }
-    Ok(r as u64)
+    crate::mm::space::host_call(k, tid, nr, args)
 }
 
 /// Maps anonymous memory in the task's stub.

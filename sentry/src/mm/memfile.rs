@@ -14,8 +14,9 @@ pub const STUB_FD: i32 = 100;
 /// Address space reserved in the memory file per window; files larger than this stay
 /// private copies.
 pub const WINDOW: u64 = 1 << 32;
-/// Total size of the (sparse) memory file.
-const FILE_SIZE: u64 = 1 << 46;
+/// Total size of the (sparse) memory file: file windows below `pool::POOL_BASE`, the private
+/// page pool above.
+const FILE_SIZE: u64 = super::pool::POOL_END;
 
 thread_local! {
     static MEMFILE: RefCell<Option<OwnedFd>> = const { RefCell::new(None) };
@@ -62,7 +63,7 @@ impl Window {
             n.set(v + WINDOW);
             v
         });
-        if off + WINDOW > FILE_SIZE {
+        if off + WINDOW > super::pool::POOL_BASE {
             return Err(Errno::ENOMEM);
         }
         Ok(Window { off })
@@ -162,4 +163,64 @@ impl Drop for Window {
         self.clear_from(0);
         FREE.with(|f| f.borrow_mut().push(self.off));
     }
+}
+
+/// Reads memory-file bytes at `off` (holes read as zeros).
+pub fn read_at(off: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    let fd = raw_fd().ok_or(Errno::EFAULT)?;
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: pread into the unfilled tail of `buf`.
+        let r = unsafe {
+            libc::pread(
+                fd,
+                buf[done..].as_mut_ptr() as *mut _,
+                buf.len() - done,
+                (off + done as u64) as i64,
+            )
+        };
+        if r <= 0 {
+            return Err(Errno::EFAULT);
+        }
+        done += r as usize;
+    }
+    Ok(())
+}
+
+/// Writes memory-file bytes at `off`.
+pub fn write_at(off: u64, data: &[u8]) -> Result<(), Errno> {
+    let fd = raw_fd().ok_or(Errno::EFAULT)?;
+    let mut done = 0;
+    while done < data.len() {
+        // SAFETY: pwrite from the unwritten tail of `data`.
+        let r = unsafe {
+            libc::pwrite(
+                fd,
+                data[done..].as_ptr() as *const _,
+                data.len() - done,
+                (off + done as u64) as i64,
+            )
+        };
+        if r <= 0 {
+            // Out of memory in the sandbox's cgroup, most likely.
+            return Err(Errno::EFAULT);
+        }
+        done += r as usize;
+    }
+    Ok(())
+}
+
+/// Gives the pages of [off, off+len) back to the host; they read as zeros afterwards, in
+/// every mapping of them.
+pub fn punch(off: u64, len: u64) {
+    let Some(fd) = raw_fd() else { return };
+    // SAFETY: fallocate on our own memfd; a failure leaves the pages allocated, no worse.
+    unsafe {
+        libc::fallocate(
+            fd,
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            off as i64,
+            len as i64,
+        )
+    };
 }

@@ -1,8 +1,11 @@
-//! The workload's address spaces. Today workload memory lives in the stub process itself:
-//! the sentry chooses and validates mappings, has the stub execute them (injection), and
-//! copies data with process_vm_readv/writev.
+//! The workload's address spaces. The sentry chooses and validates mappings and has the stub
+//! execute them (injection). Workload memory lives in the memory file (`space.rs`: the
+//! sentry copies through the file), or with `MOAT_STUB_MEMORY=1` in the stub processes
+//! themselves (copied with process_vm_readv/writev).
 
 pub mod memfile;
+pub mod pool;
+pub mod space;
 pub mod vdso;
 
 use crate::errno::Errno;
@@ -33,6 +36,9 @@ impl Mem {
         {
             return Err(Errno::EFAULT);
         }
+        if space::enabled() {
+            return space::read(self.pid, addr, buf);
+        }
         ptrace::read_mem(self.pid, addr, buf).map_err(|_| Errno::EFAULT)
     }
 
@@ -48,6 +54,9 @@ impl Mem {
             .is_none_or(|e| e > ptrace::TASK_SIZE)
         {
             return Err(Errno::EFAULT);
+        }
+        if space::enabled() {
+            return space::write(self.pid, addr, buf);
         }
         ptrace::write_mem(self.pid, addr, buf).map_err(|_| Errno::EFAULT)
     }
@@ -100,10 +109,9 @@ impl Mem {
         loop {
             let chunk = (PAGE - (a % PAGE)) as usize;
             let mut buf = vec![0u8; chunk];
-            let n = ptrace::read_mem_partial(self.pid, a, &mut buf);
-            if n == 0 {
-                return Err(Errno::EFAULT);
-            }
+            // A page is readable whole or not at all.
+            self.read(a, &mut buf)?;
+            let n = chunk;
             if let Some(z) = buf[..n].iter().position(|&c| c == 0) {
                 out.extend_from_slice(&buf[..z]);
                 if out.len() > max {

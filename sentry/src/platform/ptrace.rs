@@ -630,25 +630,6 @@ pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
     }
 }
 
-/// Like [`read_mem`] but returns how many bytes could be read (stops at the first fault).
-pub fn read_mem_partial(pid: i32, addr: u64, buf: &mut [u8]) -> usize {
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut _,
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut _,
-        iov_len: buf.len(),
-    };
-    // SAFETY: as in read_mem.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    if n < 0 {
-        0
-    } else {
-        n as usize
-    }
-}
-
 /// Copies data into workload memory.
 pub fn write_mem(pid: i32, addr: u64, buf: &[u8]) -> Result<(), ()> {
     if buf.is_empty() {

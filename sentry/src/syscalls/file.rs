@@ -192,6 +192,11 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
         len
     };
     let buf = &buf[..len];
+    if let Some((host, to)) = super::net::sends_all(&f) {
+        let n = stream_write(k, tid, &f, host, to, buf)?;
+        k.dirty = true;
+        return Ok(n as i64);
+    }
     let r =
         crate::fs::procfs::write_hook(k, tid, &f, buf).unwrap_or_else(|| file_write(&f, buf, off));
     let n = io_outcome(k, tid, &f, r, POLLOUT)?;
@@ -201,6 +206,25 @@ fn do_write(k: &mut Kernel, tid: Tid, fd: u64, addr: u64, len: u64, off: Option<
     crate::fs::inotify::on_write(&f, n);
     k.dirty = true;
     Ok(n as i64)
+}
+
+/// write/writev on a TCP socket: everything, or the count so far (see net::send_all).
+fn stream_write(
+    k: &mut Kernel,
+    tid: Tid,
+    f: &OpenFile,
+    host: i32,
+    timeout: Option<std::time::Duration>,
+    buf: &[u8],
+) -> Result<usize, SysErr> {
+    match super::net::send_all(k, tid, host, timeout, buf, |d| f.ops.write(f, d, None)) {
+        Err(SysErr::Errno(e)) if e == Errno::EPIPE => {
+            let pid = k.task(tid).tgid;
+            k.send_to_thread(tid, SigInfo::user(SIGPIPE, pid, 0));
+            Err(Errno::EPIPE.into())
+        }
+        other => other,
+    }
 }
 
 /// A write by a process without CAP_FSETID takes the set-user-ID bit off a regular file,
@@ -318,6 +342,11 @@ fn do_writev(
         };
         let n = fsize_cap(k, tid, &f, append_off, buf.len())?;
         buf.truncate(n);
+    }
+    if let Some((host, to)) = super::net::sends_all(&f) {
+        let n = stream_write(k, tid, &f, host, to, &buf)?;
+        k.dirty = true;
+        return Ok(n as i64);
     }
     let r = if rwf_append && f.ops.seekable() {
         let end = f.inode.as_ref().map(|i| i.size()).unwrap_or(0);

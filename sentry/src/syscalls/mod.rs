@@ -110,6 +110,11 @@ pub fn dispatch(k: &mut Kernel, tid: Tid, nr: u64, args: [u64; 6]) -> SysResult 
 /// A blocked syscall was interrupted by a signal. Returns the result it should report, or
 /// None for the default (restart if the handler allows, else EINTR).
 pub fn interrupted(k: &mut Kernel, tid: Tid, nr: u64, args: [u64; 6]) -> Option<SysResult> {
+    // A TCP send that queued part of its data returns that count (net::send_all).
+    let sent = std::mem::take(&mut k.task_mut(tid).sent);
+    if sent > 0 {
+        return Some(Ok(sent as i64));
+    }
     match nr as i64 {
         libc::SYS_nanosleep | libc::SYS_clock_nanosleep => {
             time::sleep_interrupted(k, tid, nr, args)

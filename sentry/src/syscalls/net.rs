@@ -619,6 +619,57 @@ fn parse_control(k: &Kernel, tid: Tid, unix: bool, ctl: &[u8]) -> Result<Control
     Ok(c)
 }
 
+/// A blocking send or write on a TCP socket returns only when all of `data` is queued, as on
+/// Linux: the sentry's host socket is nonblocking, so what it took so far is kept on the task
+/// (`Task::sent`) while the syscall waits for room, and the re-run sends the rest. A timeout
+/// (SO_SNDTIMEO) or a signal after some progress returns the count so far.
+pub(crate) fn send_all(
+    k: &mut Kernel,
+    tid: Tid,
+    host_fd: i32,
+    timeout: Option<Duration>,
+    data: &[u8],
+    mut send: impl FnMut(&[u8]) -> Result<usize, Errno>,
+) -> Result<usize, SysErr> {
+    let done = k.task(tid).sent.min(data.len());
+    let r = send(&data[done..]);
+    let progress = match r {
+        Ok(n) if done + n >= data.len() => {
+            k.task_mut(tid).sent = 0;
+            return Ok(done + n);
+        }
+        Ok(n) => done + n,
+        Err(e) if e == Errno::EAGAIN => done,
+        Err(e) => {
+            k.task_mut(tid).sent = 0;
+            return if done > 0 { Ok(done) } else { Err(e.into()) };
+        }
+    };
+    k.task_mut(tid).sent = progress;
+    k.dirty = true;
+    match wait_for(k, tid, Some((host_fd, POLLOUT)), timeout) {
+        SysErr::Errno(e) => {
+            k.task_mut(tid).sent = 0;
+            if progress > 0 {
+                Ok(progress)
+            } else {
+                Err(e.into())
+            }
+        }
+        other => Err(other),
+    }
+}
+
+/// Whether a blocking send on `f` must queue everything (a TCP socket).
+pub(crate) fn sends_all(f: &OpenFile) -> Option<(i32, Option<Duration>)> {
+    match net::sock_of(f) {
+        Ok(Sock::Inet(s)) if s.ty == libc::SOCK_STREAM && !s.is_netlink() && !f.nonblocking() => {
+            Some((s.raw(), s.common.sndtimeo.get()))
+        }
+        _ => None,
+    }
+}
+
 /// Sends one message. `addr` is the raw destination sockaddr (empty: none).
 fn do_send(
     k: &mut Kernel,
@@ -677,6 +728,22 @@ fn do_send(
             }
             let ctl = parse_control(k, tid, false, ctl)?;
             let a = if addr.is_empty() { None } else { Some(addr) };
+            if block && s.ty == libc::SOCK_STREAM && !s.is_netlink() && ctl.host.is_empty() {
+                let to = s.common.sndtimeo.get();
+                let n = send_all(k, tid, s.raw(), to, data, |d| s.sendmsg(d, a, &[], flags));
+                if n.is_ok() {
+                    k.dirty = true;
+                }
+                return match n {
+                    Err(SysErr::Errno(e)) if e == Errno::EPIPE => {
+                        if !nosignal {
+                            sigpipe(k, tid);
+                        }
+                        Err(e.into())
+                    }
+                    other => other,
+                };
+            }
             match s.sendmsg(data, a, &ctl.host, flags) {
                 Err(e) if e == Errno::EAGAIN && block => {
                     let to = s.common.sndtimeo.get();

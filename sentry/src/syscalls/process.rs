@@ -71,6 +71,9 @@ pub fn do_clone(
     let mut scratch = k.task(tid).regs;
     // CLONE_VM (vfork, posix_spawn): the child shares the parent's memory until it execs, so
     // it runs as another host thread of the parent's stub process. Otherwise fork the stub.
+    if flags & CLONE_VM == 0 {
+        crate::mm::space::prepare_fork(k, tid)?;
+    }
     let child_stub = if flags & CLONE_VM != 0 {
         k.task(tid).stub.spawn_thread(&mut scratch)
     } else {
@@ -80,6 +83,7 @@ pub fn do_clone(
     if flags & CLONE_VM == 0 {
         let parent_stub = k.proc_of(tid).stub_pid;
         k.ipc.fork_attachments(parent_stub, child_stub.pid);
+        crate::mm::space::fork_space(parent_stub, child_stub.pid);
     }
     let parent_task = k.task(tid);
     let mut regs = parent_task.regs;
@@ -186,6 +190,7 @@ pub fn do_clone(
         blocked: None,
         deadline: None,
         vfork_wait: None,
+        sent: 0,
         robust_list: (0, 0),
         futex: None,
         ioprio: k.task(tid).ioprio,
@@ -261,6 +266,7 @@ fn clone_thread(
         blocked: None,
         deadline: None,
         vfork_wait: None,
+        sent: 0,
         robust_list: (0, 0),
         futex: None,
         ioprio: k.task(tid).ioprio,
@@ -1148,6 +1154,7 @@ pub fn sys_getrusage(k: &mut Kernel, tid: Tid, a: [u64; 6]) -> SysResult {
         mem.write(a[1], &rusage_bytes(times))?;
         return Ok(0);
     } else {
+        crate::mm::space::before_host_write(k, tid, a[1], 144)?;
         let t = k.task(tid);
         let mut scratch = t.regs;
         let r = t

@@ -90,6 +90,7 @@ fn write_cpu_clock(k: &mut Kernel, tid: Tid, c: CpuClock, addr: u64) -> SysResul
         CpuClock::Thread(host_clock) => {
             // The host writes straight into the caller's buffer (same address space), with
             // Linux's own EFAULT checks.
+            crate::mm::space::before_host_write(k, tid, addr, 16)?;
             let t = k.task(tid);
             let mut scratch = t.regs;
             let r = t
