@@ -26,7 +26,7 @@ DEPS      := busybox-static gcc libc6-dev make jq runc crun runsc python3 file c
 REPS      ?= 3
 OUT       ?= $(BUILD)/bench-report.md
 # moat twice: the default platform (systrap) and ptrace (with its default CPU pinning).
-BENCH_RUNTIMES ?= native; runc; runsc; moat=$(MOAT); moat-ptrace=$(MOAT) --platform=ptrace
+BENCH_RUNTIMES ?= native; runc; runsc; moat=$(MOAT); moat-nopatch=$(MOAT) --syscall-patch=false; moat-ptrace=$(MOAT) --platform=ptrace
 BENCH_BUNDLE   ?= $(BUILD)/bench-bundle
 BENCH_OUTDIR   ?= $(BUILD)/bench-results/$(shell date +%Y%m%d-%H%M%S)
 WITH_PYTHON    ?= 0
@@ -87,6 +87,8 @@ test: deps build rootfs
 	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) $(CARGO) test --release --workspace --no-fail-fast
 	MOAT_PLATFORM=ptrace MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) \
 	    $(CARGO) test --release -p moat-tests --test corpus_c --test runc_parity
+	MOAT_SYSCALL_PATCH=false MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) \
+	    $(CARGO) test --release -p moat-tests --test corpus_c --test corpus_python
 
 bench: deps build rootfs
 	@mkdir -p $(BUILD) $(dir $(OUT))

@@ -73,6 +73,16 @@ pub struct GlobalOpts {
         env = "MOAT_PLATFORM"
     )]
     pub platform: Option<PlatformKind>,
+    /// Under systrap, rewrite `mov $nr, %eax; syscall` sites the sandbox traps on into jumps
+    /// that enter the sentry without a signal (true|false; default true)
+    #[arg(
+        long = "syscall-patch",
+        global = true,
+        value_name = "BOOL",
+        env = "MOAT_SYSCALL_PATCH",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub syscall_patch: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

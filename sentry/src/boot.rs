@@ -697,6 +697,13 @@ pub fn boot(spec: SandboxSpec) -> Result<Kernel, SentryError> {
     }
     // Workload memory in the memory file, unless the debugging switch asks for stub memory.
     crate::mm::space::enable(std::env::var_os("MOAT_STUB_MEMORY").is_none());
+    // Syscall patching needs sentry-owned memory (code pages are patched in private copies).
+    crate::platform::systrap::enable_patching(
+        spec.options.syscall_patch
+            && spec.options.platform == crate::platform::Kind::Systrap
+            && crate::mm::space::enabled()
+            && crate::platform::systrap::thread::xstate_params().is_some(),
+    );
     let stub = Stub::spawn(memfile).map_err(|e| SentryError::Host {
         op: "spawn stub",
         err: e,

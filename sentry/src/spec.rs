@@ -118,6 +118,9 @@ pub struct SentryOptions {
     pub pin_cpu: Option<bool>,
     /// How workload syscalls reach the sentry.
     pub platform: crate::platform::Kind,
+    /// Syscall patching under systrap (mm/patch.rs, on by default): trapped
+    /// `mov $nr, %eax; syscall` sites become jumps into the stub, without a signal.
+    pub syscall_patch: bool,
 }
 
 impl Default for SentryOptions {
@@ -127,6 +130,7 @@ impl Default for SentryOptions {
             overlay: true,
             pin_cpu: None,
             platform: crate::platform::Kind::Systrap,
+            syscall_patch: true,
         }
     }
 }

@@ -36,6 +36,7 @@ corpus! {
     mm_map_eof => c("mm_map_eof"),
     mm_mremap => c("mm_mremap"),
     mm_fork_cow => c("mm_fork_cow"),
+    sys_patched => c("sys_patched"),
     mm_protect => c("mm_protect"),
     mm_proc_maps => c("mm_proc_maps"),
     mm_proc_maps_file => c("mm_proc_maps_file"),

@@ -53,6 +53,9 @@ impl Ctx {
         if let Some(p) = self.global.platform {
             o.platform = p.into();
         }
+        if let Some(p) = self.global.syscall_patch {
+            o.syscall_patch = p;
+        }
         o
     }
 
@@ -99,6 +102,9 @@ impl Ctx {
                 "--platform={}",
                 sentry::platform::Kind::from(p).name()
             ));
+        }
+        if let Some(p) = g.syscall_patch {
+            v.push(format!("--syscall-patch={p}"));
         }
         v
     }

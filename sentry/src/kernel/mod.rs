@@ -740,6 +740,11 @@ impl Kernel {
                     Ok(r) => t.regs = r,
                     Err(_) => return,
                 }
+                if !t.stub.came_through_patch() {
+                    let regs = t.regs;
+                    let nr = crate::arch::syscall_nr(&regs);
+                    crate::mm::patch::after_trap(self, tid, regs.rip, nr);
+                }
                 self.do_syscall(tid);
             }
             Exit::Fault { signal, code, addr } => {
@@ -749,6 +754,12 @@ impl Kernel {
                     t.regs = r;
                 }
                 tracing::debug!(task = tid, signal, code, addr, ip = t.regs.rip, "fault");
+                if crate::mm::patch::entry_fault(self, tid) {
+                    // A patched syscall site in a thread whose gs base is its own: serve the
+                    // syscall the trampoline was entering.
+                    self.do_syscall(tid);
+                    return;
+                }
                 // File mappings past EOF are fenced with PROT_NONE (syscalls/mm.rs).
                 if signal == libc::SIGSEGV && crate::mm::space::on_fault(self, tid, addr) {
                     self.resume(tid);

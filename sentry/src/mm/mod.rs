@@ -4,6 +4,7 @@
 //! themselves (copied with process_vm_readv/writev).
 
 pub mod memfile;
+pub mod patch;
 pub mod pool;
 pub mod space;
 pub mod vdso;

@@ -104,6 +104,8 @@ pub struct Space {
     pmas: BTreeMap<u64, Pma>,
     /// Ranges whose host mapping no longer matches `pmas`.
     pending: Vec<(u64, u64)>,
+    /// Syscall patching: the next free trampoline (None: the patch region is not mapped).
+    pub patch_next: Option<u32>,
 }
 
 impl Space {
@@ -119,6 +121,9 @@ impl Space {
 
     /// Drops what is mapped in [start, end), giving its pool pages up.
     fn forget(&mut self, start: u64, end: u64) {
+        if start < super::patch::END && end > super::patch::START {
+            self.patch_next = None;
+        }
         self.split(start);
         self.split(end);
         let keys: Vec<u64> = self.pmas.range(start..end).map(|(&s, _)| s).collect();
@@ -317,7 +322,7 @@ pub fn drop_space(pid: i32) {
 
 /// The stub process `child` was forked from `parent` (see `prepare_fork`).
 pub fn fork_space(parent: i32, child: i32) {
-    let pmas = with(parent, |s| s.pmas.clone());
+    let (pmas, patch_next) = with(parent, |s| (s.pmas.clone(), s.patch_next));
     for (&s, p) in &pmas {
         if p.kind.pooled() {
             pool::share(p.off, p.end - s);
@@ -329,6 +334,7 @@ pub fn fork_space(parent: i32, child: i32) {
             Space {
                 pmas,
                 pending: Vec::new(),
+                patch_next,
             },
         )
     });
@@ -827,6 +833,34 @@ pub fn before_host_write(k: &Kernel, tid: Tid, addr: u64, len: u64) -> Result<()
     let end = page_up(addr.checked_add(len).ok_or(Errno::EFAULT)?).ok_or(Errno::EFAULT)?;
     with(pid, |s| s.make_private(page_down(addr), end))?;
     apply_pending(k, tid)
+}
+
+/// Runs `f` on the space of stub process `pid`.
+pub fn with_space<R>(pid: i32, f: impl FnOnce(&mut Space) -> R) -> R {
+    with(pid, f)
+}
+
+/// Writes code into private pages of stub process `pid` whatever their protection (syscall
+/// patching): shared and file-backed pages are copied first, so no file ever changes.
+/// Returns false, writing nothing, where the range is not private memory.
+pub fn poke(pid: i32, addr: u64, data: &[u8]) -> Result<bool, Errno> {
+    let end = addr.checked_add(data.len() as u64).ok_or(Errno::EFAULT)?;
+    let pieces = with(pid, |s| s.pieces(addr, end));
+    let private = |k: Kind| matches!(k, Kind::Private { .. } | Kind::FileCow);
+    if pieces
+        .iter()
+        .any(|p| p.pma.is_none_or(|m| !private(m.kind)))
+    {
+        return Ok(false);
+    }
+    let hi = page_up(end).ok_or(Errno::EFAULT)?;
+    with(pid, |s| s.make_private(page_down(addr), hi))?;
+    for p in with(pid, |s| s.pieces(addr, end)) {
+        let m = p.pma.ok_or(Errno::EFAULT)?;
+        let at = (p.start - addr) as usize;
+        memfile::write_at(m.off, &data[at..at + (p.end - p.start) as usize])?;
+    }
+    Ok(true)
 }
 
 /// Copies workload memory of stub process `pid` into `buf`.

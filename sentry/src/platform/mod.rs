@@ -81,6 +81,7 @@ pub fn overlaps_stub(start: u64, end: u64) -> bool {
     kept_regions(false)
         .iter()
         .any(|&(s, e)| start < e && end > s)
+        || crate::mm::patch::overlaps(start, end)
 }
 
 /// One workload thread's host thread, on either platform. Threads of one workload process
@@ -156,6 +157,14 @@ impl Stub {
 
     pub fn get_regs(&self) -> io::Result<Regs> {
         each!(self, s => s.get_regs())
+    }
+    /// Whether the syscall being served came from a patched site (systrap) rather than a
+    /// trap of the syscall instruction itself.
+    pub fn came_through_patch(&self) -> bool {
+        match &self.imp {
+            Imp::Systrap(s) => s.came_through_patch(),
+            Imp::Ptrace(_) => false,
+        }
     }
     pub fn set_regs(&self, r: &Regs) -> io::Result<()> {
         each!(self, s => s.set_regs(r))

@@ -102,6 +102,11 @@ pub fn fds() -> Option<(RawFd, RawFd)> {
 }
 
 /// Address of block `i` (in the sentry and in stubs).
+/// Whether `addr` lies in the context file's range.
+pub fn contains(addr: u64) -> bool {
+    (BASE..BASE + SIZE).contains(&addr)
+}
+
 pub fn block_addr(i: u32) -> u64 {
     BASE + i as u64 * BLOCK_SIZE as u64
 }

@@ -15,6 +15,20 @@ pub mod stub;
 pub mod thread;
 
 use crate::platform::bpf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static PATCHING: AtomicBool = AtomicBool::new(false);
+
+/// Syscall patching (`MOAT_SYSCALL_PATCH=1`): a trapped `mov $nr, %eax; syscall` is
+/// rewritten into a jump to a per-site trampoline that enters the stub without a signal
+/// (see `mm::patch`). Set at boot, before the first stub runs.
+pub fn enable_patching(on: bool) {
+    PATCHING.store(on, Ordering::Relaxed);
+}
+
+pub fn patching() -> bool {
+    PATCHING.load(Ordering::Relaxed)
+}
 
 /// The host syscalls a systrap stub may make, each only from its code region: the signal
 /// handler's way back (`rt_sigreturn`) and its wait for the sentry (`futex`), and what the

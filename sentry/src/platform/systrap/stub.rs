@@ -102,7 +102,26 @@ pub struct Context {
     /// Non-zero when the sentry does not expect to answer soon (the syscall blocked): the
     /// stub stops spinning and sleeps on its futex at once.
     pub park: AtomicU32, // 332
+    /// The block's own address: a patched syscall site (below) finds its context through
+    /// the gs base and checks it against this before trusting it.
+    pub self_ptr: AtomicU64, // 336
+    /// XSAVE features and standard-format size, for the FP area of a frame built by a
+    /// patched site (what the kernel writes in a signal frame's `_fpx_sw_bytes`).
+    pub xfeatures: AtomicU64, // 344
+    pub xstate_size: AtomicU32, // 352
+    /// Set by the interrupt signal when it finds the thread inside a patched syscall's
+    /// way in or out (see the assembly).
+    pub interrupt_pending: AtomicU32, // 356
 }
+
+/// The `si_code` of the SIGSYS a patched syscall site posts (no kernel signal has it).
+pub const PATCHED_SI_CODE: u32 = 0x4d0;
+
+/// Where a patched syscall site builds its stand-in signal frame inside the block: the
+/// frame (return address, then the `ucontext`) and its siginfo, and the XSAVE area.
+pub const PATCH_FRAME: usize = 0xB000;
+pub const PATCH_SIGINFO: usize = 0xB140;
+pub const PATCH_FPSTATE: usize = 0xC000;
 
 /// The first block of the context file: how stubs wake a sleeping sentry.
 #[repr(C)]
@@ -129,6 +148,33 @@ std::arch::global_asm!(
     "moat_systrap_start:",
     ".globl moat_systrap_handler",
     "moat_systrap_handler:",
+    // The sentry's interrupt while the thread is inside the region can only be a thread on
+    // its way into or out of a patched syscall (the trap path runs with every signal
+    // blocked): note it, and if the thread is already past its last check on the way out,
+    // send it to post the interrupt instead of returning to the workload.
+    "cmp edi, 63",
+    "jne moat_systrap_handler_body",
+    "mov rax, qword ptr [rdx + 40 + 8*16]",
+    "lea rcx, [rip + moat_systrap_start]",
+    "cmp rax, rcx",
+    "jb moat_systrap_handler_body",
+    "lea rcx, [rip + moat_systrap_end]",
+    "cmp rax, rcx",
+    "jae moat_systrap_handler_body",
+    "mov rcx, rsp",
+    "and rcx, -65536",
+    "mov dword ptr [rcx + 356], 1",
+    "lea r8, [rip + moat_systrap_patched_return]",
+    "cmp rax, r8",
+    "jb 9f",
+    "lea r8, [rip + moat_systrap_patched_iret_end]",
+    "cmp rax, r8",
+    "jae 9f",
+    "lea r8, [rip + moat_systrap_patched_reinterrupt]",
+    "mov qword ptr [rdx + 40 + 8*16], r8",
+    "9:",
+    "ret",
+    "moat_systrap_handler_body:",
     "mov r12, rsp",
     "and r12, -65536",
     "mov r13, rdx",
@@ -246,6 +292,163 @@ std::arch::global_asm!(
     "mov eax, 15",
     "syscall",
     "ud2",
+    // A patched syscall site (syscall patching, `mm::patch`) jumps here through its
+    // trampoline with eax = the syscall number and rcx = the return address, everything
+    // else as the workload left it. Build on the block's stack the signal frame the kernel
+    // would have built for the SIGSYS (registers, XSAVE area, siginfo), with every signal
+    // blocked, and go on as the handler: the sentry sees an ordinary trap and the reply
+    // returns through rt_sigreturn. The gs base is the thread's block (the sentry keeps it
+    // so while the workload has no gs base of its own); a fault before the check passes is
+    // served by the sentry as the syscall itself.
+    ".globl moat_systrap_patched",
+    "moat_systrap_patched:",
+    // The flags first, before anything changes them: below the workload's red zone.
+    "lea rsp, [rsp - 128]",
+    "pushfq",
+    ".globl moat_systrap_patched_pushed",
+    "moat_systrap_patched_pushed:",
+    "rdgsbase r11",
+    "cmp r11, qword ptr [r11 + 336]",
+    "je 27f",
+    "ud2",
+    "27:",
+    ".globl moat_systrap_patched_checked",
+    "moat_systrap_patched_checked:",
+    "pop qword ptr [r11 + 0xB030 + 8*17]",
+    "lea rsp, [rsp + 128]",
+    "mov qword ptr [r11 + 0xB030 + 8*15], rsp",
+    "lea rsp, [r11 + 0xB000]",
+    "mov qword ptr [r11 + 0xB030 + 8*0], r8",
+    "mov qword ptr [r11 + 0xB030 + 8*1], r9",
+    "mov qword ptr [r11 + 0xB030 + 8*2], r10",
+    "mov qword ptr [r11 + 0xB030 + 8*4], r12",
+    "mov qword ptr [r11 + 0xB030 + 8*5], r13",
+    "mov qword ptr [r11 + 0xB030 + 8*6], r14",
+    "mov qword ptr [r11 + 0xB030 + 8*7], r15",
+    "mov qword ptr [r11 + 0xB030 + 8*8], rdi",
+    "mov qword ptr [r11 + 0xB030 + 8*9], rsi",
+    "mov qword ptr [r11 + 0xB030 + 8*10], rbp",
+    "mov qword ptr [r11 + 0xB030 + 8*11], rbx",
+    "mov qword ptr [r11 + 0xB030 + 8*12], rdx",
+    "mov qword ptr [r11 + 0xB030 + 8*13], rax",
+    "mov qword ptr [r11 + 0xB030 + 8*14], rcx",
+    "mov qword ptr [r11 + 0xB030 + 8*16], rcx",
+    "mov rdx, qword ptr [r11 + 0xB030 + 8*17]",
+    "mov qword ptr [r11 + 0xB030 + 8*3], rdx",
+    "mov rdx, 0x002b000000000033",
+    "mov qword ptr [r11 + 0xB030 + 8*18], rdx",
+    "xor edx, edx",
+    "mov qword ptr [r11 + 0xB030 + 8*19], rdx",
+    "mov qword ptr [r11 + 0xB030 + 8*20], rdx",
+    "mov qword ptr [r11 + 0xB030 + 8*21], rdx",
+    "mov qword ptr [r11 + 0xB030 + 8*22], rdx",
+    "mov r12, r11",
+    "mov dword ptr [r12 + 356], 0",
+    // The XSAVE area: header zeroed, then the kernel's software-reserved bytes and magic2.
+    "xor eax, eax",
+    "mov qword ptr [r12 + 0xC000 + 512], rax",
+    "mov qword ptr [r12 + 0xC000 + 520], rax",
+    "mov qword ptr [r12 + 0xC000 + 528], rax",
+    "mov qword ptr [r12 + 0xC000 + 536], rax",
+    "mov qword ptr [r12 + 0xC000 + 544], rax",
+    "mov qword ptr [r12 + 0xC000 + 552], rax",
+    "mov qword ptr [r12 + 0xC000 + 560], rax",
+    "mov qword ptr [r12 + 0xC000 + 568], rax",
+    "mov eax, -1",
+    "mov edx, -1",
+    // xsaveopt skips what has not changed since the xrstor on the way out.
+    "xsaveopt [r12 + 0xC000]",
+    "mov dword ptr [r12 + 0xC000 + 464], 0x46505853",
+    "mov eax, dword ptr [r12 + 352]",
+    "lea edx, [eax + 4]",
+    "mov dword ptr [r12 + 0xC000 + 468], edx",
+    "mov rdx, qword ptr [r12 + 344]",
+    "mov qword ptr [r12 + 0xC000 + 472], rdx",
+    "mov dword ptr [r12 + 0xC000 + 480], eax",
+    "xor edx, edx",
+    "mov dword ptr [r12 + 0xC000 + 484], edx",
+    "mov qword ptr [r12 + 0xC000 + 488], rdx",
+    "mov qword ptr [r12 + 0xC000 + 496], rdx",
+    "mov qword ptr [r12 + 0xC000 + 504], rdx",
+    "mov dword ptr [r12 + rax + 0xC000], 0x46505845",
+    // The ucontext: flags (FP_XSTATE | SIGCONTEXT_SS | STRICT_RESTORE_SS), no link, the
+    // block as the signal stack, the FP area.
+    "mov qword ptr [r12 + 0xB008], 7",
+    "mov qword ptr [r12 + 0xB010], rdx",
+    "mov qword ptr [r12 + 0xB018], r12",
+    "mov qword ptr [r12 + 0xB020], rdx",
+    "mov qword ptr [r12 + 0xB028], 65536",
+    "mov qword ptr [r12 + 0xB008 + 296], rdx",
+    "lea rax, [r12 + 0xC000]",
+    "mov qword ptr [r12 + 0xB008 + 224], rax",
+    // siginfo: SIGSYS, PATCHED_SI_CODE, call address, number, AUDIT_ARCH_X86_64.
+    "mov qword ptr [r12 + 0xB140], 31",
+    "mov qword ptr [r12 + 0xB140 + 8], 0x4d0",
+    "mov rax, qword ptr [r12 + 0xB030 + 8*16]",
+    "mov qword ptr [r12 + 0xB140 + 16], rax",
+    "mov eax, dword ptr [r12 + 0xB030 + 8*13]",
+    "mov dword ptr [r12 + 0xB140 + 24], eax",
+    "mov dword ptr [r12 + 0xB140 + 28], 0xC000003E",
+    "lea rax, [rip + moat_systrap_patched_return]",
+    "mov qword ptr [r12 + 0xB000], rax",
+    "mov edi, 31",
+    "lea rsi, [r12 + 0xB140]",
+    "lea rdx, [r12 + 0xB008]",
+    "jmp moat_systrap_handler_body",
+    // The way back (the handler's REPLY returns here: r12 = block, r13 = ucontext): the FP
+    // state, then every register at once with iretq, without a syscall. An interrupt noted
+    // on the way in or here posts first.
+    ".globl moat_systrap_patched_return",
+    "moat_systrap_patched_return:",
+    "cmp dword ptr [r12 + 356], 0",
+    "jne moat_systrap_patched_reinterrupt",
+    "mov eax, -1",
+    "mov edx, -1",
+    "xrstor [r12 + 0xC000]",
+    "lea rsp, [r12 + 0xAFD8]",
+    "mov rax, qword ptr [r13 + 40 + 8*16]",
+    "mov qword ptr [rsp], rax",
+    "mov qword ptr [rsp + 8], 0x33",
+    "mov rax, qword ptr [r13 + 40 + 8*17]",
+    "mov qword ptr [rsp + 16], rax",
+    "mov rax, qword ptr [r13 + 40 + 8*15]",
+    "mov qword ptr [rsp + 24], rax",
+    "mov qword ptr [rsp + 32], 0x2b",
+    // iretq faults with NT set in the current flags.
+    "pushfq",
+    "and qword ptr [rsp], -16385",
+    "popfq",
+    "mov r8, qword ptr [r13 + 40 + 8*0]",
+    "mov r9, qword ptr [r13 + 40 + 8*1]",
+    "mov r10, qword ptr [r13 + 40 + 8*2]",
+    "mov r11, qword ptr [r13 + 40 + 8*3]",
+    "mov r14, qword ptr [r13 + 40 + 8*6]",
+    "mov r15, qword ptr [r13 + 40 + 8*7]",
+    "mov rdi, qword ptr [r13 + 40 + 8*8]",
+    "mov rsi, qword ptr [r13 + 40 + 8*9]",
+    "mov rbp, qword ptr [r13 + 40 + 8*10]",
+    "mov rbx, qword ptr [r13 + 40 + 8*11]",
+    "mov rdx, qword ptr [r13 + 40 + 8*12]",
+    "mov rax, qword ptr [r13 + 40 + 8*13]",
+    "mov rcx, qword ptr [r13 + 40 + 8*14]",
+    "mov r12, qword ptr [r13 + 40 + 8*4]",
+    "mov r13, qword ptr [r13 + 40 + 8*5]",
+    "iretq",
+    ".globl moat_systrap_patched_iret_end",
+    "moat_systrap_patched_iret_end:",
+    // Post the interrupt with the workload's registers (still in the frame).
+    ".globl moat_systrap_patched_reinterrupt",
+    "moat_systrap_patched_reinterrupt:",
+    "mov r12, rsp",
+    "and r12, -65536",
+    "mov dword ptr [r12 + 356], 0",
+    "mov qword ptr [r12 + 0xB140], 63",
+    "mov qword ptr [r12 + 0xB140 + 8], 0",
+    "lea rsp, [r12 + 0xB000]",
+    "mov edi, 63",
+    "lea rsi, [r12 + 0xB140]",
+    "lea rdx, [r12 + 0xB008]",
+    "jmp moat_systrap_handler_body",
     ".balign 4096",
     ".globl moat_systrap_end",
     "moat_systrap_end:",
@@ -258,6 +461,10 @@ extern "C" {
     fn moat_systrap_handler();
     fn moat_systrap_restorer();
     fn moat_systrap_end();
+    fn moat_systrap_patched();
+    fn moat_systrap_patched_pushed();
+    fn moat_systrap_patched_checked();
+    fn moat_systrap_patched_return();
 }
 
 /// The stub code region `[start, end)`: the filter's "inside".
@@ -271,6 +478,29 @@ pub fn region() -> (u64, u64) {
 /// The handler of every signal a stub catches (SA_SIGINFO | SA_ONSTACK).
 pub fn handler_addr() -> u64 {
     moat_systrap_handler as *const () as usize as u64
+}
+
+/// Where the handler returns to for a frame a patched site built.
+pub fn patched_return_addr() -> u64 {
+    moat_systrap_patched_return as *const () as usize as u64
+}
+
+/// Where a patched syscall site's trampoline jumps.
+pub fn patched_entry_addr() -> u64 {
+    moat_systrap_patched as *const () as usize as u64
+}
+
+/// A fault with the instruction pointer in `[entry, checked)` means the stack below the red
+/// zone was not there or the thread's gs base was not its block: the sentry serves the
+/// syscall itself (eax = number, rcx = return). Returns (entry, pushed, checked): from
+/// `pushed` on, the workload's flags are at rsp and rsp is 136 below the workload's; before
+/// it, 128 below.
+pub fn patched_check_range() -> (u64, u64, u64) {
+    (
+        patched_entry_addr(),
+        moat_systrap_patched_pushed as *const () as usize as u64,
+        moat_systrap_patched_checked as *const () as usize as u64,
+    )
 }
 
 /// The handler's return: `rt_sigreturn` from inside the region.
@@ -305,6 +535,13 @@ mod tests {
         assert_eq!(offset_of!(Context, gregs), 144);
         assert_eq!(offset_of!(Context, arch), 328);
         assert_eq!(offset_of!(Context, park), 332);
+        assert_eq!(offset_of!(Context, self_ptr), 336);
+        assert_eq!(offset_of!(Context, xfeatures), 344);
+        assert_eq!(offset_of!(Context, xstate_size), 352);
+        assert!(std::mem::size_of::<Context>() < PATCH_FRAME);
+        // The frame: return address, ucontext (304 bytes), then the siginfo.
+        assert!(PATCH_FRAME + 8 + 304 <= PATCH_SIGINFO);
+        assert!(PATCH_SIGINFO + 128 <= PATCH_FPSTATE);
         assert_eq!(offset_of!(Doorbell, sleeping), 8);
         assert_eq!(DOORBELL_FD, 101);
         assert_eq!(libc::SYS_clone, 56);

@@ -116,7 +116,40 @@ fn init_block(i: u32) {
     c.tid_word.store(0, Ordering::Relaxed);
     c.park.store(0, Ordering::Relaxed);
     c.one.store(1, Ordering::Relaxed);
+    c.self_ptr.store(contexts::block_addr(i), Ordering::Relaxed);
+    if let Some((features, size)) = xstate_params() {
+        c.xfeatures.store(features, Ordering::Relaxed);
+        c.xstate_size.store(size, Ordering::Relaxed);
+    }
     c.doorbell.store(contexts::BASE, Ordering::Release);
+}
+
+/// The host's user XSAVE features (XCR0) and their standard-format size, as the kernel puts
+/// them in a signal frame; None without OSXSAVE (then syscall patching stays off).
+pub fn xstate_params() -> Option<(u64, u32)> {
+    static PARAMS: std::sync::OnceLock<Option<(u64, u32)>> = std::sync::OnceLock::new();
+    *PARAMS.get_or_init(|| {
+        let leaf1 = std::arch::x86_64::__cpuid(1);
+        if leaf1.ecx & (1 << 27) == 0 {
+            return None;
+        }
+        // Leaf 0xD exists when OSXSAVE is set; the patched path uses XSAVEOPT.
+        let size = std::arch::x86_64::__cpuid_count(0xd, 0).ebx;
+        if std::arch::x86_64::__cpuid_count(0xd, 1).eax & 1 == 0 {
+            return None;
+        }
+        let (lo, hi): (u32, u32);
+        // SAFETY: xgetbv(0) reads XCR0; allowed in user mode when OSXSAVE is set.
+        unsafe {
+            std::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi,
+                options(nomem, nostack));
+        }
+        // The block holds the XSAVE area from PATCH_FPSTATE to its end.
+        if size as usize + 4 > BLOCK_SIZE - super::stub::PATCH_FPSTATE {
+            return None;
+        }
+        Some(((hi as u64) << 32 | lo as u64, size))
+    })
 }
 
 impl Thread {
@@ -280,6 +313,11 @@ impl Thread {
         Some(self.decode())
     }
 
+    /// Whether the last syscall post came from a patched site (not a SIGSYS trap).
+    pub fn came_through_patch(&self) -> bool {
+        self.ctx().code.load(Ordering::Relaxed) == super::stub::PATCHED_SI_CODE
+    }
+
     fn decode(&self) -> Exit {
         let c = self.ctx();
         let signo = c.signo.load(Ordering::Relaxed) as i32;
@@ -340,6 +378,11 @@ impl Thread {
         r.orig_rax = self.orig_rax.get();
         r.fs_base = c.fs_base.load(Ordering::Relaxed);
         r.gs_base = c.gs_base.load(Ordering::Relaxed);
+        if super::patching() && contexts::contains(r.gs_base) {
+            // The gs base is the block (patched syscall sites find their context through
+            // it): the workload's own is 0.
+            r.gs_base = 0;
+        }
         Ok(r)
     }
 
@@ -370,7 +413,10 @@ impl Thread {
         if canonical(r.fs_base) {
             c.fs_base.store(r.fs_base, Ordering::Relaxed);
         }
-        if canonical(r.gs_base) {
+        if super::patching() && r.gs_base == 0 {
+            c.gs_base
+                .store(contexts::block_addr(self.block), Ordering::Relaxed);
+        } else if canonical(r.gs_base) {
             c.gs_base.store(r.gs_base, Ordering::Relaxed);
         }
         self.orig_rax.set(r.orig_rax);
@@ -527,6 +573,17 @@ impl Thread {
             let fp = std::ptr::read_volatile(fpp);
             if fp >= lo && fp < hi {
                 std::ptr::write_volatile(fpp, fp.wrapping_add(delta));
+            }
+        }
+        // A frame built by a patched syscall site returns with iretq, which leaves the signal
+        // stack alone; a new thread has none yet (the kernel clears it for CLONE_VM), so its
+        // first return goes through rt_sigreturn, which installs the one in the frame.
+        let new_rsp = rsp.wrapping_add(delta);
+        // SAFETY: new_rsp..+8 is inside block `to` (checked above for the source offsets).
+        unsafe {
+            let ret = new_rsp as *mut u64;
+            if std::ptr::read_volatile(ret) == stub::patched_return_addr() {
+                std::ptr::write_volatile(ret, stub::restorer_addr());
             }
         }
         init_block(to);
