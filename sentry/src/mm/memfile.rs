@@ -38,8 +38,46 @@ pub fn init() -> Result<RawFd, Errno> {
         return Err(Errno::last());
     }
     let raw = fd.as_raw_fd();
+    map_view(raw);
     MEMFILE.with(|m| *m.borrow_mut() = Some(fd));
     Ok(raw)
+}
+
+/// Where the sentry's own view of the whole memory file starts (0: no view; copies then go
+/// through pread/pwrite). Stubs never keep it: they empty their address space at spawn.
+static VIEW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Asked-for address of the view: far from the sentry's binary, heap, libraries and the
+/// systrap context file, so that nothing mapped later at a fixed address collides with it.
+const VIEW_AT: u64 = 0x1000_0000_0000;
+
+fn map_view(fd: RawFd) {
+    let flags = libc::MAP_SHARED | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE;
+    // SAFETY: a new shared mapping of our own memfd at an address nothing else uses (the
+    // kernel refuses with EEXIST otherwise); it is never unmapped.
+    let p = unsafe {
+        libc::mmap(
+            VIEW_AT as *mut libc::c_void,
+            FILE_SIZE as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            fd,
+            0,
+        )
+    };
+    if p != libc::MAP_FAILED && p as u64 == VIEW_AT {
+        VIEW.store(VIEW_AT, std::sync::atomic::Ordering::Relaxed);
+    } else {
+        tracing::warn!("no view of the memory file: workload memory is copied with pread/pwrite");
+    }
+}
+
+/// The view's address of memory-file offset `off` for `len` bytes, if there is a view.
+fn view(off: u64, len: usize) -> Option<*mut u8> {
+    let base = VIEW.load(std::sync::atomic::Ordering::Relaxed);
+    if base == 0 || off.checked_add(len as u64).is_none_or(|e| e > FILE_SIZE) {
+        return None;
+    }
+    Some((base + off) as *mut u8)
 }
 
 pub fn raw_fd() -> Option<RawFd> {
@@ -167,6 +205,13 @@ impl Drop for Window {
 
 /// Reads memory-file bytes at `off` (holes read as zeros).
 pub fn read_at(off: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    if let Some(p) = view(off, buf.len()) {
+        // SAFETY: the view maps the whole file, which is FILE_SIZE long; `buf` is ours.
+        // Stubs may write these pages concurrently: the bytes are then just some state of
+        // workload memory, as with any copy from a running process.
+        unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len()) };
+        return Ok(());
+    }
     let fd = raw_fd().ok_or(Errno::EFAULT)?;
     let mut done = 0;
     while done < buf.len() {
@@ -189,6 +234,11 @@ pub fn read_at(off: u64, buf: &mut [u8]) -> Result<(), Errno> {
 
 /// Writes memory-file bytes at `off`.
 pub fn write_at(off: u64, data: &[u8]) -> Result<(), Errno> {
+    if let Some(p) = view(off, data.len()) {
+        // SAFETY: as in read_at; the range lies inside the mapped file.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
+        return Ok(());
+    }
     let fd = raw_fd().ok_or(Errno::EFAULT)?;
     let mut done = 0;
     while done < data.len() {

@@ -106,6 +106,8 @@ pub struct Space {
     pending: Vec<(u64, u64)>,
     /// Syscall patching: the next free trampoline (None: the patch region is not mapped).
     pub patch_next: Option<u32>,
+    /// Syscall sites that are not the patchable sequence (not read again on every trap).
+    pub unpatchable: std::collections::HashSet<u64>,
 }
 
 impl Space {
@@ -123,6 +125,7 @@ impl Space {
     fn forget(&mut self, start: u64, end: u64) {
         if start < super::patch::END && end > super::patch::START {
             self.patch_next = None;
+            self.unpatchable.clear();
         }
         self.split(start);
         self.split(end);
@@ -322,7 +325,9 @@ pub fn drop_space(pid: i32) {
 
 /// The stub process `child` was forked from `parent` (see `prepare_fork`).
 pub fn fork_space(parent: i32, child: i32) {
-    let (pmas, patch_next) = with(parent, |s| (s.pmas.clone(), s.patch_next));
+    let (pmas, patch_next, unpatchable) = with(parent, |s| {
+        (s.pmas.clone(), s.patch_next, s.unpatchable.clone())
+    });
     for (&s, p) in &pmas {
         if p.kind.pooled() {
             pool::share(p.off, p.end - s);
@@ -335,6 +340,7 @@ pub fn fork_space(parent: i32, child: i32) {
                 pmas,
                 pending: Vec::new(),
                 patch_next,
+                unpatchable,
             },
         )
     });
