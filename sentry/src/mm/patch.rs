@@ -1,16 +1,18 @@
 //! Syscall patching (systrap only, `MOAT_SYSCALL_PATCH=1`).
 //!
 //! A trapped syscall costs a SIGSYS delivery and an rt_sigreturn on the host, most of a
-//! round trip. Most syscalls in compiled code are the 7 bytes `mov $nr, %eax; syscall`. After
-//! the sentry served such a site once through the trap, it rewrites those bytes in the
-//! process's private copy of the page into
+//! round trip. Most syscalls in compiled code are the 7 bytes `mov $nr, %eax; syscall`, and
+//! glibc's generic `syscall(3)` ends in `mov 0x8(%rsp), %r9; syscall`. After the sentry
+//! served such a site once through the trap, it rewrites those 7 bytes in the process's
+//! private copy of the page into
 //!
 //! ```text
 //!   ff 24 25 <slot>      jmp *slot      (slot = START + 8 * index: its top bytes are 0f 05)
 //! ```
 //!
-//! where `slot` holds the address of the site's trampoline, `mov $nr, %eax; movabs $ret,
-//! %rcx; jmp moat_systrap_patched` (the return address in rcx, as `syscall` leaves it). The
+//! where `slot` holds the address of the site's trampoline: the replaced 5-byte instruction,
+//! `movabs $ret, %rcx` (the return address, as `syscall` leaves it in rcx) and `jmp
+//! moat_systrap_patched`. The
 //! stub code at `moat_systrap_patched` builds the frame the kernel would have built and goes
 //! on as the SIGSYS handler, so everything past it (the sentry's view, signal delivery,
 //! rt_sigreturn) is the trap path's. The last two bytes of the jump are `0f 05`, the old
@@ -51,11 +53,23 @@ fn jump(index: u32) -> [u8; 7] {
     [0xff, 0x24, 0x25, b[0], b[1], b[2], b[3]]
 }
 
-/// The trampoline of one site.
-fn trampoline(nr: u32, ret: u64, entry: u64) -> [u8; 29] {
+/// glibc's `syscall(3)`: `mov 0x8(%rsp), %r9; syscall`, the number already in rax.
+const LOAD_R9_THEN_SYSCALL: [u8; 7] = [0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05];
+
+/// The 5-byte instruction in front of a patchable `syscall` at `code[5..7]`: `mov $nr,
+/// %eax` for this very number, or the stack load of glibc's generic wrapper. Both run
+/// unchanged in the trampoline (neither refers to rip).
+fn patchable(code: &[u8; 7], nr: u64) -> bool {
+    let mut mov = [0xb8, 0, 0, 0, 0, 0x0f, 0x05];
+    mov[1..5].copy_from_slice(&(nr as u32).to_le_bytes());
+    *code == mov || *code == LOAD_R9_THEN_SYSCALL
+}
+
+/// The trampoline of one site: the instruction the jump replaced, then the return address
+/// in rcx (as `syscall` leaves it) and on into the stub.
+fn trampoline(first: &[u8], ret: u64, entry: u64) -> [u8; 29] {
     let mut t = [0u8; 29];
-    t[0] = 0xb8;
-    t[1..5].copy_from_slice(&nr.to_le_bytes());
+    t[..5].copy_from_slice(&first[..5]);
     t[5] = 0x48;
     t[6] = 0xb9;
     t[7..15].copy_from_slice(&ret.to_le_bytes());
@@ -78,9 +92,7 @@ pub fn after_trap(k: &Kernel, tid: Tid, rip: u64, nr: u64) {
         return;
     }
     let mut code = [0u8; 7];
-    let mut want = [0xb8, 0, 0, 0, 0, 0x0f, 0x05];
-    want[1..5].copy_from_slice(&(nr as u32).to_le_bytes());
-    if mem.read(site, &mut code).is_err() || code != want {
+    if mem.read(site, &mut code).is_err() || !patchable(&code, nr) {
         // Bounded: a program with more such sites just reads them again.
         space::with_space(pid, |s| {
             if s.unpatchable.len() < 4096 {
@@ -93,7 +105,7 @@ pub fn after_trap(k: &Kernel, tid: Tid, rip: u64, nr: u64) {
         return;
     };
     let entry = crate::platform::systrap::stub::patched_entry_addr();
-    let tramp = trampoline(nr as u32, rip, entry);
+    let tramp = trampoline(&code, rip, entry);
     let at = TRAMPOLINES + index as u64 * TRAMPOLINE_SIZE;
     let slot = START + index as u64 * 8;
     let ok = space::poke(pid, at, &tramp).unwrap_or(false)
@@ -178,8 +190,16 @@ mod tests {
     }
 
     #[test]
+    fn only_the_two_known_sequences_are_patched() {
+        assert!(patchable(&[0xb8, 39, 0, 0, 0, 0x0f, 0x05], 39));
+        assert!(!patchable(&[0xb8, 39, 0, 0, 0, 0x0f, 0x05], 40));
+        assert!(patchable(&LOAD_R9_THEN_SYSCALL, 39));
+        assert!(!patchable(&[0x48, 0x89, 0xc7, 0x90, 0x90, 0x0f, 0x05], 39));
+    }
+
+    #[test]
     fn trampoline_sets_number_and_return_address() {
-        let t = trampoline(39, 0x7fff_1234_5678, 0x5555_0000_1000);
+        let t = trampoline(&[0xb8, 39, 0, 0, 0], 0x7fff_1234_5678, 0x5555_0000_1000);
         assert_eq!(&t[..5], &[0xb8, 39, 0, 0, 0]);
         assert_eq!(
             u64::from_le_bytes(t[7..15].try_into().unwrap()),
