@@ -185,6 +185,9 @@ impl Kernel {
         let Ok(kb) = (Mem { pid: stub_pid }).read_u64(addr + 32) else {
             return;
         };
+        // With workload memory in the memory file, a forked stub starts with no pages in its
+        // host RSS; its own private pages count too.
+        let kb = kb.max(crate::mm::space::private_resident_kb(stub_pid));
         if let Some(p) = self.procs.get_mut(&pid) {
             p.cpu.maxrss_kb = p.cpu.maxrss_kb.max(kb);
         }

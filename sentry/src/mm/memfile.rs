@@ -260,6 +260,34 @@ pub fn write_at(off: u64, data: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// How many bytes of [off, off+len) hold pages (not holes), by SEEK_DATA/SEEK_HOLE; at most
+/// 256 extents are looked at.
+pub fn data_bytes(off: u64, len: u64) -> u64 {
+    let Some(fd) = raw_fd() else { return 0 };
+    let end = off + len;
+    let (mut at, mut total) = (off, 0);
+    for _ in 0..256 {
+        if at >= end {
+            break;
+        }
+        // SAFETY: lseek on our own memfd; only the returned offsets are used.
+        let data = unsafe { libc::lseek(fd, at as i64, libc::SEEK_DATA) };
+        if data < 0 || data as u64 >= end {
+            break;
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+        let hole = if hole < 0 {
+            end
+        } else {
+            (hole as u64).min(end)
+        };
+        total += hole - data as u64;
+        at = hole;
+    }
+    total
+}
+
 /// Gives the pages of [off, off+len) back to the host; they read as zeros afterwards, in
 /// every mapping of them.
 pub fn punch(off: u64, len: u64) {

@@ -2,8 +2,9 @@
 //!
 //! A trapped syscall costs a SIGSYS delivery and an rt_sigreturn on the host, most of a
 //! round trip. Most syscalls in compiled code are the 7 bytes `mov $nr, %eax; syscall`, and
-//! glibc's generic `syscall(3)` ends in `mov 0x8(%rsp), %r9; syscall`. After the sentry
-//! served such a site once through the trap, it rewrites those 7 bytes in the process's
+//! glibc's generic `syscall(3)` ends in `mov 0x8(%rsp), %r9; syscall`. When such a site
+//! traps the second time (a site run once is not worth a copied code page), the sentry
+//! rewrites those 7 bytes in the process's
 //! private copy of the page into
 //!
 //! ```text
@@ -88,7 +89,14 @@ pub fn after_trap(k: &Kernel, tid: Tid, rip: u64, nr: u64) {
     let site = rip - 7;
     let Ok(mem) = k.mem_of(tid) else { return };
     let pid = mem.pid;
-    if space::with_space(pid, |s| s.unpatchable.contains(&site)) {
+    let first = space::with_space(pid, |s| {
+        if s.unpatchable.contains(&site) {
+            return true;
+        }
+        // Bounded like `unpatchable`.
+        s.trapped_once.len() < 4096 && s.trapped_once.insert(site)
+    });
+    if first {
         return;
     }
     let mut code = [0u8; 7];
