@@ -81,6 +81,9 @@ pub struct ShimOptions {
     /// moat's (and runsc's) `--platform`: `systrap` or `ptrace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// moat's `--syscall-patch` (systrap; default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall_patch: Option<bool>,
     /// runsc's key. moat has no `--network` flag: the sentry's sockets are host sockets in the
     /// sandbox's network namespace (runsc calls that `host`), the only value accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +248,9 @@ impl ShimOptions {
         if let Some(p) = &self.platform {
             v.push(format!("--platform={p}"));
         }
+        if let Some(p) = self.syscall_patch {
+            v.push(format!("--syscall-patch={p}"));
+        }
         v
     }
 }
@@ -337,6 +343,7 @@ overlay = "none"
 uname_release = "6.6.0-moat"
 pin_cpu = false
 platform = "ptrace"
+syscall_patch = false
 network = "host"
 strace = true
 "#,
@@ -361,7 +368,8 @@ strace = true
                 "6.6.0-moat",
                 "--pin-cpu",
                 "false",
-                "--platform=ptrace"
+                "--platform=ptrace",
+                "--syscall-patch=false"
             ]
         );
         assert!(o.strace);
