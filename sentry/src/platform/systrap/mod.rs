@@ -33,9 +33,11 @@ pub fn patching() -> bool {
 /// The host syscalls a systrap stub may make, each only from its code region: the signal
 /// handler's way back (`rt_sigreturn`) and its wait for the sentry (`futex`), and what the
 /// sentry asks the stub to run for it (memory mappings, new threads and processes, exit, and
-/// the thread's own CPU clock), and the doorbell write that wakes a sleeping sentry.
-pub const STUB_SYSCALLS: [i64; 14] = [
+/// the thread's own CPU clock), the doorbell write that wakes a sleeping sentry, and the
+/// signal mask an injected clone runs under.
+pub const STUB_SYSCALLS: [i64; 15] = [
     libc::SYS_rt_sigreturn,
+    libc::SYS_rt_sigprocmask,
     libc::SYS_futex,
     libc::SYS_write,
     libc::SYS_mmap,

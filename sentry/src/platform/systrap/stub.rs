@@ -112,6 +112,8 @@ pub struct Context {
     /// Set by the interrupt signal when it finds the thread inside a patched syscall's
     /// way in or out (see the assembly).
     pub interrupt_pending: AtomicU32, // 356
+    /// The signal mask around an injected clone (see the assembly).
+    pub saved_mask: AtomicU64, // 360
 }
 
 /// The `si_code` of the SIGSYS a patched syscall site posts (no kernel signal has it).
@@ -242,9 +244,20 @@ std::arch::global_asm!(
     "7:",
     "mov dword ptr [r12 + 140], 0",
     "jmp 2b",
-    // INJECT: run the requested syscall.
+    // INJECT: run the requested syscall. A clone runs with every signal blocked: the new
+    // thread or process keeps them blocked until its first rt_sigreturn, which installs its
+    // signal stack and mask together (before it, a signal would find the parent's stack).
     "4:",
     "mov r14, qword ptr [r12 + 56]",
+    "cmp r14, 56",
+    "jne 41f",
+    "mov eax, 14",
+    "xor edi, edi",
+    "lea rsi, [rip + moat_systrap_all_signals]",
+    "lea rdx, [r12 + 360]",
+    "mov r10d, 8",
+    "syscall",
+    "41:",
     "mov rax, r14",
     "mov rdi, qword ptr [r12 + 64]",
     "mov rsi, qword ptr [r12 + 72]",
@@ -265,6 +278,18 @@ std::arch::global_asm!(
     "mov r12, rcx",
     "6:",
     "mov qword ptr [r12 + 112], rax",
+    // The clone's caller gets its mask back; the child (0) keeps everything blocked.
+    "cmp r14, 56",
+    "jne 61f",
+    "test rax, rax",
+    "jz 61f",
+    "mov eax, 14",
+    "mov edi, 2",
+    "lea rsi, [r12 + 360]",
+    "xor edx, edx",
+    "mov r10d, 8",
+    "syscall",
+    "61:",
     "mov eax, 5",
     "xchg dword ptr [r12], eax",
     // futex(&state, FUTEX_WAKE, 1): the sentry may sleep on it.
@@ -287,6 +312,9 @@ std::arch::global_asm!(
     "wrgsbase rax",
     "mov dword ptr [r12], 0",
     "ret",
+    ".balign 8",
+    "moat_systrap_all_signals:",
+    ".quad -1",
     ".globl moat_systrap_restorer",
     "moat_systrap_restorer:",
     "mov eax, 15",
@@ -538,6 +566,8 @@ mod tests {
         assert_eq!(offset_of!(Context, self_ptr), 336);
         assert_eq!(offset_of!(Context, xfeatures), 344);
         assert_eq!(offset_of!(Context, xstate_size), 352);
+        assert_eq!(offset_of!(Context, interrupt_pending), 356);
+        assert_eq!(offset_of!(Context, saved_mask), 360);
         assert!(std::mem::size_of::<Context>() < PATCH_FRAME);
         // The frame: return address, ucontext (304 bytes), then the siginfo.
         assert!(PATCH_FRAME + 8 + 304 <= PATCH_SIGINFO);
