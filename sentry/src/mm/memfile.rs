@@ -126,28 +126,13 @@ impl Window {
         {
             return Err(Errno::EFBIG);
         }
-        let mut done = 0;
-        while done < data.len() {
-            // SAFETY: data[done..] is valid; fd is our memfd.
-            let r = unsafe {
-                libc::pwrite(
-                    fd,
-                    data[done..].as_ptr() as *const _,
-                    data.len() - done,
-                    (self.off + pos + done as u64) as i64,
-                )
-            };
-            if r <= 0 {
-                return Err(Errno::last());
-            }
-            done += r as usize;
-        }
-        Ok(done)
+        pwrite_all(fd, data, self.off + pos)?;
+        Ok(data.len())
     }
 
     /// Zeroes bytes `from..to` of the window: partial pages are written, whole pages freed.
     pub fn zero_range(&self, from: u64, to: u64) -> Result<(), Errno> {
-        let fd = raw_fd().ok_or(Errno::EIO)?;
+        raw_fd().ok_or(Errno::EIO)?;
         let to = to.min(WINDOW);
         if from >= to {
             return Ok(());
@@ -159,39 +144,22 @@ impl Window {
         }
         self.write(from, &vec![0u8; (first - from) as usize])?;
         self.write(last, &vec![0u8; (to - last) as usize])?;
-        // SAFETY: punching a hole in our own memfd, inside this window.
-        let r = unsafe {
-            libc::fallocate(
-                fd,
-                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                (self.off + first) as i64,
-                (last - first) as i64,
-            )
-        };
-        if r != 0 {
-            return Err(Errno::last());
-        }
-        Ok(())
+        punch(self.off + first, last - first)
     }
 
     /// Zeroes (and frees) the pages from `from` to the end of the window.
     pub fn clear_from(&self, from: u64) {
-        let Some(fd) = raw_fd() else { return };
+        if raw_fd().is_none() {
+            return;
+        }
         let page_from = from.div_ceil(4096) * 4096;
         if from < page_from {
             let zeros = vec![0u8; (page_from - from) as usize];
             let _ = self.write(from, &zeros);
         }
         if page_from < WINDOW {
-            // SAFETY: punching a hole in our own memfd.
-            unsafe {
-                libc::fallocate(
-                    fd,
-                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                    (self.off + page_from) as i64,
-                    (WINDOW - page_from) as i64,
-                )
-            };
+            // A failure leaves the pages allocated, no worse.
+            let _ = punch(self.off + page_from, WINDOW - page_from);
         }
     }
 }
@@ -240,6 +208,13 @@ pub fn write_at(off: u64, data: &[u8]) -> Result<(), Errno> {
         return Ok(());
     }
     let fd = raw_fd().ok_or(Errno::EFAULT)?;
+    // A failure is most likely the sandbox's cgroup out of memory: a bad address for the
+    // workload's copy.
+    pwrite_all(fd, data, off).map_err(|_| Errno::EFAULT)
+}
+
+/// pwrite of all of `data` at `off`, or the errno of the call that failed.
+fn pwrite_all(fd: RawFd, data: &[u8], off: u64) -> Result<(), Errno> {
     let mut done = 0;
     while done < data.len() {
         // SAFETY: pwrite from the unwritten tail of `data`.
@@ -251,9 +226,11 @@ pub fn write_at(off: u64, data: &[u8]) -> Result<(), Errno> {
                 (off + done as u64) as i64,
             )
         };
-        if r <= 0 {
-            // Out of memory in the sandbox's cgroup, most likely.
-            return Err(Errno::EFAULT);
+        if r < 0 {
+            return Err(Errno::last());
+        }
+        if r == 0 {
+            return Err(Errno::EIO);
         }
         done += r as usize;
     }
@@ -290,10 +267,10 @@ pub fn data_bytes(off: u64, len: u64) -> u64 {
 
 /// Gives the pages of [off, off+len) back to the host; they read as zeros afterwards, in
 /// every mapping of them.
-pub fn punch(off: u64, len: u64) {
-    let Some(fd) = raw_fd() else { return };
-    // SAFETY: fallocate on our own memfd; a failure leaves the pages allocated, no worse.
-    unsafe {
+pub fn punch(off: u64, len: u64) -> Result<(), Errno> {
+    let fd = raw_fd().ok_or(Errno::EIO)?;
+    // SAFETY: fallocate on our own memfd.
+    let r = unsafe {
         libc::fallocate(
             fd,
             libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
@@ -301,4 +278,8 @@ pub fn punch(off: u64, len: u64) {
             len as i64,
         )
     };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
 }

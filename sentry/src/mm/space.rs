@@ -402,6 +402,27 @@ pub fn inject_raw(k: &Kernel, tid: Tid, nr: i64, args: [u64; 6]) -> Result<u64, 
     Ok(r as u64)
 }
 
+/// Maps memory-file offset `off` shared at `addr` in the task's stub (the only kind of
+/// mapping a stub gets for workload memory); `flags` adds MAP_FIXED and friends.
+fn map_memfile(
+    k: &Kernel,
+    tid: Tid,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+    off: u64,
+) -> Result<u64, Errno> {
+    let flags = flags | libc::MAP_SHARED as u32;
+    let fd = memfile::STUB_FD as u64;
+    inject_raw(
+        k,
+        tid,
+        libc::SYS_mmap,
+        [addr, len, prot as u64, flags as u64, fd, off],
+    )
+}
+
 /// Runs a memory host syscall the kernel asks for in the task's stub, in terms of the memory
 /// file when the sentry owns workload memory.
 pub fn host_call(k: &Kernel, tid: Tid, nr: i64, a: [u64; 6]) -> Result<u64, Errno> {
@@ -462,20 +483,7 @@ fn map(k: &Kernel, tid: Tid, pid: i32, a: [u64; 6]) -> Result<u64, Errno> {
         | libc::MAP_NORESERVE
         | libc::MAP_POPULATE
         | libc::MAP_32BIT) as u32;
-    let host_flags = (flags & keep) | libc::MAP_SHARED as u32;
-    let r = inject_raw(
-        k,
-        tid,
-        libc::SYS_mmap,
-        [
-            addr,
-            len,
-            pma.host_prot() as u64,
-            host_flags as u64,
-            memfile::STUB_FD as u64,
-            off,
-        ],
-    );
+    let r = map_memfile(k, tid, addr, len, pma.host_prot(), flags & keep, off);
     match r {
         Err(e) => {
             if kind.pooled() {
@@ -550,19 +558,7 @@ fn map_more(
         kind,
         origin: None,
     };
-    let r = inject_raw(
-        k,
-        tid,
-        libc::SYS_mmap,
-        [
-            at,
-            len,
-            pma.host_prot() as u64,
-            (libc::MAP_SHARED | fixed_flag) as u64,
-            memfile::STUB_FD as u64,
-            off,
-        ],
-    );
+    let r = map_memfile(k, tid, at, len, pma.host_prot(), fixed_flag as u32, off);
     match r {
         Ok(got) if got == at => {
             with(pid, |s| {
@@ -758,7 +754,7 @@ fn dont_need(k: &Kernel, tid: Tid, pid: i32, a: [u64; 6]) -> Result<u64, Errno> 
             if count > 1 {
                 replace.push((p.start + (rs - pma.off), p.start + (re - pma.off)));
             } else {
-                memfile::punch(rs, re - rs);
+                memfile::punch(rs, re - rs)?;
             }
         }
         for (s, e) in replace {
@@ -804,13 +800,7 @@ pub fn apply_pending(k: &Kernel, tid: Tid) -> Result<(), Errno> {
             }
         }
         for (s, e, off, hp) in runs {
-            let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
-            inject_raw(
-                k,
-                tid,
-                libc::SYS_mmap,
-                [s, e - s, hp as u64, flags, memfile::STUB_FD as u64, off],
-            )?;
+            map_memfile(k, tid, s, e - s, hp, libc::MAP_FIXED as u32, off)?;
         }
     }
     Ok(())
