@@ -81,12 +81,14 @@ demo: deps build rootfs
 	    echo "host: $(DEMO)/rootfs/moat-demo-file does not exist: the container's write never reached the bundle"; \
 	fi
 
-# Everything on the default platform (systrap), then the C corpus and the runc comparisons
+# Everything on the default platform (systrap), then the program corpora (C, Python, busybox
+# scripts, the signal and fault programs), the fuzzer, the lifecycle and the runc comparisons
 # again on ptrace, which stays supported (--platform=ptrace).
+PTRACE_TESTS := corpus_c corpus_python busybox_scripts programs interception fuzz lifecycle runc_parity
 test: deps build rootfs
 	MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) $(CARGO) test --release --workspace --no-fail-fast
 	MOAT_PLATFORM=ptrace MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) \
-	    $(CARGO) test --release -p moat-tests --test corpus_c --test runc_parity
+	    $(CARGO) test --release -p moat-tests $(addprefix --test ,$(PTRACE_TESTS))
 	MOAT_SYSCALL_PATCH=false MOAT_BIN=$(MOAT) MOAT_TEST_ROOTFS=$(ROOTFS) \
 	    $(CARGO) test --release -p moat-tests --test corpus_c --test corpus_python
 

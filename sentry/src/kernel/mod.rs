@@ -4,6 +4,7 @@
 pub mod container;
 pub mod control;
 pub mod cputime;
+pub mod idmap;
 pub mod ipc;
 pub mod pidns;
 pub mod signal;
@@ -30,10 +31,10 @@ pub struct Uts {
 }
 
 pub struct Kernel {
-    pub tasks: HashMap<Tid, Task>,
-    pub procs: HashMap<Pid, Process>,
+    pub tasks: idmap::IdMap<Tid, Task>,
+    pub procs: idmap::IdMap<Pid, Process>,
     /// Host tid of a stub thread -> task.
-    pub by_host: HashMap<i32, Tid>,
+    pub by_host: idmap::IdMap<i32, Tid>,
     /// The next pid of the sandbox's own pid namespace (pidns.rs).
     pub next_pid: Pid,
     /// The next pid of each app container's pid namespace.
@@ -198,9 +199,9 @@ impl Kernel {
             )
         };
         Ok(Kernel {
-            tasks: HashMap::new(),
-            procs: HashMap::new(),
-            by_host: HashMap::new(),
+            tasks: Default::default(),
+            procs: Default::default(),
+            by_host: Default::default(),
             next_pid: 1,
             next_pid_in: HashMap::new(),
             sysctl: HashMap::new(),

@@ -24,7 +24,7 @@ use super::{memfile, page_down, page_up, pool, PAGE};
 use crate::errno::Errno;
 use crate::kernel::{Kernel, Tid};
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const R: u32 = libc::PROT_READ as u32;
 const W: u32 = libc::PROT_WRITE as u32;
@@ -257,9 +257,24 @@ impl Space {
             changed = true;
         }
         if changed {
-            self.pending.push((start, end));
+            self.mark_pending(start, end);
         }
         Ok(())
+    }
+
+    /// `[start, end)` changed behind the host mapping: remap it before the process runs.
+    fn mark_pending(&mut self, start: u64, end: u64) {
+        if self.pending.is_empty() {
+            PENDING_SPACES.with(|n| n.set(n.get() + 1));
+        }
+        self.pending.push((start, end));
+    }
+
+    fn take_pending(&mut self) -> Vec<(u64, u64)> {
+        if !self.pending.is_empty() {
+            PENDING_SPACES.with(|n| n.set(n.get().saturating_sub(1)));
+        }
+        std::mem::take(&mut self.pending)
     }
 
     fn pma_at(&self, addr: u64) -> Option<(u64, Pma)> {
@@ -298,7 +313,17 @@ fn copy_pages(from: u64, to: u64, len: u64) -> Result<(), Errno> {
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(false) };
-    static SPACES: RefCell<HashMap<i32, Space>> = RefCell::new(HashMap::new());
+    static SPACES: RefCell<crate::kernel::idmap::IdMap<i32, Space>> = RefCell::new(Default::default());
+    /// How many spaces have ranges to remap: lets every resume skip the lookup when none has
+    /// (the common case).
+    static PENDING_SPACES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A space leaves the table.
+fn forget(old: Option<Space>) {
+    if let Some(mut sp) = old {
+        drop(sp.take_pending());
+    }
 }
 
 /// Turns sentry-owned memory on (at boot, before the first stub maps anything).
@@ -319,8 +344,7 @@ fn with<R>(pid: i32, f: impl FnOnce(&mut Space) -> R) -> R {
 /// A new stub process with nothing mapped yet (spawned, or forked from the zygote): forget
 /// whatever an earlier process with the same host pid had.
 pub fn reset(pid: i32) {
-    let old = SPACES.with(|s| s.borrow_mut().remove(&pid));
-    drop(old);
+    forget(SPACES.with(|s| s.borrow_mut().remove(&pid)));
 }
 
 /// The stub process is gone: its pages go back to the pool.
@@ -355,7 +379,7 @@ pub fn fork_space(parent: i32, child: i32) {
             },
         )
     });
-    drop(old);
+    forget(old);
 }
 
 /// Before the caller's stub process is forked: its private pages become copy-on-write, so
@@ -745,7 +769,7 @@ fn dont_need(k: &Kernel, tid: Tid, pid: i32, a: [u64; 6]) -> Result<u64, Errno> 
                         m.kind = Kind::FileCow;
                     }
                 });
-                sp.pending.push((p.start, p.end));
+                sp.mark_pending(p.start, p.end);
             });
             continue;
         }
@@ -765,7 +789,7 @@ fn dont_need(k: &Kernel, tid: Tid, pid: i32, a: [u64; 6]) -> Result<u64, Errno> 
                     m.off = fresh + (st - s);
                     m.kind = Kind::Private { cow: false };
                 });
-                sp.pending.push((s, e));
+                sp.mark_pending(s, e);
             });
         }
     }
@@ -775,7 +799,7 @@ fn dont_need(k: &Kernel, tid: Tid, pid: i32, a: [u64; 6]) -> Result<u64, Errno> 
 
 /// Remaps the ranges of the task's address space whose host mapping is stale.
 pub fn apply_pending(k: &Kernel, tid: Tid) -> Result<(), Errno> {
-    if !enabled() {
+    if !enabled() || PENDING_SPACES.with(|n| n.get()) == 0 {
         return Ok(());
     }
     let Some(pid) = k
@@ -786,7 +810,7 @@ pub fn apply_pending(k: &Kernel, tid: Tid) -> Result<(), Errno> {
     else {
         return Ok(());
     };
-    let pending = with(pid, |s| std::mem::take(&mut s.pending));
+    let pending = with(pid, |s| s.take_pending());
     for (start, end) in pending {
         let pieces = with(pid, |s| s.pieces(start, end));
         // Adjacent pieces with consecutive offsets and one protection map in one call.

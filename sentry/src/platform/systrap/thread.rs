@@ -388,7 +388,13 @@ impl Thread {
 
     pub fn set_regs(&self, r: &Regs) -> io::Result<()> {
         let c = self.ctx();
-        let s = |i: usize, v: u64| c.gregs[i].store(v, Ordering::Relaxed);
+        // Store only what changed: the stub wrote these lines and reads them back; a line the
+        // sentry leaves alone stays in the stub's cache (a syscall return changes rax alone).
+        let s = |i: usize, v: u64| {
+            if c.gregs[i].load(Ordering::Relaxed) != v {
+                c.gregs[i].store(v, Ordering::Relaxed)
+            }
+        };
         s(greg::R8, r.r8);
         s(greg::R9, r.r9);
         s(greg::R10, r.r10);
@@ -410,14 +416,18 @@ impl Thread {
         // fs/gs base are written back with wrfsbase/wrgsbase, which fault on a
         // non-canonical address: keep those out.
         let canonical = |v: u64| (v as i64) << 16 >> 16 == v as i64;
+        let store = |w: &std::sync::atomic::AtomicU64, v: u64| {
+            if w.load(Ordering::Relaxed) != v {
+                w.store(v, Ordering::Relaxed)
+            }
+        };
         if canonical(r.fs_base) {
-            c.fs_base.store(r.fs_base, Ordering::Relaxed);
+            store(&c.fs_base, r.fs_base);
         }
         if super::patching() && r.gs_base == 0 {
-            c.gs_base
-                .store(contexts::block_addr(self.block), Ordering::Relaxed);
+            store(&c.gs_base, contexts::block_addr(self.block));
         } else if canonical(r.gs_base) {
-            c.gs_base.store(r.gs_base, Ordering::Relaxed);
+            store(&c.gs_base, r.gs_base);
         }
         self.orig_rax.set(r.orig_rax);
         Ok(())
