@@ -429,6 +429,10 @@ pub struct BootArgs {
     /// The control socket's listening socket.
     #[arg(long = "control-fd")]
     pub control_fd: i32,
+    /// Read end of the placement gate: a byte arrives once `create` has put this process in
+    /// its cgroups (read before the first stub is forked).
+    #[arg(long = "placement-fd")]
+    pub placement_fd: Option<i32>,
     /// Fds 3 .. 3+N (those open) become the workload's own fds 3 .. 3+N.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,

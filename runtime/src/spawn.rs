@@ -37,12 +37,17 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Clones a child with `clone_flags` (new namespaces) that execs `/proc/self/exe` with `args`
 /// (`args[0]` is argv[0]). The child starts a new session and keeps `keep_fds` open across the
-/// exec; `args` should name the ready pipe fd given to `make_args`. With `tty`, that terminal
-/// becomes the child's stdin, stdout, stderr and controlling terminal.
+/// exec; `args` should name the ready pipe fd and the placement socket fd given to
+/// `make_args`. With `tty`, that terminal becomes the child's stdin, stdout, stderr and
+/// controlling terminal.
 ///
-/// The child waits, before its exec, until `before_release(pid)` has returned: that is where
-/// the caller puts it into its cgroup, so that everything the sandbox ever starts is inside.
-/// If `before_release` fails, the child is killed and reaped.
+/// Placement (`place`, e.g. into the container's cgroups) overlaps the child's boot, because
+/// moving a process into a cgroup v1 hierarchy can wait for an RCU grace period (about 10 ms
+/// here): `place(pid)` runs while the child execs and sets up; the child then reports on the
+/// placement socket that its stubs exist ([`PLACE_STUBS`]), `place` runs for each of its
+/// children (the stubs, forked before the child itself was placed), and only then does the
+/// child hear [`PLACE_DONE`] and go on (nothing of the workload has run yet). If `place` fails
+/// the child is killed.
 ///
 /// The caller must be single-threaded: the child runs between `clone` and `exec` on a copy of
 /// the caller's memory.
@@ -50,12 +55,12 @@ pub fn spawn_boot(
     clone_flags: libc::c_int,
     keep_fds: &[RawFd],
     tty: Option<RawFd>,
-    make_args: impl FnOnce(RawFd) -> Vec<String>,
-    before_release: impl FnOnce(i32) -> Result<()>,
+    make_args: impl FnOnce(RawFd, RawFd) -> Vec<String>,
+    place: impl Fn(i32) -> Result<()>,
 ) -> Result<Spawned> {
     let (r, w) = pipe()?;
-    let (gate_r, gate_w) = pipe()?;
-    let args = make_args(w.as_raw_fd());
+    let (gate_ours, gate_child) = placement_socket()?;
+    let args = make_args(w.as_raw_fd(), gate_child.as_raw_fd());
     // Everything the child needs is prepared here: it must not allocate.
     let path = CString::new("/proc/self/exe").map_err(|e| Error::Other(e.to_string()))?;
     let cargs: Vec<CString> = args
@@ -66,8 +71,8 @@ pub fn spawn_boot(
     let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut fds: Vec<RawFd> = keep_fds.to_vec();
+    fds.push(gate_child.as_raw_fd());
     fds.push(w.as_raw_fd());
-    let gate = gate_r.as_raw_fd();
     let tty = tty.unwrap_or(-1);
     let exec_failed = b"cannot exec the sandbox process (/proc/self/exe)";
 
@@ -102,17 +107,6 @@ pub fn spawn_boot(
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            // Wait for the parent (cgroup placement). EOF without a byte: it gave up.
-            let mut b = 0u8;
-            loop {
-                let n = libc::read(gate, (&mut b as *mut u8).cast(), 1);
-                if n == 1 {
-                    break;
-                }
-                if n == 0 || *libc::__errno_location() != libc::EINTR {
-                    libc::_exit(1);
-                }
-            }
             if tty >= 0 {
                 for std_fd in 0..3 {
                     libc::dup2(tty, std_fd);
@@ -133,20 +127,61 @@ pub fn spawn_boot(
     }
     let pid = pid as i32;
     drop(w);
-    drop(gate_r);
-    if let Err(e) = before_release(pid) {
+    drop(gate_child);
+    if let Err(e) = place_sandbox(pid, gate_ours, &place) {
         kill_and_reap(pid);
         return Err(e);
-    }
-    let mut gate_w = File::from(gate_w);
-    if let Err(e) = std::io::Write::write_all(&mut gate_w, b"g") {
-        kill_and_reap(pid);
-        return Err(Error::io("release the sandbox process", e));
     }
     Ok(Spawned {
         pid,
         ready: File::from(r),
     })
+}
+
+/// What the booting sandbox says on the placement socket once its stubs exist.
+pub const PLACE_STUBS: u8 = b's';
+/// The runtime's answer: the sandbox and its stubs are placed.
+pub const PLACE_DONE: u8 = b'g';
+
+fn placement_socket() -> Result<(OwnedFd, OwnedFd)> {
+    // Both ends close-on-exec; the child clears the flag on its own end.
+    let (a, b) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| Error::io("create the placement socket", e))?;
+    Ok((a.into(), b.into()))
+}
+
+/// Places the sandbox process, then (once it says its stubs exist) each of its children, and
+/// tells it so. A sandbox that fails before it has stubs closes the socket: then there is
+/// nothing more to place and its ready pipe says why.
+fn place_sandbox(pid: i32, gate: OwnedFd, place: &impl Fn(i32) -> Result<()>) -> Result<()> {
+    place(pid)?;
+    let mut sock = std::os::unix::net::UnixStream::from(gate);
+    sock.set_read_timeout(Some(READY_TIMEOUT))
+        .map_err(|e| Error::io("placement socket", e))?;
+    let mut b = [0u8; 1];
+    loop {
+        match sock.read(&mut b) {
+            Ok(0) => return Ok(()),
+            Ok(_) if b[0] == PLACE_STUBS => break,
+            Ok(_) => return Err(Error::Sandbox("unexpected placement message".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("wait for the sandbox's stubs", e)),
+        }
+    }
+    for child in children_of(pid) {
+        place(child)?;
+    }
+    std::io::Write::write_all(&mut sock, &[PLACE_DONE])
+        .map_err(|e| Error::io("release the sandbox process", e))
+}
+
+/// Host pids of `pid`'s children (its stubs), from /proc.
+fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 impl Spawned {

@@ -294,7 +294,10 @@ fn json_err(e: serde_json::Error) -> Error {
     Error::Other(format!("encode state: {e}"))
 }
 
-/// Writes `data` to `path` via a temporary file in the same directory and `rename`.
+/// Writes `data` to `path` via a temporary file in the same directory and `rename`: a reader
+/// (or a crash of this process) sees the old file or the new one, never a torn one. No fsync,
+/// as runc: the state lives under /run, which a reboot empties anyway, and on a disk-backed
+/// root each fsync cost about 0.4 ms of every create (five per `run`).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -311,7 +314,6 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .custom_flags(libc::O_CLOEXEC)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
         fs::rename(&tmp, path)
     };
     write().map_err(|e| {

@@ -49,7 +49,7 @@ const SENTRY_FAILED: i32 = 255;
 
 /// Runs the sandbox; returns its exit code (the workload's).
 pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
-    let (mut ready, listener, preserved) = match take_fds(args) {
+    let (mut ready, listener, preserved, gate) = match take_fds(args) {
         Ok(v) => v,
         Err(e) => {
             // Nowhere to report: not even the ready pipe is usable.
@@ -81,6 +81,15 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
             return 1;
         }
     };
+    // The stubs exist: create places them (and us) in the container's cgroups before
+    // anything of the workload runs (see spawn::spawn_boot).
+    if let Some(gate) = gate {
+        if let Err(e) = await_placement(gate) {
+            tracing::error!(id = %args.id, "boot failed: {e}");
+            let _ = ready.write_all(e.to_string().as_bytes());
+            return 1;
+        }
+    }
     // The control thread: started now, before the sentry seals the process (no thread can be
     // created after that).
     let (to_main, from_control) = mpsc::channel();
@@ -152,22 +161,26 @@ pub fn run(ctx: &Ctx, args: &BootArgs) -> i32 {
 /// Takes ownership of the ready pipe and the control listener that `create` passed down, and
 /// makes them close-on-exec so nothing the sentry starts inherits them. Also returns the fds
 /// `--preserve-fds` passes on (those of 3 .. 3+N that are open), which become the workload's.
-fn take_fds(args: &BootArgs) -> Result<(File, UnixListener, Vec<RawFd>)> {
-    let own = [args.ready_fd, args.control_fd];
+fn take_fds(args: &BootArgs) -> Result<(File, UnixListener, Vec<RawFd>, Option<OwnedFd>)> {
+    let mut own = vec![args.ready_fd, args.control_fd];
+    own.extend(args.placement_fd);
     let preserved: Vec<RawFd> = open_fds()
         .into_iter()
         .filter(|&fd| fd >= 3 && ((fd - 3) as u32) < args.preserve_fds && !own.contains(&fd))
         .collect();
     let keep: Vec<RawFd> = own.iter().chain(&preserved).copied().collect();
     close_inherited_fds(&keep);
-    for fd in own {
+    for &fd in &own {
         // SAFETY: fcntl on an integer fd; F_SETFD fails harmlessly (EBADF) if it is not open.
         if fd <= 2 || unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
             return Err(Error::Other(format!("fd {fd} from create is not usable")));
         }
     }
-    if args.ready_fd == args.control_fd {
-        return Err(Error::Other("ready and control fds are the same".into()));
+    let mut distinct = own.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != own.len() {
+        return Err(Error::Other("the fds from create are not distinct".into()));
     }
     // SAFETY: create passed these open fds (checked above) for this process to own; nothing
     // else in this process refers to them.
@@ -177,7 +190,31 @@ fn take_fds(args: &BootArgs) -> Result<(File, UnixListener, Vec<RawFd>)> {
             UnixListener::from_raw_fd(args.control_fd),
         )
     };
-    Ok((ready, listener, preserved))
+    // SAFETY: as above, an open fd create passed for this process to own.
+    let gate = args
+        .placement_fd
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok((ready, listener, preserved, gate))
+}
+
+/// Says on the placement socket that the stubs exist and waits until create has placed them.
+fn await_placement(gate: OwnedFd) -> Result<()> {
+    let mut sock = UnixStream::from(gate);
+    sock.write_all(&[crate::spawn::PLACE_STUBS])
+        .map_err(|e| Error::io("placement socket", e))?;
+    let mut b = [0u8; 1];
+    loop {
+        match io::Read::read(&mut sock, &mut b) {
+            Ok(1) if b[0] == crate::spawn::PLACE_DONE => return Ok(()),
+            Ok(_) => {
+                return Err(Error::Other(
+                    "create did not place the sandbox in its cgroups".into(),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("placement socket", e)),
+        }
+    }
 }
 
 /// The fds open in this process.

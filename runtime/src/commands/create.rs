@@ -269,7 +269,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
         plan.clone_flags,
         &keep,
         slave_fd,
-        |ready_fd| {
+        |ready_fd, gate_fd| {
             let mut v = vec!["moat".to_string()];
             v.extend(globals);
             v.extend([
@@ -280,6 +280,8 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, detach: bool) -> Result<Created> {
                 bundle_dir,
                 "--ready-fd".into(),
                 ready_fd.to_string(),
+                "--placement-fd".into(),
+                gate_fd.to_string(),
                 "--control-fd".into(),
                 control_fd.to_string(),
                 "--preserve-fds".into(),
