@@ -429,8 +429,8 @@ pub struct BootArgs {
     /// The control socket's listening socket.
     #[arg(long = "control-fd")]
     pub control_fd: i32,
-    /// Read end of the placement gate: a byte arrives once `create` has put this process in
-    /// its cgroups (read before the first stub is forked).
+    /// Our end of the placement socket: once the stubs exist, boot says so and waits until
+    /// `create` has put this process and its stubs in the cgroups (see spawn::spawn_boot).
     #[arg(long = "placement-fd")]
     pub placement_fd: Option<i32>,
     /// Fds 3 .. 3+N (those open) become the workload's own fds 3 .. 3+N.

@@ -390,11 +390,12 @@ impl Thread {
         let c = self.ctx();
         // Store only what changed: the stub wrote these lines and reads them back; a line the
         // sentry leaves alone stays in the stub's cache (a syscall return changes rax alone).
-        let s = |i: usize, v: u64| {
-            if c.gregs[i].load(Ordering::Relaxed) != v {
-                c.gregs[i].store(v, Ordering::Relaxed)
+        let store = |w: &std::sync::atomic::AtomicU64, v: u64| {
+            if w.load(Ordering::Relaxed) != v {
+                w.store(v, Ordering::Relaxed)
             }
         };
+        let s = |i: usize, v: u64| store(&c.gregs[i], v);
         s(greg::R8, r.r8);
         s(greg::R9, r.r9);
         s(greg::R10, r.r10);
@@ -416,11 +417,6 @@ impl Thread {
         // fs/gs base are written back with wrfsbase/wrgsbase, which fault on a
         // non-canonical address: keep those out.
         let canonical = |v: u64| (v as i64) << 16 >> 16 == v as i64;
-        let store = |w: &std::sync::atomic::AtomicU64, v: u64| {
-            if w.load(Ordering::Relaxed) != v {
-                w.store(v, Ordering::Relaxed)
-            }
-        };
         if canonical(r.fs_base) {
             store(&c.fs_base, r.fs_base);
         }
