@@ -159,14 +159,12 @@ fn place_sandbox(pid: i32, gate: OwnedFd, place: &impl Fn(i32) -> Result<()>) ->
     sock.set_read_timeout(Some(READY_TIMEOUT))
         .map_err(|e| Error::io("placement socket", e))?;
     let mut b = [0u8; 1];
-    loop {
-        match sock.read(&mut b) {
-            Ok(0) => return Ok(()),
-            Ok(_) if b[0] == PLACE_STUBS => break,
-            Ok(_) => return Err(Error::Sandbox("unexpected placement message".into())),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("wait for the sandbox's stubs", e)),
-        }
+    // (read_exact retries EINTR itself.)
+    match sock.read_exact(&mut b) {
+        Ok(()) if b[0] == PLACE_STUBS => {}
+        Ok(()) => return Err(Error::Sandbox("unexpected placement message".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+        Err(e) => return Err(Error::io("wait for the sandbox's stubs", e)),
     }
     for child in children_of(pid) {
         place(child)?;

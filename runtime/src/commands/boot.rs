@@ -203,17 +203,13 @@ fn await_placement(gate: OwnedFd) -> Result<()> {
     sock.write_all(&[crate::spawn::PLACE_STUBS])
         .map_err(|e| Error::io("placement socket", e))?;
     let mut b = [0u8; 1];
-    loop {
-        match io::Read::read(&mut sock, &mut b) {
-            Ok(1) if b[0] == crate::spawn::PLACE_DONE => return Ok(()),
-            Ok(_) => {
-                return Err(Error::Other(
-                    "create did not place the sandbox in its cgroups".into(),
-                ))
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("placement socket", e)),
-        }
+    // (read_exact retries EINTR itself; EOF means create gave up.)
+    match io::Read::read_exact(&mut sock, &mut b) {
+        Ok(()) if b[0] == crate::spawn::PLACE_DONE => Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::UnexpectedEof => Err(Error::io("placement socket", e)),
+        _ => Err(Error::Other(
+            "create did not place the sandbox in its cgroups".into(),
+        )),
     }
 }
 
